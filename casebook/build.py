@@ -1,0 +1,57 @@
+"""`casebook build`: Pelican over a folder of cases (the project's settings, theme and
+plugins), and the search index from the cases Pelican read."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from casebook.errors import CasebookError
+from casebook.settings import ROOT
+
+
+@dataclass
+class BuildResult:
+    articles: int
+    drafts: int
+    failed: list[str] = field(default_factory=list)
+    index_report: object | None = None
+
+
+def build_site(content: Path, output: Path, index: Path, *, preview: bool = True, strict: bool = False,
+               settings_file: Path | None = None) -> BuildResult:
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    from plugins.casebook_reader import reader as case_reader
+    from plugins.casebook_search import indexing
+
+    content, output, index = Path(content).resolve(), Path(output).resolve(), Path(index).resolve()
+    if not content.is_dir():
+        raise CasebookError("the content folder does not exist", source=str(content),
+                            hint="run `casebook ingest` first or pass --content")
+    cases = content / "cases"
+    article_paths = ["cases"] if cases.is_dir() else [""]
+    override = {
+        "PATH": str(content), "OUTPUT_PATH": str(output), "CASEBOOK_INDEX_DIR": str(index),
+        "ARTICLE_PATHS": article_paths, "CASEBOOK_PREVIEW": preview, "CASEBOOK_STRICT": strict,
+    }
+    if not preview:
+        override["DRAFT_SAVE_AS"] = ""
+    settings = read_settings(str(settings_file or ROOT / "pelicanconf.py"), override=override)
+    case_reader.FAILED.clear()
+    pelican = Pelican(settings)
+    _quiet_pelican()
+    pelican.run()
+    failed = list(case_reader.FAILED)
+    if strict and failed:
+        raise CasebookError(f"{len(failed)} case file(s) are broken", hint="; ".join(failed))
+    articles = sum(1 for _ in (output / "cases").glob("*/index.html")) if (output / "cases").exists() else 0
+    drafts = sum(1 for _ in (output / "drafts").glob("*/index.html")) if (output / "drafts").exists() else 0
+    return BuildResult(articles, drafts, failed, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None)
+
+
+def _quiet_pelican() -> None:
+    for name in ("pelican", "pelican.generators", "pelican.readers", "pelican.writers", "pelican.utils"):
+        logging.getLogger(name).setLevel(logging.WARNING)

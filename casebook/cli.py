@@ -1,0 +1,228 @@
+"""The `casebook` command: a thin click layer over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from casebook import settings as settings_module
+from casebook.errors import CasebookError
+
+
+def _settings(**overrides: object) -> settings_module.Settings:
+    try:
+        return settings_module.load(**overrides)
+    except CasebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@click.version_option(package_name="casebook")
+def main() -> None:
+    """社区金融案例库 — Casebook: raw reports to Markdown cases, a Pelican site and a search service."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="where cases are written")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="write a JSON Lines report here")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, quiet: bool) -> None:
+    """Read files, folders or http(s) URLs; write one Markdown case per relevant story."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from scraper.ingest import ingest as run_ingest
+    from scraper.ingest import summarize, write_report
+    from scraper.sources import expand_inputs
+
+    settings = _settings()
+    console = Console(stderr=True)
+    total = len(expand_inputs(list(inputs)))
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.description}"),
+                  console=console, disable=quiet or not console.is_terminal) as progress:
+        task = progress.add_task("", total=total)
+        done: set[str] = set()
+
+        def on_row(row) -> None:  # type: ignore[no-untyped-def]
+            if row.input not in done:
+                done.add(row.input)
+                progress.update(task, completed=len(done), description=Path(row.input).name[:40])
+            if row.status == "failed":
+                console.print(f"[red]failed[/red] {row.reason}")
+
+        try:
+            rows = run_ingest(list(inputs), settings, out_dir=out_dir, on_row=on_row)
+        except CasebookError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if report:
+        write_report(rows, report)
+    counts = summarize(rows)
+    table = Table(title="ingest summary")
+    for status in counts:
+        table.add_column(status, justify="right")
+    table.add_row(*[str(n) for n in counts.values()])
+    Console().print(table)
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list of records")
+def extract(inputs: tuple[str, ...], as_json: bool) -> None:
+    """Read and normalize inputs without writing anything (no relevance gate)."""
+    from scraper.data import load_data
+    from scraper.pipeline import extract_input
+    from scraper.sources import expand_inputs
+
+    settings = _settings()
+    data = load_data(settings.data_dir)
+    records, failed = [], False
+    for item in expand_inputs(list(inputs)):
+        result = extract_input(item, settings, data)
+        if result.error:
+            failed = True
+            records.append({"input": item, "error": str(result.error)})
+            click.echo(f"failed: {result.error}", err=True)
+        for case in result.cases:
+            records.append(case.to_json())
+        for link in result.links:
+            records.append({"input": item, "link": link})
+    if as_json:
+        click.echo(json.dumps(records, ensure_ascii=False, indent=1))
+    else:
+        for record in records:
+            if "title" in record:
+                mark = "✓" if record["relevant"] else "✗"
+                click.echo(f"{mark} {record['title']}  [{record['category']}] {record['date']}  — {record['reason']}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def check(paths: tuple[Path, ...]) -> None:
+    """Validate case files; print file:line: problem for each. Exit 1 on any error."""
+    from casebook.check import check_paths
+
+    settings = _settings()
+    targets = list(paths) or [settings.cases_dir]
+    for target in targets:
+        if not target.exists():
+            raise click.ClickException(f"{target}: no such file or folder")
+    problems = check_paths(targets)
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        click.echo(f"{problem}{'' if problem.severity == 'error' else ' [warning]'}")
+    click.echo(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)", err=True)
+    if errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("title")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
+def new(title: str, out_dir: Path | None) -> None:
+    """Scaffold a draft case with every field present."""
+    import datetime as dt
+
+    from casebook.model import CHINA_TZ, Case, render
+    from scraper.data import load_data
+    from scraper.slugs import make_slug, unique_slug
+    from scraper.store import atomic_write
+
+    settings = _settings()
+    folder = out_dir or settings.cases_dir
+    today = dt.datetime.now(CHINA_TZ).date().isoformat()
+    taken = {p.stem for p in folder.glob("*.md")} if folder.exists() else set()
+    slug = unique_slug(make_slug(title, today), taken)
+    case = Case(title=title, slug=slug, date=today, category=load_data().category_names[0], status="draft",
+                review=["draft created by casebook new: fill in every field, then set status: published"],
+                body="在此撰写案例正文。\n\n## 小标题\n\n正文段落。")
+    path = folder / f"{slug}.md"
+    atomic_write(path, render(case))
+    click.echo(str(path))
+
+
+@main.command()
+@click.option("--content", type=click.Path(file_okay=False, path_type=Path), help="content folder (default content/)")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="site folder (default output/)")
+@click.option("--index", type=click.Path(file_okay=False, path_type=Path), help="index folder (default var/index)")
+@click.option("--strict", is_flag=True, help="fail on any broken case file (for CI)")
+@click.option("--publish", is_flag=True, help="a public build: drafts left out")
+def build(content: Path | None, output: Path | None, index: Path | None, strict: bool, publish: bool) -> None:
+    """Render the site with Pelican and build the search index."""
+    from casebook.build import build_site
+
+    settings = _settings(content_dir=content, output_dir=output, index_dir=index)
+    try:
+        result = build_site(settings.content_dir, settings.output_dir, settings.index_dir, preview=not publish,
+                            strict=strict)
+    except CasebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for failure in result.failed:
+        click.echo(f"skipped: {failure}", err=True)
+    report = result.index_report
+    index_note = (f"; index {report.generation}: +{report.added} ~{report.updated} -{report.removed}"  # type: ignore[attr-defined]
+                  if report else "")
+    click.echo(f"built {result.articles} cases and {result.drafts} drafts into {settings.output_dir}{index_note}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--index", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--limit", default=10, show_default=True, type=int)
+@click.option("--page", default=1, show_default=True, type=int)
+@click.option("--sort", default="relevance", type=click.Choice(["relevance", "date", "date_asc"]))
+@click.option("--json", "as_json", is_flag=True)
+def search(query: str, index: Path | None, limit: int, page: int, sort: str, as_json: bool) -> None:
+    """Search the index (the same query module as the HTTP API)."""
+    from search.query import SearchEngine, SearchRequest
+
+    settings = _settings(index_dir=index)
+    try:
+        engine = SearchEngine(settings.index_dir, max_query_chars=settings.max_query_chars,
+                              max_page=settings.max_page, max_page_size=settings.max_page_size)
+        response = engine.search(SearchRequest(q=query, page=page, page_size=limit, sort=sort, facets=not as_json))
+    except CasebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        results = [{k: r[k] for k in ("slug", "path", "title", "date", "url", "score", "snippet")}
+                   for r in response.results]
+        click.echo(json.dumps({"total": response.total, "results": results}, ensure_ascii=False, indent=1))
+        return
+    if response.notice:
+        click.echo(response.notice)
+    click.echo(f"{response.total} case(s), {response.took_ms:.0f} ms")
+    for r in response.results:
+        click.echo(f"- {r['date'][:10]} {r['title']}  /{r['url'].lstrip('/')}")
+    if response.did_you_mean:
+        click.echo("did you mean: " + ", ".join(response.did_you_mean))
+
+
+@main.command()
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--index", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--reload", "live", is_flag=True, help="rebuild the site when a case changes (editor preview)")
+def serve(output: Path | None, index: Path | None, host: str, port: int, live: bool) -> None:
+    """Serve the built site and the search API from one HTTP server."""
+    from search.service import serve as run_server
+
+    settings = _settings(output_dir=output, index_dir=index)
+    if live:
+        from casebook.watch import start_rebuilder
+
+        start_rebuilder(settings)
+    click.echo(f"serving {settings.output_dir} and the search API on http://{host}:{port}/ (Ctrl-C to stop)")
+    run_server(settings, output_dir=settings.output_dir, index_dir=settings.index_dir, host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()

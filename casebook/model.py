@@ -1,0 +1,208 @@
+"""The content model: one `Case` record flows from the scraper to the site and the index.
+
+A case on disk is a Markdown file with YAML front matter. `FIELD_ORDER` fixes the
+order of the keys so that re-running ingest writes byte-identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import yaml
+
+FIELD_ORDER = [
+    "title", "slug", "date", "category", "tags", "banks", "province", "city", "district",
+    "programs", "source", "source_url", "via", "reposts", "authors", "summary", "cover", "images",
+    "figures", "status", "review",
+]
+REQUIRED = ["title", "slug", "date", "category", "status"]
+LIST_FIELDS = {"tags", "banks", "programs", "authors", "images", "figures", "review", "reposts"}
+STATUSES = {"published", "draft"}
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PARTIAL_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+@dataclass
+class Case:
+    """One story, as extracted and as published."""
+
+    title: str | None = None
+    slug: str = ""
+    date: str | None = None          # ISO 8601: 2022-02-24T15:09:08+08:00, 2022-02-24 or 2021-10
+    category: str | None = None
+    tags: list[str] = field(default_factory=list)
+    banks: list[str] = field(default_factory=list)
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    programs: list[str] = field(default_factory=list)
+    source: str | None = None
+    source_url: str | None = None
+    via: str | None = None
+    reposts: list[dict[str, Any]] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    summary: str | None = None
+    cover: str | None = None
+    images: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    status: str = "published"
+    review: list[str] = field(default_factory=list)
+    body: str = ""
+    # Pipeline-only fields: never written to the front matter.
+    input: str = ""
+    key: str = ""
+    relevant: bool = True
+    reason: str = ""
+    headings: list[str] = field(default_factory=list)
+
+    def front_matter(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {name: data[name] for name in FIELD_ORDER}
+
+    def to_json(self) -> dict[str, Any]:
+        record = {"input": self.input, **self.front_matter(), "body": self.body,
+                  "relevant": self.relevant, "reason": self.reason}
+        return record
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for the document, flow style for short lists of scalars."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    flow = all(isinstance(x, str | int | float) for x in data) and sum(len(str(x)) for x in data) < 60
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    # Dates stay unquoted so that YAML and Pelican read them as dates.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_str)
+
+
+def render(case: Case) -> str:
+    """The case file's text: front matter, then the Markdown body, ending in one newline."""
+    meta = case.front_matter()
+    text = yaml.dump(meta, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
+    # An ISO date written by PyYAML as a quoted string becomes a bare timestamp.
+    text = re.sub(r"^date: '([0-9T:+\-]+)'$", r"date: \1", text, flags=re.MULTILINE)
+    return f"---\n{text}---\n\n{case.body.strip()}\n"
+
+
+FRONT_MATTER_RE = re.compile(r"\A\ufeff?\s*---\s*\n(?P<meta>.*?)\n(?:---|\.\.\.)\s*\n(?P<body>.*)\Z", re.DOTALL)
+
+
+@dataclass
+class Problem:
+    path: str
+    line: int
+    message: str
+    hint: str = ""
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        text = f"{self.path}:{self.line}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+def split_front_matter(text: str) -> tuple[str, str, int] | None:
+    """(yaml text, body, line number where the body starts) or None."""
+    match = FRONT_MATTER_RE.match(text)
+    if not match:
+        return None
+    meta = match.group("meta")
+    body_line = text[: match.start("body")].count("\n") + 1
+    return meta, match.group("body"), body_line
+
+
+def key_lines(meta_text: str) -> dict[str, int]:
+    """Line numbers (1-based, counting the opening ---) of each top-level key."""
+    lines = {}
+    for number, line in enumerate(meta_text.splitlines(), start=2):
+        match = re.match(r"^([A-Za-z_][\w-]*)\s*:", line)
+        if match:
+            lines.setdefault(match.group(1), number)
+    return lines
+
+
+def normalize_date(value: Any) -> str | None:
+    """A front-matter date as an ISO string, or None when it is not a date."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=CHINA_TZ)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    if PARTIAL_DATE_RE.match(text):
+        month = PARTIAL_DATE_RE.match(text).group(2)
+        if month and not 1 <= int(month) <= 12:
+            return None
+        return text
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return normalize_date(parsed)
+
+
+def date_to_datetime(iso: str) -> dt.datetime:
+    """The datetime Pelican sorts by: a month alone means its first day, at noon China time."""
+    match = PARTIAL_DATE_RE.match(iso)
+    if match:
+        return dt.datetime(int(match.group(1)), int(match.group(2) or 1), 1, 12, tzinfo=CHINA_TZ)
+    parsed = dt.datetime.fromisoformat(iso)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=CHINA_TZ) if "T" in iso else parsed.replace(hour=12, tzinfo=CHINA_TZ)
+    return parsed
+
+
+IMAGE_MD_RE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def plain_text(markdown: str) -> str:
+    """A Markdown body as plain text: no images, link targets, heading marks or emphasis."""
+    text = IMAGE_MD_RE.sub("", markdown)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"^#+\s*", "", text, flags=re.MULTILINE)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"[*_`>]+", "", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def parse(text: str, *, path: str = "<case>") -> Case:
+    """A case file back into a `Case` (no validation: see casebook.check)."""
+    from casebook.errors import ContentError
+
+    parts = split_front_matter(text)
+    if parts is None:
+        raise ContentError("no YAML front matter between --- lines", source=path, line=1)
+    meta_text, body, _ = parts
+    try:
+        meta = yaml.safe_load(meta_text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ContentError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", source=path,
+                           line=mark.line + 2 if mark else 1) from exc
+    if not isinstance(meta, dict):
+        raise ContentError("front matter is not a mapping", source=path, line=2)
+    case = Case(body=body.strip())
+    for name in FIELD_ORDER:
+        if name not in meta:
+            continue
+        value = meta[name]
+        if name == "date":
+            value = normalize_date(value)
+        elif name in LIST_FIELDS:
+            value = list(value) if isinstance(value, list) else ([] if value is None else [value])
+        setattr(case, name, value)
+    return case

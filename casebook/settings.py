@@ -1,0 +1,96 @@
+"""All Casebook settings in one place, checked at start-up with a helpful message.
+
+Every setting has a default; an environment variable CASEBOOK_<NAME> overrides it
+(for deployments), and the CLI passes explicit values. Nothing deeper in the code
+reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from casebook.errors import SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of one run. Paths are resolved against the project root."""
+
+    content_dir: Path = field(default=ROOT / "content", metadata={"help": "Pelican's content folder"})
+    cases_dir: Path = field(default=ROOT / "content" / "cases", metadata={"help": "where ingest writes cases"})
+    output_dir: Path = field(default=ROOT / "output", metadata={"help": "where the site is built"})
+    index_dir: Path = field(default=ROOT / "var" / "index", metadata={"help": "the Whoosh index"})
+    archive_dir: Path = field(default=ROOT / "var" / "archive", metadata={"help": "raw inputs fetched from URLs"})
+    data_dir: Path = field(default=ROOT / "scraper" / "data", metadata={"help": "registries and rules"})
+    max_input_bytes: int = field(default=20_000_000, metadata={"help": "largest input file or response"})
+    fetch_timeout: float = field(default=15.0, metadata={"help": "seconds per HTTP request"})
+    fetch_retries: int = field(default=2, metadata={"help": "retries after a failed request"})
+    fetch_max_redirects: int = field(default=5, metadata={"help": "redirects followed per request"})
+    fetch_host_interval: float = field(default=1.0, metadata={"help": "seconds between requests to one host"})
+    user_agent: str = field(default="CasebookBot/0.1 (+https://github.com/casebook; community finance case library)",
+                            metadata={"help": "User-Agent of the fetcher"})
+    max_query_chars: int = field(default=200, metadata={"help": "longest search query accepted"})
+    max_page: int = field(default=50, metadata={"help": "deepest results page served"})
+    max_page_size: int = field(default=100, metadata={"help": "most results per page"})
+    query_time_limit: float = field(default=2.0, metadata={"help": "seconds a query may take"})
+
+    def with_overrides(self, **values: object) -> Settings:
+        clean = {k: v for k, v in values.items() if v is not None}
+        for key in clean:
+            if key not in {f.name for f in fields(self)}:
+                raise SettingsError(f"unknown setting {key!r}", hint="see casebook/settings.py for the list")
+        return check(replace(self, **{k: _coerce(k, v) for k, v in clean.items()}))
+
+
+def _coerce(name: str, value: object) -> object:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "Path":
+            return Path(str(value)).expanduser().resolve()
+        if kind == "int":
+            return int(value)  # type: ignore[arg-type]
+        if kind == "float":
+            return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name} = {value!r} is not a valid {kind}",
+                            hint=f"CASEBOOK_{name.upper()} or the matching CLI option") from exc
+    return str(value)
+
+
+def check(settings: Settings) -> Settings:
+    """Refuse settings that cannot work, saying which and how to fix them."""
+    if not (settings.data_dir / "taxonomy.yaml").is_file():
+        raise SettingsError(f"data_dir {settings.data_dir} holds no taxonomy.yaml",
+                            hint="point CASEBOOK_DATA_DIR at scraper/data")
+    for name in ("max_input_bytes", "fetch_retries", "fetch_max_redirects", "max_query_chars",
+                 "max_page", "max_page_size"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"setting {name} must not be negative")
+    if settings.fetch_timeout <= 0 or settings.query_time_limit <= 0:
+        raise SettingsError("timeouts must be positive")
+    return settings
+
+
+def load(**overrides: object) -> Settings:
+    """Defaults, then CASEBOOK_* environment variables, then explicit overrides."""
+    from_env = {}
+    for f in fields(Settings):
+        value = os.environ.get(f"CASEBOOK_{f.name.upper()}")
+        if value is not None:
+            from_env[f.name] = value
+    return Settings().with_overrides(**from_env).with_overrides(**overrides)
+
+
+def describe() -> list[Setting]:
+    return [Setting(f.name, f.default, f.metadata.get("help", "")) for f in fields(Settings)]

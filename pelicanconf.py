@@ -1,0 +1,108 @@
+"""Pelican settings for the Casebook site (development and preview).
+
+`casebook build` reads this file and overrides PATH, OUTPUT_PATH and the index folder
+from its options; publishconf.py adds what a public deployment needs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from scraper.data import load_data  # noqa: E402
+
+_DATA = load_data()
+
+SITENAME = "社区金融案例库"
+SITESUBTITLE = "银行服务社区的实践案例：网点进社区、网格化金融服务、公益服务站、数字社区平台与金融知识宣传"
+SITEURL = ""
+AUTHOR = "社区金融案例库编辑部"
+PATH = "content"
+ARTICLE_PATHS = ["cases"]
+PAGE_PATHS = ["pages"]
+STATIC_PATHS = ["images"]
+IGNORE_FILES = [".#*", "*.fresh", ".casebook-manifest.json"]
+OUTPUT_PATH = "output"
+THEME = str(ROOT / "theme")
+PLUGIN_PATHS = [str(ROOT / "plugins")]
+PLUGINS = ["casebook_reader", "casebook_site", "casebook_search", "pelican.plugins.sitemap"]
+
+TIMEZONE = "Asia/Shanghai"
+DEFAULT_LANG = "zh-CN"
+LOCALE = ("C.UTF-8",)
+DEFAULT_DATE_FORMAT = "%Y年%-m月%-d日"
+DEFAULT_PAGINATION = 20
+PAGINATED_TEMPLATES = {"index": None, "tag": None, "category": None, "author": None, "facet": None,
+                       "period_archives": None}
+PAGINATION_PATTERNS = (
+    (1, "{url}", "{save_as}"),
+    (2, "{base_name}/page/{number}/", "{base_name}/page/{number}/index.html"),
+)
+SUMMARY_MAX_LENGTH = None
+
+ARTICLE_URL = "cases/{slug}/"
+ARTICLE_SAVE_AS = "cases/{slug}/index.html"
+DRAFT_URL = "drafts/{slug}/"
+DRAFT_SAVE_AS = "drafts/{slug}/index.html"
+PAGE_URL = "{slug}/"
+PAGE_SAVE_AS = "{slug}/index.html"
+CATEGORY_URL = "categories/{slug}/"
+CATEGORY_SAVE_AS = "categories/{slug}/index.html"
+CATEGORIES_SAVE_AS = "categories/index.html"
+TAG_URL = "tags/{slug}/"
+TAG_SAVE_AS = "tags/{slug}/index.html"
+TAGS_SAVE_AS = "tags/index.html"
+AUTHOR_SAVE_AS = ""
+AUTHORS_SAVE_AS = ""
+ARCHIVES_SAVE_AS = "archives/index.html"
+YEAR_ARCHIVE_URL = "years/{date:%Y}/"
+YEAR_ARCHIVE_SAVE_AS = "years/{date:%Y}/index.html"
+DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search"]
+SEARCH_SAVE_AS = "search/index.html"
+
+# Chinese names get the taxonomy's own ASCII slugs; anything else is transliterated.
+CATEGORY_REGEX_SUBSTITUTIONS = [(rf"^{c['name']}$", c["slug"]) for c in _DATA.taxonomy["categories"]]
+TAG_REGEX_SUBSTITUTIONS = [(rf"^{t['name']}$", t["slug"]) for t in _DATA.taxonomy["tags"]]
+
+FEED_DOMAIN = SITEURL
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+CATEGORY_FEED_ATOM = "feeds/categories/{slug}.atom.xml"
+FEED_ALL_RSS = None
+CATEGORY_FEED_RSS = None
+TAG_FEED_ATOM = None
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TRANSLATION_FEED_ATOM = None
+RSS_FEED_SUMMARY_ONLY = True
+
+SITEMAP = {
+    "format": "xml",
+    "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.4},
+    "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
+    "exclude": ["drafts/", "search/"],
+}
+
+# Escape every value a template prints; article bodies and the build-time map are marked safe.
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "autoescape": True}
+
+MARKDOWN = {
+    "extension_configs": {
+        "markdown.extensions.extra": {},
+        "markdown.extensions.toc": {"permalink": False},
+    },
+    "output_format": "html5",
+}
+
+# Casebook's own settings (read by the plugins).
+CASEBOOK_INDEX_DIR = str(ROOT / "var" / "index")
+CASEBOOK_PREVIEW = True          # drafts are built (under drafts/) only in preview builds
+CASEBOOK_STRICT = False          # a broken case file fails the build instead of being skipped
+CASEBOOK_SEARCH_API = "/api/search"
+LOAD_CONTENT_CACHE = False
+CACHE_CONTENT = False
+DELETE_OUTPUT_DIRECTORY = True
+OUTPUT_RETENTION = [".git"]

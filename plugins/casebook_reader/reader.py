@@ -1,0 +1,72 @@
+"""A Pelican reader for case files: YAML front matter (the maintained pelican-yaml-metadata
+reader underneath) checked against the content model before anything is rendered.
+
+A broken case is reported with its file, line and reason and skipped; the rest of the
+site builds (`casebook build --strict` fails instead). Dates of month precision
+(2021-10) are kept as written for display and sorted as the month's first day.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pelican import signals
+from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader
+from pelican.utils import SafeDatetime
+
+from casebook.check import check_text
+from casebook.errors import ContentError
+from casebook.model import date_to_datetime, normalize_date
+from scraper.data import load_data
+
+log = logging.getLogger(__name__)
+FAILED: list[str] = []   # problems of this build, for `casebook build` to report and --strict to fail on
+
+
+class CaseReader(YAMLMetadataReader):
+    enabled = True
+    file_extensions = ["md", "markdown"]
+
+    def read(self, source_path: str):  # type: ignore[override]
+        with open(source_path, encoding="utf-8-sig") as fh:
+            text = fh.read()
+        problems, meta = check_text(text, source_path, load_data())
+        errors = [p for p in problems if p.severity == "error"]
+        for problem in problems:
+            if problem.severity != "error":
+                log.warning("%s", problem)
+        if errors or meta is None:
+            FAILED.extend(str(p) for p in errors)
+            raise ContentError("; ".join(str(p) for p in errors) + " — skipped; run `casebook check` for hints")
+        content, metadata = super().read(source_path)
+        iso = normalize_date(meta["date"])
+        moment = date_to_datetime(iso)  # type: ignore[arg-type]
+        metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                                        moment.second, tzinfo=moment.tzinfo)
+        metadata["date_iso"] = iso
+        metadata["date_display"] = display_date(iso)  # type: ignore[arg-type]
+        for name in ("banks", "programs", "figures", "images", "review", "reposts"):
+            metadata[name] = list(meta.get(name) or [])
+        metadata["authors_list"] = list(meta.get("authors") or [])
+        metadata.pop("authors", None)   # Pelican would make author pages of reporters' names
+        metadata.pop("author", None)
+        return content, metadata
+
+
+def display_date(iso: str) -> str:
+    """2022-02-24T15:09:08+08:00 -> 2022年2月24日; 2021-10 -> 2021年10月."""
+    parts = iso[:10].split("-")
+    if len(parts) == 1:
+        return f"{parts[0]}年"
+    if len(parts) == 2:
+        return f"{parts[0]}年{int(parts[1])}月"
+    return f"{parts[0]}年{int(parts[1])}月{int(parts[2])}日"
+
+
+def add_reader(readers) -> None:  # type: ignore[no-untyped-def]
+    for extension in CaseReader.file_extensions:
+        readers.reader_classes[extension] = CaseReader
+
+
+def register() -> None:
+    signals.readers_init.connect(add_reader)

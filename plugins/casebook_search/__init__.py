@@ -1,0 +1,1 @@
+from .indexing import register  # noqa: F401

@@ -1,0 +1,1 @@
+from .generator import register  # noqa: F401

@@ -1,0 +1,218 @@
+"""The case-library parts of the site that Pelican has no notion of.
+
+- browse pages for banks (grouped by bank type), regions (province, then city) and
+  programmes, each with counts and pagination (categories, tags and years are Pelican's);
+- related cases (same bank, region or category) and previous/next on every case;
+- the datasets `data/cases.json` and `data/cases.csv`, with every front-matter field;
+- a map of the provinces as an SVG drawn at build time (no tiles, no CDN);
+- counts for the home page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from html import escape
+
+from pelican import signals
+from pelican.utils import slugify
+
+from casebook.model import FIELD_ORDER
+from scraper.data import load_data
+from scraper.entities import bank_type
+
+
+@dataclass
+class FacetValue:
+    name: str
+    slug: str
+    url: str
+    articles: list = field(default_factory=list)
+    group: str = ""
+    children: list = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.articles)
+
+
+def ascii_slug(name: str, settings: dict) -> str:
+    from pypinyin import lazy_pinyin
+
+    return slugify("-".join(lazy_pinyin(name)), regex_subs=settings.get("SLUG_REGEX_SUBSTITUTIONS", []))
+
+
+class CasebookSiteGenerator:
+    def __init__(self, context, settings, path, theme, output_path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.context = context
+        self.settings = settings
+        self.output_path = output_path
+        self.data = load_data()
+
+    # --- context ------------------------------------------------------------------------
+
+    def _facet(self, prefix: str, names_of) -> dict[str, FacetValue]:  # type: ignore[no-untyped-def]
+        values: dict[str, FacetValue] = {}
+        for article in self.context["articles"]:
+            for name in names_of(article):
+                if not name:
+                    continue
+                if name not in values:
+                    slug = ascii_slug(name, self.settings)
+                    values[name] = FacetValue(name, slug, f"{prefix}/{slug}/")
+                values[name].articles.append(article)
+        return dict(sorted(values.items(), key=lambda kv: (-kv[1].count, kv[0])))
+
+    def generate_context(self) -> None:
+        articles = self.context["articles"]
+        meta = lambda a, k: a.metadata.get(k)  # noqa: E731
+        banks = self._facet("banks", lambda a: meta(a, "banks") or [])
+        types = self.data.banks["types"]
+        for value in banks.values():
+            value.group = types.get(bank_type(value.name, self.data), "其他银行")
+        bank_groups: dict[str, list[FacetValue]] = defaultdict(list)
+        for value in banks.values():
+            bank_groups[value.group].append(value)
+        ordered_groups = [(label, bank_groups[label]) for label in types.values() if label in bank_groups]
+        ordered_groups += [(g, v) for g, v in bank_groups.items() if g not in types.values()]
+
+        provinces = self._facet("regions", lambda a: [meta(a, "province")])
+        for province in provinces.values():
+            cities: dict[str, FacetValue] = {}
+            for article in province.articles:
+                city = meta(article, "city")
+                if city and city != province.name:
+                    if city not in cities:
+                        slug = ascii_slug(city, self.settings)
+                        cities[city] = FacetValue(city, slug, f"{province.url}{slug}/")
+                    cities[city].articles.append(article)
+            province.children = sorted(cities.values(), key=lambda v: (-v.count, v.name))
+        programs = self._facet("programs", lambda a: meta(a, "programs") or [])
+        for article in articles:
+            article.related_cases = self._related(article, articles)
+        for newer, older in zip(articles, articles[1:], strict=False):
+            older.next_case, newer.prev_case = newer, older
+        years: dict[str, int] = defaultdict(int)
+        for article in articles:
+            years[str(article.date.year)] += 1
+        self.context["casebook"] = {
+            "banks": banks, "bank_groups": ordered_groups, "provinces": provinces, "programs": programs,
+            "years": sorted(years.items(), reverse=True), "map_svg": province_map(provinces, self.data),
+            "total": len(articles),
+        }
+
+    def _related(self, article, articles) -> list:  # type: ignore[no-untyped-def]
+        def score(other) -> int:  # type: ignore[no-untyped-def]
+            shared_banks = set(article.metadata.get("banks") or []) & set(other.metadata.get("banks") or [])
+            return (3 * len(shared_banks)
+                    + 2 * (other.metadata.get("province") == article.metadata.get("province") is not None)
+                    + (other.category == article.category))
+        scored = [(score(o), o) for o in articles if o is not article]
+        scored = [(s, o) for s, o in scored if s > 0]
+        scored.sort(key=lambda so: (-so[0], -so[1].date.timestamp()))
+        return [o for _, o in scored[:5]]
+
+    # --- output -------------------------------------------------------------------------
+
+    def generate_output(self, writer) -> None:  # type: ignore[no-untyped-def]
+        site = self.context["casebook"]
+        self._write_facet_pages(writer, "banks", "银行", site["banks"])
+        self._write_facet_pages(writer, "programs", "项目品牌", site["programs"])
+        self._write_facet_pages(writer, "regions", "地区", site["provinces"])
+        for province in site["provinces"].values():
+            for city in province.children:
+                self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
+        self._write_datasets()
+
+    def _write_facet_pages(self, writer, kind: str, label: str, values: dict) -> None:  # type: ignore[no-untyped-def]
+        env = self.settings["_casebook_env"]
+        writer.write_file(f"{kind}/index.html", env.get_template("facets.html"), self.context,
+                          relative_urls=self.settings.get("RELATIVE_URLS", False), facet_kind=kind,
+                          facet_label=label, facet_values=list(values.values()), url=f"{kind}/")
+        for value in values.values():
+            self._write_list(writer, value, value.name, label)
+
+    def _write_list(self, writer, value: FacetValue, heading: str, label: str, parent=None) -> None:  # type: ignore[no-untyped-def]
+        env = self.settings["_casebook_env"]
+        writer.write_file(value.url + "index.html", env.get_template("facet.html"), self.context,
+                          relative_urls=self.settings.get("RELATIVE_URLS", False),
+                          paginated={"articles": value.articles}, template_name="facet",
+                          url=value.url, facet=value, facet_heading=heading, facet_label=label, facet_parent=parent)
+
+    def _write_datasets(self) -> None:
+        rows = []
+        for article in self.context["articles"]:
+            meta = article.metadata
+            row = {name: meta.get(name) for name in FIELD_ORDER}
+            row.update({"title": article.title, "slug": article.slug, "date": meta.get("date_iso"),
+                        "category": article.category.name, "tags": [t.name for t in getattr(article, "tags", [])],
+                        "authors": meta.get("authors_list") or [], "url": "/" + article.url,
+                        "status": meta.get("status", "published")})
+            rows.append(row)
+        folder = os.path.join(self.output_path, "data")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "cases.json"), "w", encoding="utf-8") as fh:
+            json.dump(rows, fh, ensure_ascii=False, indent=1, default=str)
+        buffer = io.StringIO()
+        columns = [*FIELD_ORDER, "url"]
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+                             for k, v in row.items()})
+        with open(os.path.join(folder, "cases.csv"), "w", encoding="utf-8-sig", newline="") as fh:
+            fh.write(buffer.getvalue())
+
+
+def province_map(provinces: dict[str, FacetValue], data) -> str:  # type: ignore[no-untyped-def]
+    """Every province as a dot at its capital's coordinates, sized and labelled by its case
+    count: an equirectangular projection of China drawn at build time."""
+    width, height = 640, 480
+    lon0, lon1, lat0, lat1 = 73.0, 135.5, 17.5, 54.0
+
+    def xy(lon: float, lat: float) -> tuple[float, float]:
+        return ((lon - lon0) / (lon1 - lon0) * width, (lat1 - lat) / (lat1 - lat0) * height)
+
+    counts = {name: value.count for name, value in provinces.items()}
+    top = max(counts.values(), default=1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-labelledby="map-title map-desc" class="province-map">',
+             '<title id="map-title">各省案例分布图</title>',
+             f'<desc id="map-desc">{escape("；".join(f"{n} {c} 个案例" for n, c in counts.items()) or "暂无案例")}</desc>',
+             f'<rect width="{width}" height="{height}" class="map-bg" rx="12"/>']
+    for province in data.gazetteer.provinces():
+        if province.lon is None or province.lat is None:
+            continue
+        x, y = xy(province.lon, province.lat)
+        count = counts.get(province.name, 0)
+        label = escape(province.short)
+        if count:
+            radius = 6 + 18 * (count / top) ** 0.5
+            value = provinces[province.name]
+            parts.append(f'<a href="/{value.url}"><circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" class="map-dot">'
+                         f'<title>{escape(province.name)}：{count} 个案例</title></circle>'
+                         f'<text x="{x:.1f}" y="{y - radius - 3:.1f}" class="map-label">{label} {count}</text></a>')
+        else:
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" class="map-empty"><title>{escape(province.name)}'
+                         f'：暂无案例</title></circle>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def remember_env(generator) -> None:  # type: ignore[no-untyped-def]
+    """Keep the theme's Jinja environment, so this plugin renders with the site's templates."""
+    if hasattr(generator, "env"):
+        generator.settings["_casebook_env"] = generator.env
+
+
+def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
+    return CasebookSiteGenerator
+
+
+def register() -> None:
+    signals.get_generators.connect(get_generators)
+    signals.article_generator_init.connect(remember_env)

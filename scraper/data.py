@@ -1,0 +1,161 @@
+"""Load the data files (taxonomy, banks, regions, sites, boilerplate, programmes) once.
+
+Everything a rule needs is here as plain data structures; the stages never open
+the files themselves.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from casebook.errors import SettingsError
+from casebook.settings import ROOT
+
+DEFAULT_DATA_DIR = ROOT / "scraper" / "data"
+REGION_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "自治县",
+                   "地区", "新区", "省", "市", "区", "县", "盟", "旗")
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: str          # province | city | district
+    parent: str
+    lon: float | None
+    lat: float | None
+
+    @property
+    def short(self) -> str:
+        return short_region_name(self.name)
+
+
+def short_region_name(name: str) -> str:
+    """成都市 -> 成都, 桂东县 -> 桂东, 新疆维吾尔自治区 -> 新疆; never shorter than two characters."""
+    for suffix in REGION_SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            stem = name[: -len(suffix)]
+            # 内蒙古自治区 -> 内蒙古, 广西壮族自治区 -> 广西 (strip the nationality too)
+            stem = re.sub(r"(壮族|回族|维吾尔|藏族|彝族|苗族|土家族|蒙古族|朝鲜族|哈尼族|傣族|布依族|侗族|白族|黎族|羌族|满族)+$", "", stem)
+            return stem if len(stem) >= 2 else name
+    return name
+
+
+@dataclass(eq=False)
+class Gazetteer:
+    regions: dict[str, Region]
+    by_name: dict[str, list[Region]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for region in self.regions.values():
+            self.by_name.setdefault(region.name, []).append(region)
+
+    def parent(self, region: Region) -> Region | None:
+        return self.regions.get(region.parent) if region.parent else None
+
+    def province_of(self, region: Region) -> Region:
+        while region.parent:
+            region = self.regions[region.parent]
+        return region
+
+    def city_of(self, region: Region) -> Region | None:
+        if region.level == "city":
+            return region
+        parent = self.parent(region)
+        if parent is None:
+            return None
+        if parent.level == "city":
+            return parent
+        if parent.level == "province" and parent.code[:2] in MUNICIPALITY_PREFIXES:
+            return parent  # 上海市 is its own city
+        return None
+
+    def provinces(self) -> list[Region]:
+        return [r for r in self.regions.values() if r.level == "province"]
+
+
+MUNICIPALITY_PREFIXES = {"11", "12", "31", "50"}
+
+
+@dataclass(eq=False)
+class Data:
+    directory: Path
+    taxonomy: dict
+    banks: dict
+    programs: dict
+    sites: list[dict]
+    image_proxies: list[str]
+    boilerplate: dict
+    textrules: dict
+    gazetteer: Gazetteer
+
+    @property
+    def category_names(self) -> list[str]:
+        return [c["name"] for c in self.taxonomy["categories"]]
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [t["name"] for t in self.taxonomy["tags"]]
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"data file {path} is missing", hint="restore it from git") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SettingsError(f"data file is not valid YAML: {getattr(exc, 'problem', exc)}", source=str(path),
+                            line=mark.line + 1 if mark else None) from exc
+
+
+def _read_regions(*paths: Path) -> dict[str, Region]:
+    regions: dict[str, Region] = {}
+    for path in paths:
+        with path.open(encoding="utf-8") as fh:
+            rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+            for row in rows:
+                regions[row["adcode"]] = Region(
+                    code=row["adcode"], name=row["name"], level=row["level"], parent=row["parent"],
+                    lon=float(row["lon"]) if row["lon"] else None, lat=float(row["lat"]) if row["lat"] else None)
+    return regions
+
+
+@lru_cache(maxsize=4)
+def load_data(directory: Path | None = None) -> Data:
+    """Read and check every data file in `directory` (default scraper/data)."""
+    directory = Path(directory or DEFAULT_DATA_DIR)
+    taxonomy = _read_yaml(directory / "taxonomy.yaml")
+    sites = _read_yaml(directory / "sites.yaml")
+    data = Data(
+        directory=directory,
+        taxonomy=taxonomy,  # type: ignore[arg-type]
+        banks=_read_yaml(directory / "banks.yaml"),  # type: ignore[arg-type]
+        programs=_read_yaml(directory / "programs.yaml"),  # type: ignore[arg-type]
+        sites=sites["sites"],  # type: ignore[index]
+        image_proxies=sites.get("image_proxies", []),  # type: ignore[union-attr]
+        boilerplate=_read_yaml(directory / "boilerplate.yaml"),  # type: ignore[arg-type]
+        textrules=_read_yaml(directory / "textrules.yaml"),  # type: ignore[arg-type]
+        gazetteer=Gazetteer(_read_regions(directory / "regions.csv", directory / "regions_extra.csv")),
+    )
+    _check(data)
+    return data
+
+
+def _check(data: Data) -> None:
+    names = data.category_names
+    if len(set(names)) != len(names):
+        raise SettingsError("taxonomy.yaml lists a category twice", source=str(data.directory / "taxonomy.yaml"))
+    for pattern in data.boilerplate.get("lines", []) + data.boilerplate.get("cut_after", []):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise SettingsError(f"boilerplate pattern {pattern!r} is not a valid regex: {exc}",
+                                source=str(data.directory / "boilerplate.yaml")) from exc

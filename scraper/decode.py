@@ -1,0 +1,90 @@
+"""Bytes to text: BOMs, declared charsets that lie, GBK/GB18030, Big5, binary refusal.
+
+A label of gb2312 or gbk always means the gb18030 decoder (a superset that real
+pages need). A declared charset is trusted only when the bytes decode cleanly
+under it; otherwise strict UTF-8 is tried (pages often say gb2312 over UTF-8
+bytes), then charset-normalizer's guess.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+from casebook.errors import InputError
+
+ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
+           "big5": "big5hkscs", "utf8": "utf-8", "unicode": "utf-8"}
+META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+XML_ENCODING_RE = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+
+
+def canonical_codec(label: str) -> str | None:
+    label = label.strip().lower()
+    label = ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def declared_charsets(raw: bytes, http_charset: str | None = None) -> list[str]:
+    """Charsets the document claims, most specific last (inner page after a wrapper's)."""
+    labels = []
+    if http_charset:
+        labels.append(http_charset)
+    head = raw[:200_000]
+    labels += [m.decode("ascii", "ignore") for m in XML_ENCODING_RE.findall(head[:500])]
+    labels += [m.decode("ascii", "ignore") for m in META_CHARSET_RE.findall(head)]
+    seen = []
+    for label in labels:
+        codec = canonical_codec(label)
+        if codec and codec not in seen:
+            seen.append(codec)
+    return seen
+
+
+def looks_binary(raw: bytes) -> bool:
+    sample = raw[:8192]
+    if b"\x00" in sample:
+        # UTF-16 text has NULs too; it announces itself with a BOM.
+        return not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return control > len(sample) * 0.05
+
+
+def decode(raw: bytes, *, source: str, http_charset: str | None = None) -> tuple[str, str]:
+    """(text, codec name). Raises InputError for empty or binary input."""
+    if not raw.strip():
+        raise InputError("the input is empty", source=source, hint="nothing to extract; check the file was saved whole")
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            return raw.decode(codec, errors="replace").lstrip("\ufeff"), codec
+    if looks_binary(raw):
+        raise InputError("the input is binary, not text or HTML", source=source,
+                         hint="save the page as HTML or text, not as an image, PDF or archive")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Wayback copies wrap a GBK page in a UTF-8 shell: the inner (last) declaration wins.
+    for codec in reversed(declared_charsets(raw, http_charset)):
+        if codec == "utf-8":
+            continue
+        try:
+            return raw.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    for codec in ("gb18030", "big5hkscs"):
+        try:
+            return raw.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    best = from_bytes(raw).best()
+    if best is None or best.encoding is None:
+        raise InputError("the text encoding cannot be recognised", source=source,
+                         hint="re-save the file as UTF-8")
+    codec = canonical_codec(best.encoding) or best.encoding
+    return raw.decode(codec, errors="replace"), codec

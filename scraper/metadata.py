@@ -1,0 +1,118 @@
+"""Titles, sources, bylines and sites: the Chinese metadata no general extractor reads well.
+
+- the title: front matter, og:title, h1, msg_title; site suffixes stripped; quotes that
+  mirrors turned into `_` or `''` restored;
+- the source: 来源：/文章来源：/稿件来源：/原标题 lines, or the organisation of a byline
+  (华西社区传媒记者 彭戎 街道供图 -> 华西社区传媒, authors [彭戎]);
+- the site: recognised by domain or signature (sites.yaml), giving `via` or the source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from scraper.data import Data
+
+SOURCE_RE = re.compile(r"^[（(【\[]?\s*(?:文章来源|稿件来源|信息来源|来源|来自|出处)\s*[:：]\s*(?P<src>[^）)】\]|｜\s]{2,30})")
+INLINE_SOURCE_RE = re.compile(r"(?:文章来源|稿件来源|来源)\s*[:：]\s*(?P<src>[\u4e00-\u9fffA-Za-z·]{2,20})")
+ORIGINAL_TITLE_RE = re.compile(r"^原标题[:：]\s*(?P<title>.+)$")
+AUTHOR_LINE_RE = re.compile(
+    r"^[（(【\[]?\s*(?:作者|文|撰文|文/图|记者|通讯员|摄影)\s*[:：/／]\s*"
+    r"(?P<names>[\u4e00-\u9fff·]{2,4}(?:[\s、，,]+[\u4e00-\u9fff·]{2,4})*)\s*[）)】\]]?(?:\s|$)")
+BYLINE_RE = re.compile(
+    r"^[（(]?(?P<org>[\u4e00-\u9fffA-Za-z]{0,14}?)(?:全媒体|融媒体)?(?:首席|特约|实习)?(?:记者|通讯员|见习记者)\s*"
+    r"(?P<rest>[\u4e00-\u9fff·]{2,4}(?:[\s、]+[\u4e00-\u9fff·]{1,10})*)[）)]?$")
+CREDIT_RE = re.compile(r"(?:供图|摄影报道|摄影|报道|摄|图|文/图|文图)$")
+ROLE_WORDS = ("记者", "通讯员", "见习记者", "特约记者", "实习生", "摄影")
+QUOTED_UNDERSCORE_RE = re.compile(r"_([^_\s]{1,20}?)_")
+QUOTED_APOSTROPHES_RE = re.compile(r"''([^']{1,20}?)''")
+GENERIC_SUFFIX_RE = re.compile(r"\s*[_|｜\-–—]+\s*(?:[^_|｜\-–—]{2,16}(?:网|频道|新闻|日报|晚报|报|号|在线|客户端|资讯|财经|股吧))+\s*$")
+
+
+@dataclass
+class Byline:
+    source: str | None = None
+    authors: list[str] = field(default_factory=list)
+
+
+def restore_quotes(title: str) -> str:
+    """入_圈_ -> 入“圈”: mirrors that cannot store “ ” in a file name write _ or ''."""
+    title = QUOTED_APOSTROPHES_RE.sub(r"“\1”", title)
+    if re.search(r"[\u4e00-\u9fff]", title):
+        title = QUOTED_UNDERSCORE_RE.sub(r"“\1”", title)
+    return title.strip()
+
+
+def strip_site_suffix(title: str, data: Data) -> str:
+    for site in data.sites:
+        for suffix in sorted(site.get("title_suffixes", []), key=len, reverse=True):
+            if title.endswith(suffix) and len(title) > len(suffix) + 4:
+                return title[: -len(suffix)].strip()
+    stripped = GENERIC_SUFFIX_RE.sub("", title)
+    return stripped if len(stripped) >= 6 else title
+
+
+def clean_title(title: str | None, data: Data) -> str | None:
+    if not title:
+        return None
+    title = re.sub(r"\s+", " ", title).strip()
+    title = strip_site_suffix(restore_quotes(title), data)
+    return title or None
+
+
+def find_source(lines: list[str]) -> str | None:
+    for line in lines:
+        match = SOURCE_RE.match(line.strip())
+        if match:
+            return _clean_source(match.group("src"))
+    for line in lines:
+        match = INLINE_SOURCE_RE.search(line)
+        if match:
+            return _clean_source(match.group("src"))
+    return None
+
+
+def _clean_source(value: str) -> str | None:
+    value = re.split(r"\s|作者|编辑|时间|发布", value)[0].strip("：: ，,。")
+    return value if len(value) >= 2 else None
+
+
+def parse_byline(line: str) -> Byline | None:
+    """华西社区报记者 朱佳慧 摄影报道 -> Byline('华西社区报', ['朱佳慧'])."""
+    text = line.strip().strip("*")
+    match = BYLINE_RE.match(text) if len(text) <= 40 else None
+    if not match:
+        return None
+    names = []
+    for token in re.split(r"[\s、]+", match.group("rest")):
+        if not token or token in ROLE_WORDS or CREDIT_RE.search(token):
+            continue
+        if 2 <= len(token) <= 4:
+            names.append(token)
+    if not names:
+        return None
+    org = match.group("org") or None
+    return Byline(source=org if org and len(org) >= 2 else None, authors=names)
+
+
+def find_author_line(lines: list[str]) -> list[str]:
+    for line in lines:
+        match = AUTHOR_LINE_RE.match(line.strip())
+        if match:
+            names = [n for n in re.split(r"[\s、，,;；]+", match.group("names")) if 2 <= len(n) <= 4]
+            if names:
+                return names
+    return []
+
+
+def detect_site(text: str, url: str | None, data: Data) -> dict | None:
+    """The site a page comes from, by URL first, then by signature phrases."""
+    if url:
+        for site in data.sites:
+            if any(domain in url for domain in site.get("domains", [])):
+                return site
+    for site in data.sites:
+        if any(sig and sig in text for sig in site.get("signatures", [])):
+            return site
+    return None

@@ -1,0 +1,126 @@
+"""One story to one `Case`: title, date, source, entities, category, tags, summary.
+
+Never invents: a derived title or an inferred date makes the case a draft with a
+`review` note saying what an editor must confirm.
+"""
+
+from __future__ import annotations
+
+import re
+
+from casebook.model import IMAGE_MD_RE, Case, plain_text
+from scraper import classify, dates, entities
+from scraper.data import Data
+from scraper.metadata import detect_site, find_author_line, find_source
+from scraper.stories import Story
+
+IMAGE_RE = IMAGE_MD_RE
+COMMENTARY_RE = re.compile(r"^(?:案例微评|编者按|编者的话|导读|摘要|微评)\s*[:：]\s*(?P<text>.+)$")
+
+
+def _summary(blocks: list[str]) -> str | None:
+    for block in blocks:
+        if block.startswith(("#", "!")):
+            continue
+        text = plain_text(block).strip()
+        if len(text) < 30:
+            continue
+        sentences = re.findall(r"[^。！？!?]+[。！？!?]?[”’」』]?", text)
+        summary = ""
+        for sentence in sentences:
+            if len(summary) + len(sentence) > 120 and summary:
+                break
+            summary += sentence
+        return summary[:160].strip() or None
+    return None
+
+
+def working_title(blocks: list[str], banks: list[str]) -> str | None:
+    """A title for a story that has none: the first clause of its commentary, else of its summary."""
+    candidate = None
+    for block in blocks:
+        match = COMMENTARY_RE.match(plain_text(block).strip())
+        if match:
+            candidate = re.split(r"[，,。；;]", match.group("text"))[0]
+            break
+    if candidate is None:
+        summary = _summary(blocks)
+        if not summary:
+            return None
+        candidate = re.split(r"[，,。；;]", summary)[0]
+    candidate = candidate.strip()[:40]
+    if banks:
+        bank = banks[0]
+        for size in range(len(bank) - 1, 2, -1):
+            tail = bank[-size:]
+            if candidate.startswith(tail):
+                return bank + candidate[len(tail):]
+    return candidate
+
+
+def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_date: str | None,
+               declared_title: str | None, url: str | None, site: dict | None, meta_source: str | None,
+               meta_via: str | None, cover: str | None, data: Data) -> Case:
+    blocks = story.blocks
+    body = "\n\n".join(blocks).strip()
+    text = plain_text(body)
+    review: list[str] = []
+
+    title = story.title or declared_title
+    bank_counts = entities.find_banks(f"{title or ''}\n{text}", data)
+    banks = list(bank_counts)
+    if not title:
+        title = working_title(blocks, banks)
+        review.append("title: the report has no headline; this working title was derived from its text")
+
+    date = declared_date if story.index == 0 else None
+    if date is None and story.index == 0:
+        date = dates.find_labelled_date(page_lines)
+    if date is None:
+        inferred = dates.infer_date(text, page_text)
+        if inferred:
+            date = inferred.iso
+            review.append(inferred.note)
+        else:
+            review.append("date: no publication date found; add the date the report was published")
+
+    source = story.extra.get("source") or meta_source
+    if source is None and story.byline and story.byline.source:
+        source = story.byline.source
+    story_site = detect_site(text, url, data) or site
+    via = meta_via
+    if story_site:
+        if story_site.get("role") == "source" and source is None:
+            source = story_site["name"]
+        elif story_site.get("role") == "via" and via is None and story_site["name"] != source:
+            via = story_site["name"]
+    authors = list(story.byline.authors) if story.byline else find_author_line(page_lines[:60])
+
+    place = entities.find_region(f"{title}\n{text}", data)
+    images = IMAGE_RE.findall(body)
+    verdict = classify.judge(f"{title}\n{text}", sum(bank_counts.values()), data)
+    case = Case(
+        title=title, date=date,
+        category=classify.categorize(title or "", text, data),
+        tags=classify.tag(title or "", text, data),
+        banks=banks, province=place.province, city=place.city, district=place.district,
+        programs=entities.find_programs(f"{title}\n{text}", data),
+        source=source, source_url=url, via=via if via != source else None, authors=authors,
+        summary=_summary(blocks), cover=cover or (images[0] if images else None), images=images,
+        figures=entities.find_figures(text), review=review,
+        status="draft" if _needs_editor(title_derived=story.title is None and not declared_title,
+                                         date=date) else "published",
+        body=body, relevant=verdict.relevant, reason=verdict.reason,
+        headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
+    )
+    return case
+
+
+def _needs_editor(*, title_derived: bool, date: str | None) -> bool:
+    """A case goes out as a draft when its headline or its day of publication is unknown;
+    an exact day whose year was inferred is published with a review note."""
+    return title_derived or date is None or len(date) < 10
+
+
+def source_from_lines(lines: list[str]) -> str | None:
+    return find_source(lines)

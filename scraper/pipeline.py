@@ -1,0 +1,140 @@
+"""The extraction pipeline: an input (file, folder or URL) to `Case` records.
+
+    read (sources, fetch) -> decode -> sniff -> article blocks (extract / tomarkdown /
+    textdump) -> boilerplate -> split stories -> normalize -> relevance
+
+`extract_document` does no writing; `scraper.ingest` adds dedupe and the store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from casebook.errors import CasebookError, ExtractionError
+from casebook.model import Case
+from casebook.settings import Settings
+from scraper import boilerplate, dates, textdump
+from scraper.data import Data, load_data
+from scraper.extract import extract_page
+from scraper.metadata import clean_title, detect_site, find_source
+from scraper.normalize import build_case
+from scraper.sources import Document, document_from_bytes, read_file
+from scraper.stories import split
+from scraper.tomarkdown import html_to_markdown, sanitize, tidy_markdown, unwrap_image_url
+
+HTML_BODY_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|section|span|table)[\s/>]", re.IGNORECASE)
+COVER_KEYS = ("cover", "headimg", "thumbnail", "image", "banner", "featured_image")
+
+
+@dataclass
+class Extraction:
+    """What one input gave: its cases, or the error that stopped it."""
+
+    input: str
+    cases: list[Case] = field(default_factory=list)
+    error: CasebookError | None = None
+    links: list[str] = field(default_factory=list)   # article links found in a feed
+
+
+def _blocks(markdown: str) -> list[str]:
+    return [b.strip() for b in re.split(r"\n\s*\n", markdown) if b.strip()]
+
+
+def _meta_via(meta: dict, data: Data) -> str | None:
+    """A mirrored post names the portal it copied from as its author or category."""
+    values = [str(meta.get("author", "")), *[str(c) for c in (meta.get("categories") or []) if c]]
+    values += [str(t) for t in (meta.get("tags") or []) if t] if isinstance(meta.get("tags"), list) else []
+    for site in data.sites:
+        if site.get("role") == "via" and any(site["name"] == v.strip() for v in values):
+            return site["name"]
+    return None
+
+
+def _post_article(doc: Document, data: Data) -> tuple[str, list[str], str | None, str | None]:
+    body = doc.body
+    if HTML_BODY_RE.search(body):
+        markdown, _images = html_to_markdown(body, proxies=data.image_proxies, base_url=doc.url)
+    else:
+        markdown = tidy_markdown(re.sub(r"<[^>]+>", "", sanitize(body)) if "<" in body else body)
+    cover = next((str(doc.meta[k]) for k in COVER_KEYS if doc.meta.get(k)), None)
+    cover = unwrap_image_url(cover, data.image_proxies) if cover else None
+    title = clean_title(str(doc.meta["title"]), data) if doc.meta.get("title") else None
+    return markdown, _blocks(markdown), title, cover
+
+
+def extract_document(doc: Document, data: Data) -> list[Case]:
+    """Every story of one document, relevant or not."""
+    site = detect_site(doc.text, doc.url, data)
+    declared_date = None
+    title = None
+    cover = None
+    meta_via = None
+    if doc.kind == "post":
+        markdown, blocks, title, cover = _post_article(doc, data)
+        declared_date = dates.parse_date_value(doc.meta.get("date"))
+        meta_via = _meta_via(doc.meta, data)
+        page_lines = [b for b in blocks]
+    elif doc.kind == "html":
+        page = extract_page(doc.body, url=doc.url, site=site, data=data)
+        markdown, _ = html_to_markdown(page.html, proxies=data.image_proxies, base_url=page.url)
+        blocks = _blocks(markdown)
+        title = clean_title(page.title, data)
+        declared_date = dates.parse_date_value(page.date) if page.date else None
+        page_lines = page.lines
+        doc.url = doc.url or page.url
+    elif doc.kind == "text":
+        blocks = textdump.paragraphs(doc.body)
+        page_lines = list(blocks)
+    else:
+        raise ExtractionError(f"a {doc.kind} document holds links, not a story", source=doc.input)
+    if not blocks:
+        raise ExtractionError("no article text was found in the page", source=doc.input,
+                              hint="the page may be a listing, a login wall or a script-only page")
+    meta_source = find_source(page_lines[:80] if doc.kind == "html" else page_lines)
+    blocks = boilerplate.strip_boilerplate(blocks, data)
+    if doc.kind == "text":
+        blocks = textdump.mark_headings(textdump.repair(blocks, data), data)
+    stories = split(blocks, data, first_title=title, title_from_text=doc.kind == "text")
+    if not stories:
+        raise ExtractionError("nothing but page furniture was left after removing boilerplate",
+                              source=doc.input, hint="check the page holds an article")
+    page_text = "\n".join(page_lines)
+    cases = []
+    for story in stories:
+        case = build_case(story, page_text=page_text, page_lines=page_lines, declared_date=declared_date,
+                          declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
+                          else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data)
+        case.input = doc.input
+        case.key = f"{doc.key}#{story.index}"
+        cases.append(case)
+    return cases
+
+
+def read_input(item: str, settings: Settings, fetcher: object | None = None) -> Document:
+    """A file path or an http(s) URL, read and sniffed."""
+    if re.match(r"^https?://", item):
+        from scraper.fetch import Fetcher  # local import: fetching is optional for file inputs
+
+        fetcher = fetcher or Fetcher(settings)
+        response = fetcher.fetch(item)  # type: ignore[attr-defined]
+        return document_from_bytes(response.body, input=item, url=response.url,
+                                   http_charset=response.charset, key=response.key)
+    raw = read_file(Path(item), max_bytes=settings.max_input_bytes)
+    return document_from_bytes(raw, input=item)
+
+
+def extract_input(item: str, settings: Settings, data: Data | None = None,
+                  fetcher: object | None = None) -> Extraction:
+    """Never raises for a bad input: the error is returned with the input it belongs to."""
+    data = data or load_data(settings.data_dir)
+    try:
+        doc = read_input(item, settings, fetcher)
+        if doc.kind == "feed":
+            from scraper.feeds import discover_links
+
+            return Extraction(item, links=discover_links(doc))
+        return Extraction(item, cases=extract_document(doc, data))
+    except CasebookError as exc:
+        return Extraction(item, error=exc)

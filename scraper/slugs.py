@@ -1,0 +1,38 @@
+"""ASCII slugs for cases: the date, then the pinyin of the title's first words.
+
+2022-02-24-zhenghe-jinrong-ziyuan-ru-quan. A slug is assigned once; the store keeps it
+for the story forever after (see store.py), so improving this function never moves a
+published page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import rjieba
+from pypinyin import lazy_pinyin
+
+MAX_WORDS = 6
+MAX_CHARS = 60
+
+
+def make_slug(title: str | None, date: str | None) -> str:
+    words: list[str] = []
+    for word in rjieba.cut(title or ""):
+        if re.fullmatch(r"[\u4e00-\u9fff]+", word):
+            words.append("".join(lazy_pinyin(word)))
+        elif re.fullmatch(r"[A-Za-z0-9]+", word):
+            words.append(word.lower())
+        if len(words) >= MAX_WORDS:
+            break
+    stem = "-".join(w for w in words if w)[:MAX_CHARS].strip("-") or "case"
+    prefix = (date or "")[:10]
+    prefix = prefix if re.fullmatch(r"\d{4}(-\d{2}){0,2}", prefix) else "undated"
+    return re.sub(r"[^a-z0-9-]+", "", f"{prefix}-{stem}".lower())
+
+
+def unique_slug(base: str, taken: set[str]) -> str:
+    slug, number = base, 2
+    while slug in taken:
+        slug, number = f"{base}-{number}", number + 1
+    return slug

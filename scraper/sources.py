@@ -1,0 +1,111 @@
+"""Input adapters: what kind of document is this, by sniffing its content (never its name).
+
+- post: a page mirrored by another static-site generator (Hexo, Jekyll): YAML front
+  matter, then an HTML or Markdown body;
+- html: a whole news page from a portal;
+- feed: an RSS or Atom feed, or a sitemap, whose article links are ingested;
+- text: a plain-text dump of a web page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from casebook.errors import InputError
+from scraper.decode import decode
+
+FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(?P<meta>.*?)\n---[ \t]*\n?(?P<body>.*)\Z", re.DOTALL)
+HTML_RE = re.compile(r"<(?:html|head|body|!doctype html)[\s>]", re.IGNORECASE)
+TAG_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|span|strong|table|section|article)[\s/>]", re.IGNORECASE)
+FEED_RE = re.compile(r"<(?:rss|feed|urlset|sitemapindex)[\s>]", re.IGNORECASE)
+
+
+@dataclass
+class Document:
+    input: str                    # the path or URL as given
+    kind: str                     # post | html | feed | text
+    text: str                     # the whole decoded document
+    body: str                     # the part holding the story (without front matter)
+    meta: dict[str, Any] = field(default_factory=dict)
+    url: str | None = None
+    key: str = ""                 # stable identity of the raw input, for slugs
+    encoding: str = "utf-8"
+
+
+def sniff(text: str) -> str:
+    head = text[:5000]
+    if FRONT_MATTER_RE.match(text[:200_000]) and re.match(r"\A\s*---", text):
+        return "post"
+    if FEED_RE.search(head) and (head.lstrip().startswith("<?xml") or not HTML_RE.search(head)):
+        return "feed"
+    if HTML_RE.search(head) or len(TAG_RE.findall(text[:20000])) >= 3:
+        return "html"
+    return "text"
+
+
+def parse_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
+    match = FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group("meta")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else None
+        raise InputError(f"the front matter is not valid YAML: {getattr(exc, 'problem', exc)}", source=source,
+                         line=line, hint="fix the YAML between the --- lines, or remove it") from exc
+    if not isinstance(meta, dict):
+        raise InputError("the front matter is not a mapping of keys to values", source=source, line=2,
+                         hint="write it as key: value lines")
+    return meta, match.group("body")
+
+
+def document_from_bytes(raw: bytes, *, input: str, url: str | None = None, http_charset: str | None = None,
+                        key: str | None = None) -> Document:
+    text, encoding = decode(raw, source=input, http_charset=http_charset)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    kind = sniff(text)
+    meta: dict[str, Any] = {}
+    body = text
+    if kind == "post":
+        meta, body = parse_front_matter(text, input)
+    if not body.strip():
+        raise InputError("the document has no body text", source=input, hint="the page was saved empty")
+    return Document(input=input, kind=kind, text=text, body=body, meta=meta, url=url,
+                    key=key or hashlib.sha256(raw).hexdigest()[:16], encoding=encoding)
+
+
+def read_file(path: Path, *, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from exc
+    if size > max_bytes:
+        raise InputError(f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit", source=str(path),
+                         hint="split it, or raise CASEBOOK_MAX_INPUT_BYTES")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from exc
+
+
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Folders become their files (sorted, hidden files skipped); files and URLs stay."""
+    expanded: list[str] = []
+    for item in inputs:
+        if re.match(r"^https?://", item):
+            expanded.append(item)
+            continue
+        path = Path(item)
+        if path.is_dir():
+            expanded.extend(str(p) for p in sorted(path.rglob("*"))
+                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            expanded.append(item)
+    return expanded

@@ -1,0 +1,113 @@
+"""Article HTML to clean Markdown: sanitize (nh3), unwrap image proxies, promote bold-only
+paragraphs to headings, convert (markdownify), tidy.
+
+No script, style, iframe, event handler or javascript: URL survives: nh3 keeps only the
+tags and attributes listed here and only http(s) URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urljoin
+
+import nh3
+from bs4 import BeautifulSoup, NavigableString, Tag
+from markdownify import MarkdownConverter
+
+ALLOWED_TAGS = {"p", "br", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "ul", "ol", "li",
+                "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "img", "a", "blockquote",
+                "figure", "figcaption", "div", "section", "article", "span", "pre", "code", "hr", "sup", "sub"}
+ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "title", "data-src", "data-original"}, "a": {"href", "title"},
+                      "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+LAZY_SRC_ATTRS = ("data-src", "data-original", "data-actualsrc", "data-lazy-src", "data-echo", "original")
+
+
+def sanitize(html: str) -> str:
+    """Keep only harmless article markup."""
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes={"http", "https"}, link_rel=None, strip_comments=True)
+
+
+def unwrap_image_url(url: str, proxies: list[str], base_url: str | None = None) -> str:
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    elif base_url and not re.match(r"^https?://", url):
+        url = urljoin(base_url, url)
+    for pattern in proxies:
+        match = re.match(pattern, url)
+        if match:
+            inner = match.group(1)
+            return unquote(inner) if "%3A" in inner[:12].upper() else inner
+    return url
+
+
+class _Converter(MarkdownConverter):
+    """markdownify with Chinese-friendly output: no emphasis markers inside headings,
+    images as ![alt](src)."""
+
+    def convert_img(self, el: Tag, text: str, parent_tags: set | None = None, **kwargs: object) -> str:  # type: ignore[override]
+        src = el.attrs.get("src") or ""
+        if not src:
+            return ""
+        alt = (el.attrs.get("alt") or "").replace("[", "").replace("]", "")
+        return f"\n\n![{alt}]({src})\n\n"
+
+
+def _promote_bold_paragraphs(soup: BeautifulSoup) -> None:
+    """<p><strong>整合资源</strong></p> is a section heading; a second bold-only line right
+    after it is the heading's subtitle (### under ##)."""
+    previous_was_heading = False
+    for p in soup.find_all(["p", "div"]):
+        children = [c for c in p.contents if not (isinstance(c, NavigableString) and not c.strip())]
+        is_bold_only = (len(children) == 1 and isinstance(children[0], Tag)
+                        and children[0].name in ("strong", "b") and children[0].get_text(strip=True)
+                        and not children[0].find("img") and len(children[0].get_text(strip=True)) <= 40)
+        if is_bold_only:
+            p.name = "h3" if previous_was_heading else "h2"
+            p.string = children[0].get_text(" ", strip=True)
+            previous_was_heading = True
+        elif p.get_text(strip=True) or p.find("img"):
+            previous_was_heading = False
+
+
+def html_to_markdown(html: str, *, proxies: list[str], base_url: str | None = None) -> tuple[str, list[str]]:
+    """(markdown, image URLs in order)."""
+    soup = BeautifulSoup(html, "lxml")
+    for img in soup.find_all("img"):
+        src = img.get("src") or ""
+        for attr in LAZY_SRC_ATTRS:
+            if img.get(attr) and (not src or src.startswith("data:") or "placeholder" in src or "blank" in src):
+                src = img[attr]
+        if not src or src.startswith("data:"):
+            img.decompose()
+            continue
+        img["src"] = unwrap_image_url(src, proxies, base_url)
+    for number, img in enumerate(soup.find_all("img"), start=1):
+        if not (img.get("alt") or "").strip():
+            # Every image needs alt text; the caption is unknown, so say what it is.
+            img["alt"] = f"配图{number}"
+    _promote_bold_paragraphs(soup)
+    body = soup.body or soup
+    clean = sanitize(body.decode_contents() if hasattr(body, "decode_contents") else str(body))
+    soup = BeautifulSoup(clean, "lxml")
+    images = [img["src"] for img in soup.find_all("img") if img.get("src")]
+    markdown = _Converter(heading_style="ATX", bullets="-", strong_em_symbol="*", escape_asterisks=False,
+                          escape_underscores=False, escape_misc=False).convert_soup(soup)
+    return tidy_markdown(markdown), _dedupe(images)
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def tidy_markdown(markdown: str) -> str:
+    lines = [line.rstrip() for line in markdown.replace("\r\n", "\n").replace("\xa0", " ").split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    text = re.sub(r"^\s*\*\*\s*\*\*\s*$", "", text, flags=re.MULTILINE)
+    return text.strip()

@@ -1,0 +1,1 @@
+"""Search over the cases: Chinese analysis, a Whoosh index, one query module, an HTTP service."""

@@ -1,0 +1,140 @@
+"""Building the index: incremental, atomic, versioned.
+
+Layout of the index folder:
+    CURRENT          the name of the generation readers use (replaced atomically)
+    gen-000007/      a complete Whoosh index plus manifest.json (schema version,
+                     content hash of every case)
+A build copies the current generation aside, updates only the cases whose content
+hash changed (or removes the ones that are gone), commits, and then swaps CURRENT.
+Readers never see a half-built index; a build that fails leaves the old one serving.
+An index of another schema version is rebuilt from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+
+from casebook.errors import SearchError
+from search.analysis import ensure_dictionary
+from search.schema import SCHEMA_VERSION, IndexDoc, build_schema
+
+log = logging.getLogger(__name__)
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+KEEP_GENERATIONS = 2
+
+
+@dataclass
+class BuildReport:
+    generation: str
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    rebuilt: bool
+    reason: str = ""
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    marker = Path(index_dir) / CURRENT
+    if not marker.exists():
+        return None
+    path = Path(index_dir) / marker.read_text(encoding="utf-8").strip()
+    return path if path.is_dir() else None
+
+
+def read_manifest(generation: Path) -> dict:
+    try:
+        return json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _next_name(index_dir: Path) -> str:
+    numbers = [int(p.name[4:]) for p in index_dir.glob("gen-*") if p.name[4:].isdigit()]
+    return f"gen-{max(numbers, default=0) + 1:06d}"
+
+
+def _swap(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".{CURRENT}.tmp"
+    tmp.write_text(name + "\n", encoding="utf-8")
+    os.replace(tmp, index_dir / CURRENT)
+
+
+def _cleanup(index_dir: Path, keep: str) -> None:
+    generations = sorted(p for p in index_dir.glob("gen-*") if p.is_dir())
+    old = [p for p in generations if p.name != keep][:-(KEEP_GENERATIONS - 1) or None]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    for path in index_dir.glob(".building-*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False) -> BuildReport:
+    """Bring the index up to date with `docs` (all the cases to serve)."""
+    ensure_dictionary()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, IndexDoc] = {}
+    for doc in docs:
+        if doc.slug in seen:
+            raise SearchError(f"two cases share the slug {doc.slug!r}", source=doc.path,
+                              hint=f"also used by {seen[doc.slug].path}; run casebook check")
+        seen[doc.slug] = doc
+    hashes = {slug: doc.content_hash() for slug, doc in seen.items()}
+    current = current_generation(index_dir)
+    old_manifest = read_manifest(current) if current else {}
+    reason = ""
+    if current and old_manifest.get("schema_version") != SCHEMA_VERSION:
+        reason = (f"index schema {old_manifest.get('schema_version')} differs from {SCHEMA_VERSION}; "
+                  "rebuilding from scratch")
+        log.warning(reason)
+    rebuild = full or not current or bool(reason)
+    old_hashes: dict[str, str] = {} if rebuild else old_manifest.get("hashes", {})
+    changed = [slug for slug, h in hashes.items() if old_hashes.get(slug) != h]
+    removed = [slug for slug in old_hashes if slug not in hashes]
+    if not rebuild and not changed and not removed:
+        return BuildReport(current.name, 0, 0, 0, len(hashes), False)  # type: ignore[union-attr]
+
+    name = _next_name(index_dir)
+    building = index_dir / f".building-{name}"
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        if rebuild:
+            building.mkdir(parents=True)
+            ix = whoosh_index.create_in(str(building), build_schema())
+        else:
+            shutil.copytree(current, building)  # type: ignore[arg-type]
+            (building / MANIFEST).unlink(missing_ok=True)
+            ix = whoosh_index.open_dir(str(building))
+        writer = ix.writer(limitmb=256)
+        try:
+            for slug in removed:
+                writer.delete_by_term("slug", slug)
+            for slug in changed:
+                fields = seen[slug].fields()
+                if rebuild:
+                    writer.add_document(**fields)
+                else:
+                    writer.update_document(**fields)
+            writer.commit(optimize=rebuild)
+        except BaseException:
+            writer.cancel()
+            raise
+        manifest = {"schema_version": SCHEMA_VERSION, "hashes": hashes, "count": len(hashes)}
+        (building / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        os.replace(building, index_dir / name)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    _swap(index_dir, name)
+    _cleanup(index_dir, name)
+    added = len([s for s in changed if s not in old_hashes])
+    return BuildReport(name, added, len(changed) - added, len(removed), len(hashes) - len(changed), rebuild, reason)

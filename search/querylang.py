@@ -1,0 +1,206 @@
+"""The query language: free text, "phrases", AND / OR / NOT / -term, parentheses,
+field filters (bank:, province:, city:, district:, category:, tag:, program:, source:,
+year:) and date ranges (date:2021..2022, date:2021-03..2021-06, date:..2022).
+
+`parse` returns a small tree; a malformed query raises `QuerySyntaxError`, and the
+caller falls back to a plain-text search with a notice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FIELD_ALIASES = {"bank": "banks", "banks": "banks", "province": "province", "city": "city",
+                 "district": "district", "category": "category", "tag": "tags", "tags": "tags",
+                 "program": "programs", "programs": "programs", "programme": "programs", "source": "source",
+                 "year": "year", "date": "date", "title": "title",
+                 "银行": "banks", "省份": "province", "省": "province", "城市": "city", "市": "city", "区县": "district",
+                 "类别": "category", "分类": "category", "标签": "tags", "项目": "programs", "来源": "source",
+                 "年份": "year", "日期": "date", "标题": "title"}
+TOKEN_RE = re.compile(r'''\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z\u4e00-\u9fff]+)[:：](?P<fv>"[^"]*"|“[^”]*”|[^\s()]*)'''
+                      r'''|(?P<phrase>"[^"]*"|“[^”]*”)|(?P<neg>-)(?=\S)|(?P<word>[^\s()"“”]+))''')
+DATE_VALUE_RE = re.compile(r"^\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?$")
+
+
+class QuerySyntaxError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Text:
+    value: str
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: str | None
+    end: str | None
+
+
+@dataclass(frozen=True)
+class Not:
+    child: object
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] in "\"“" and value[-1] in "\"”":
+        return value[1:-1]
+    return value
+
+
+def tokenize(query: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    query = query.strip()
+    while position < len(query):
+        match = TOKEN_RE.match(query, position)
+        if not match or match.end() == position:
+            if query[position:].strip().startswith(("\"", "“")):
+                raise QuerySyntaxError("a quotation mark is not closed")
+            raise QuerySyntaxError(f"cannot read the query from {query[position:position + 10]!r}")
+        position = match.end()
+        kind = match.lastgroup
+        if kind == "fv":
+            name = match.group("field")
+            value = _unquote(match.group("fv"))
+            canonical = FIELD_ALIASES.get(name.lower()) or FIELD_ALIASES.get(name)
+            if canonical is None:
+                tokens.append(("word", f"{name}:{value}"))  # not a field: plain text with a colon
+            else:
+                tokens.append(("field", f"{canonical}\x00{value}"))
+        elif kind == "phrase":
+            tokens.append(("phrase", _unquote(match.group("phrase"))))
+        elif kind == "word":
+            word = match.group("word")
+            tokens.append(("op", word.upper()) if word in ("AND", "OR", "NOT", "and", "or", "not", "&&", "||")
+                          else ("word", word))
+        elif kind:
+            tokens.append((kind, match.group(kind)))
+        if query[position:].startswith(("\"", "“")) and not TOKEN_RE.match(query, position):
+            raise QuerySyntaxError("a quotation mark is not closed")
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def parse(self) -> object:
+        if not self.tokens:
+            raise QuerySyntaxError("the query is empty")
+        node = self.or_expr()
+        if self.peek() is not None:
+            raise QuerySyntaxError("a closing parenthesis has no opening one")
+        return node
+
+    def or_expr(self) -> object:
+        children = [self.and_expr()]
+        while (tok := self.peek()) and tok[0] == "op" and tok[1] in ("OR", "||"):
+            self.take()
+            children.append(self.and_expr())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def and_expr(self) -> object:
+        children = [self.unary()]
+        while (tok := self.peek()) and not (tok[0] == "op" and tok[1] in ("OR", "||")) and tok[0] != "rp":
+            if tok[0] == "op" and tok[1] in ("AND", "&&"):
+                self.take()
+            children.append(self.unary())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def unary(self) -> object:
+        tok = self.peek()
+        if tok is None:
+            raise QuerySyntaxError("the query ends with an operator")
+        if tok[0] == "neg" or (tok[0] == "op" and tok[1] == "NOT"):
+            self.take()
+            return Not(self.unary())
+        if tok[0] == "op":
+            raise QuerySyntaxError(f"{tok[1]} needs a term on both sides")
+        return self.atom()
+
+    def atom(self) -> object:
+        kind, value = self.take()
+        if kind == "lp":
+            node = self.or_expr()
+            if not self.peek() or self.peek()[0] != "rp":  # type: ignore[index]
+                raise QuerySyntaxError("a parenthesis is not closed")
+            self.take()
+            return node
+        if kind == "rp":
+            raise QuerySyntaxError("a closing parenthesis has no opening one")
+        if kind == "phrase":
+            if not value.strip():
+                raise QuerySyntaxError("an empty phrase")
+            return Text(value.strip(), phrase=True)
+        if kind == "field":
+            name, _, raw = value.partition("\x00")
+            if not raw:
+                raise QuerySyntaxError(f"{name}: needs a value")
+            if name == "date":
+                return parse_date_range(raw)
+            if name == "title":
+                return Filter("title", raw)
+            return Filter(name, raw)
+        return Text(value)
+
+
+def parse_date_range(raw: str) -> DateRange:
+    start, sep, end = raw.partition("..")
+    if not sep:
+        start = end = raw
+    for part in (start, end):
+        if part and not DATE_VALUE_RE.match(part):
+            raise QuerySyntaxError(f"date:{raw} is not a date range; write date:2021..2022 or date:2021-03..2021-06")
+    return DateRange(start or None, end or None)
+
+
+def parse(query: str) -> object:
+    return _Parser(tokenize(query)).parse()
+
+
+def plain_fallback(query: str) -> object:
+    """Every run of word characters of a query that did not parse, ANDed as plain text."""
+    parts = [p for p in re.findall(r"[\w]+", query) if p]
+    if not parts:
+        raise QuerySyntaxError("the query has no words to search for")
+    nodes = tuple(Text(p) for p in parts)
+    return nodes[0] if len(nodes) == 1 else And(nodes)
+
+
+def text_leaves(node: object, negated: bool = False) -> list[Text]:
+    """The positive text terms of a query (for ranking, snippets and highlights)."""
+    if isinstance(node, Text):
+        return [] if negated else [node]
+    if isinstance(node, Not):
+        return text_leaves(node.child, not negated)
+    if isinstance(node, And | Or):
+        return [leaf for child in node.children for leaf in text_leaves(child, negated)]
+    return []

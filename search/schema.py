@@ -1,0 +1,80 @@
+"""The index schema and the document that goes into it.
+
+`SCHEMA_VERSION` changes whenever the schema or the analysis changes; an index built
+with another version is rebuilt from scratch, with a message saying why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+from search.analysis import gram_analyzer, word_analyzer
+
+SCHEMA_VERSION = 3
+
+
+def build_schema() -> Schema:
+    return Schema(
+        slug=ID(stored=True, unique=True),
+        title=TEXT(analyzer=word_analyzer(), phrase=True, field_boost=3.0),
+        words=TEXT(analyzer=word_analyzer(), phrase=True),
+        grams=TEXT(analyzer=gram_analyzer(), phrase=False),
+        date=DATETIME(stored=False, sortable=True),
+        year=NUMERIC(stored=False),
+        category=ID(), province=ID(), city=ID(), district=ID(), source=ID(),
+        banks=KEYWORD(commas=True, lowercase=False), tags=KEYWORD(commas=True, lowercase=False),
+        programs=KEYWORD(commas=True, lowercase=False),
+        record=STORED(),
+    )
+
+
+@dataclass
+class IndexDoc:
+    """What the index knows of a case: everything a result or a facet needs, and the text."""
+
+    slug: str
+    path: str
+    url: str
+    title: str
+    date: str                      # ISO 8601 as in the case
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    banks: list[str] = field(default_factory=list)
+    programs: list[str] = field(default_factory=list)
+    province: str = ""
+    city: str = ""
+    district: str = ""
+    source: str = ""
+    via: str = ""
+    summary: str = ""
+    text: str = ""                 # the body as plain text
+
+    @property
+    def year(self) -> int:
+        return int(self.date[:4]) if self.date[:4].isdigit() else 0
+
+    def datetime(self) -> dt.datetime:
+        from casebook.model import date_to_datetime
+
+        try:
+            return date_to_datetime(self.date).astimezone(dt.UTC).replace(tzinfo=None)
+        except ValueError:
+            return dt.datetime(1970, 1, 1)
+
+    def content_hash(self) -> str:
+        payload = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(f"{SCHEMA_VERSION}:{payload}".encode()).hexdigest()
+
+    def fields(self) -> dict:
+        return {
+            "slug": self.slug, "title": self.title, "words": self.text, "grams": f"{self.title}\n{self.text}",
+            "date": self.datetime(), "year": self.year, "category": self.category,
+            "province": self.province, "city": self.city, "district": self.district, "source": self.source,
+            "banks": ",".join(self.banks), "tags": ",".join(self.tags), "programs": ",".join(self.programs),
+            "record": asdict(self),
+        }

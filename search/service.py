@@ -1,0 +1,210 @@
+"""The HTTP service: the built site and the search API from one real server process.
+
+Starlette (routing, static files) served by uvicorn. Read-only over the index, so any
+number of processes can serve one index folder; limits on query length, page depth and
+page size; 400 with a message for a bad parameter, never a 500 for user input; every
+reflected value escaped.
+
+    GET /api/search?q=&limit=&page=&sort=&bank=&province=&city=&category=&tag=&program=&source=&year=
+    GET /api/export?...&format=csv|json
+    GET /api/health
+    GET /search/?q=...      the search page, rendered by the server (works without JavaScript)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from casebook.errors import QueryError, SearchError
+from casebook.settings import ROOT, Settings
+from search.query import SearchEngine, SearchRequest
+
+log = logging.getLogger("casebook.service")
+FILTER_PARAMS = {"bank": "banks", "province": "province", "city": "city", "district": "district",
+                 "category": "category", "tag": "tags", "program": "programs", "source": "source", "year": "year"}
+KNOWN_PARAMS = {"q", "limit", "page", "sort", "format", *FILTER_PARAMS}
+
+
+def parse_request(request: Request, settings: Settings) -> SearchRequest:
+    params = request.query_params
+    unknown = sorted(set(params.keys()) - KNOWN_PARAMS)
+    if unknown:
+        raise QueryError(f"unknown parameter {unknown[0]!r}; use q, limit, page, sort or a filter "
+                         f"({', '.join(FILTER_PARAMS)})")
+
+    def integer(name: str, default: int) -> int:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit():
+            raise QueryError(f"{name} must be a whole number, not {raw!r}")
+        return int(raw)
+
+    filters: dict[str, list[str]] = {}
+    for param, field in FILTER_PARAMS.items():
+        values = [v for v in params.getlist(param) if v]
+        if values:
+            filters[field] = values
+    return SearchRequest(q=params.get("q", ""), filters=filters, sort=params.get("sort") or "relevance",
+                         page=integer("page", 1), page_size=integer("limit", 10))
+
+
+class Service:
+    def __init__(self, settings: Settings, *, output_dir: Path, index_dir: Path) -> None:
+        self.settings = settings
+        self.output_dir = Path(output_dir)
+        self.index_dir = Path(index_dir)
+        self._engine: SearchEngine | None = None
+        self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "theme" / "templates")),
+                                            autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        self.site_context = _site_context()
+
+    @property
+    def engine(self) -> SearchEngine:
+        if self._engine is None:
+            s = self.settings
+            self._engine = SearchEngine(self.index_dir, max_query_chars=s.max_query_chars, max_page=s.max_page,
+                                        max_page_size=s.max_page_size, time_limit=s.query_time_limit)
+        return self._engine
+
+    async def api_search(self, request: Request) -> Response:
+        try:
+            response = self.engine.search(parse_request(request, self.settings))
+        except QueryError as exc:
+            return JSONResponse({"error": exc.message}, status_code=400)
+        except SearchError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        return JSONResponse(response.to_json(), headers={"Cache-Control": "no-store"})
+
+    async def api_export(self, request: Request) -> Response:
+        fmt = request.query_params.get("format", "csv")
+        try:
+            body, media_type = self.engine.export(parse_request(request, self.settings), fmt)
+        except QueryError as exc:
+            return JSONResponse({"error": exc.message}, status_code=400)
+        except SearchError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        filename = f"casebook-search.{fmt}"
+        return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    async def health(self, request: Request) -> Response:
+        try:
+            snapshot = self.engine.snapshot()
+        except SearchError as exc:
+            return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name})
+
+    async def search_page(self, request: Request) -> Response:
+        template = self.templates.get_template("search.html")
+        context = dict(self.site_context)
+        status = 200
+        if request.query_params.get("q") is not None or any(p in request.query_params for p in FILTER_PARAMS):
+            try:
+                search_request = parse_request(request, self.settings)
+                result = self.engine.search(search_request)
+            except QueryError as exc:
+                context["error"] = exc.message
+                status = 400
+                result = None
+                search_request = None
+            except SearchError as exc:
+                return HTMLResponse(f"<p>检索暂不可用：{_escape(str(exc))}</p>", status_code=503)
+            if result is not None and search_request is not None:
+                base = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "format")]
+                context.update(
+                    search=result, search_filters=_grouped(request),
+                    export_url="/api/export?" + urlencode(base),
+                    next_url="/search/?" + urlencode([*base, ("page", str(search_request.page + 1))]),
+                    facet_url=lambda name, value, base=base: "/search/?" + urlencode(
+                        [*base, (_param_of(name), value)]),
+                )
+        if status == 400:
+            html = template.render(**context).replace(
+                '<div id="search-status" role="status" aria-live="polite">',
+                f'<div id="search-status" role="status" aria-live="polite"><p class="notice">{_escape(context["error"])}</p>')
+            return HTMLResponse(html, status_code=400)
+        return HTMLResponse(template.render(**context))
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/api/search", self.api_search),
+            Route("/api/export", self.api_export),
+            Route("/api/health", self.health),
+            Route("/search/", self.search_page),
+            Route("/search", lambda r: Response(status_code=308, headers={"Location": "/search/?" + r.url.query})),
+        ]
+        if self.output_dir.is_dir():
+            routes.append(Mount("/", app=StaticFiles(directory=str(self.output_dir), html=True)))
+        else:
+            routes.append(Route("/", lambda r: PlainTextResponse("site not built: run casebook build", status_code=503)))
+        app = Starlette(routes=routes)
+        app.add_middleware(_LogMiddleware)
+        return app
+
+
+def _grouped(request: Request) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if key in FILTER_PARAMS:
+            grouped.setdefault(FILTER_PARAMS[key], []).append(value)
+    return grouped
+
+
+def _param_of(field: str) -> str:
+    return {v: k for k, v in FILTER_PARAMS.items()}.get(field, field)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def _site_context() -> dict:
+    import pelicanconf
+
+    return {name: getattr(pelicanconf, name) for name in ("SITENAME", "SITESUBTITLE", "FEED_ALL_ATOM")} | {
+        "SITEURL": "", "FEED_DOMAIN": ""}
+
+
+class _LogMiddleware:
+    """One line per request: method, path, status, milliseconds."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def capture(message) -> None:  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status["code"],
+                     (time.perf_counter() - started) * 1000)
+
+
+def serve(settings: Settings, *, output_dir: Path, index_dir: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    service = Service(settings, output_dir=output_dir, index_dir=index_dir)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    uvicorn.run(service.app(), host=host, port=port, log_level="warning", access_log=False)
