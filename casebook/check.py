@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from casebook.model import (FIELD_ORDER, LIST_FIELDS, REQUIRED, SLUG_RE, STATUSES, Problem, key_lines,
+from casebook.model import (FIELD_ORDER, LIST_FIELDS, REQUIRED, SLUG_RE, STATUSES, Problem, key_lines, load_yaml,
                             normalize_date, split_front_matter)
 from scraper.data import Data, load_data
 from scraper.entities import bank_index
@@ -39,7 +39,7 @@ def check_text(text: str, path: str, data: Data) -> tuple[list[Problem], dict | 
         return [Problem(path, 1, "no YAML front matter", "start the file with --- , the fields, then ---")], None
     meta_text, body, body_line = parts
     try:
-        meta = yaml.safe_load(meta_text)
+        meta = load_yaml(meta_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else 1

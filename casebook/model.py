@@ -69,6 +69,21 @@ class Case:
         return record
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that leaves timestamps as text: a bad date (2024-13-45) is then a checkable
+    value, not a crash, and dates keep the precision they were written with."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 class _Dumper(yaml.SafeDumper):
     """Block style for the document, flow style for short lists of scalars."""
 
@@ -188,7 +203,7 @@ def parse(text: str, *, path: str = "<case>") -> Case:
         raise ContentError("no YAML front matter between --- lines", source=path, line=1)
     meta_text, body, _ = parts
     try:
-        meta = yaml.safe_load(meta_text) or {}
+        meta = load_yaml(meta_text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ContentError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", source=path,

@@ -40,6 +40,10 @@ def judge(text: str, bank_mentions: int, data: Data) -> Verdict:
     rules = data.taxonomy["relevance"]
     community = sum(text.count(term) for term in rules["community_terms"])
     if bank_mentions == 0:
+        generic = text.count("银行")
+        if generic:
+            return Verdict(False, f"mentions banks only in general ({generic} times) and names none serving "
+                                  "a community")
         return Verdict(False, "names no bank or credit cooperative")
     if bank_mentions < rules["min_bank_mentions"]:
         return Verdict(False, f"a bank is mentioned only in passing ({bank_mentions} mention)")

@@ -27,6 +27,7 @@ CREDIT_RE = re.compile(r"(?:供图|摄影报道|摄影|报道|摄|图|文/图|�
 ROLE_WORDS = ("记者", "通讯员", "见习记者", "特约记者", "实习生", "摄影")
 QUOTED_UNDERSCORE_RE = re.compile(r"_([^_\s]{1,20}?)_")
 QUOTED_APOSTROPHES_RE = re.compile(r"''([^']{1,20}?)''")
+SEGMENT_SPLIT_RE = re.compile(r"\s*(?:_|\s[-–—|｜]\s|｜|\||--)\s*")
 GENERIC_SUFFIX_RE = re.compile(r"\s*[_|｜\-–—]+\s*(?:[^_|｜\-–—]{2,16}(?:网|频道|新闻|日报|晚报|报|号|在线|客户端|资讯|财经|股吧))+\s*$")
 
 
@@ -45,20 +46,32 @@ def restore_quotes(title: str) -> str:
 
 
 def strip_site_suffix(title: str, data: Data) -> str:
-    for site in data.sites:
-        for suffix in sorted(site.get("title_suffixes", []), key=len, reverse=True):
+    """标题_频道_网站 - SITE.COM -> 标题: known site suffixes, then generic ones, then the
+    first segment of what is left."""
+    suffixes = sorted((x for site in data.sites for x in site.get("title_suffixes", [])), key=len, reverse=True)
+    previous = None
+    while previous != title:
+        previous = title
+        for suffix in suffixes:
             if title.endswith(suffix) and len(title) > len(suffix) + 4:
-                return title[: -len(suffix)].strip()
-    stripped = GENERIC_SUFFIX_RE.sub("", title)
-    return stripped if len(stripped) >= 6 else title
+                title = title[: -len(suffix)].strip()
+                break
+        stripped = GENERIC_SUFFIX_RE.sub("", title)
+        if len(stripped) >= 6:
+            title = stripped
+    first = SEGMENT_SPLIT_RE.split(title)[0].strip()
+    return first if len(first) >= 6 else title
 
 
-def clean_title(title: str | None, data: Data) -> str | None:
+def clean_title(title: str | None, data: Data, *, mirrored: bool = False) -> str | None:
+    """A headline without site suffixes; `mirrored` titles (from other generators' front
+    matter) also get back the quotes their file names could not hold."""
     if not title:
         return None
     title = re.sub(r"\s+", " ", title).strip()
-    title = strip_site_suffix(restore_quotes(title), data)
-    return title or None
+    if mirrored:
+        return restore_quotes(title) or None
+    return strip_site_suffix(title, data) or None
 
 
 def find_source(lines: list[str]) -> str | None:

@@ -60,7 +60,7 @@ def _post_article(doc: Document, data: Data) -> tuple[str, list[str], str | None
         markdown = tidy_markdown(re.sub(r"<[^>]+>", "", sanitize(body)) if "<" in body else body)
     cover = next((str(doc.meta[k]) for k in COVER_KEYS if doc.meta.get(k)), None)
     cover = unwrap_image_url(cover, data.image_proxies) if cover else None
-    title = clean_title(str(doc.meta["title"]), data) if doc.meta.get("title") else None
+    title = clean_title(str(doc.meta["title"]), data, mirrored=True) if doc.meta.get("title") else None
     return markdown, _blocks(markdown), title, cover
 
 

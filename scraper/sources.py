@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from casebook.errors import InputError
+from casebook.model import load_yaml
 from scraper.decode import decode
 
 FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(?P<meta>.*?)\n---[ \t]*\n?(?P<body>.*)\Z", re.DOTALL)
@@ -54,7 +55,7 @@ def parse_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        meta = yaml.safe_load(match.group("meta")) or {}
+        meta = load_yaml(match.group("meta")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else None

@@ -74,7 +74,7 @@ class CaseStore:
                 continue  # `casebook check` reports broken files; they are never touched here
             self.slugs.add(existing.slug or path.stem)
             self.reposts.add(path.stem, f"{existing.title or ''}\n{existing.body}")
-        self.slugs.update(entry["slug"] for entry in self.manifest["cases"].values())
+        self.slugs.update(self.manifest["cases"])
 
     def _load_manifest(self) -> dict:
         if not self.manifest_path.exists():

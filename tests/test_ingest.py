@@ -1,0 +1,108 @@
+"""Ingest as an editor uses it: statuses, idempotence, edited cases, bad inputs, hostile markup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from scraper.ingest import ingest
+from tests.conftest import ROOT, SEEDS_RAW
+
+
+def _statuses(rows):  # type: ignore[no-untyped-def]
+    return sorted(r.status for r in rows)
+
+
+def test_seed_batch_statuses_and_split(cases_dir, settings):
+    rows = ingest([str(SEEDS_RAW)], settings, out_dir=cases_dir)
+    assert _statuses(rows) == ["irrelevant"] + ["written"] * 5
+    irrelevant = next(r for r in rows if r.status == "irrelevant")
+    assert irrelevant.title.startswith("幸福美好生活十大工程") and irrelevant.output is None
+    assert "bank" in irrelevant.reason
+
+
+def test_rerun_is_byte_identical_and_unchanged(cases_dir, settings):
+    ingest([str(SEEDS_RAW)], settings, out_dir=cases_dir)
+    before = {p.name: p.read_bytes() for p in cases_dir.iterdir()}
+    rows = ingest([str(SEEDS_RAW)], settings, out_dir=cases_dir)
+    assert _statuses(rows) == ["irrelevant"] + ["unchanged"] * 5
+    assert {p.name: p.read_bytes() for p in cases_dir.iterdir()} == before
+
+
+def test_edited_case_is_never_overwritten(cases_dir, settings):
+    ingest([str(SEEDS_RAW / "002_94ab2356a5567251.txt")], settings, out_dir=cases_dir)
+    case = next(cases_dir.glob("*.md"))
+    edited = case.read_text(encoding="utf-8").replace("category: 网格化金融服务", "category: 金融知识宣传")
+    case.write_text(edited, encoding="utf-8")
+    rows = ingest([str(SEEDS_RAW / "002_94ab2356a5567251.txt")], settings, out_dir=cases_dir)
+    assert [r.status for r in rows] == ["kept-edited"]
+    assert case.read_text(encoding="utf-8") == edited
+    fresh = case.with_name(case.name + ".fresh")
+    assert fresh.exists() and "category: 网格化金融服务" in fresh.read_text(encoding="utf-8")
+    # The slug never changes.
+    assert f"slug: {case.stem}" in fresh.read_text(encoding="utf-8")
+
+
+def test_bad_inputs_fail_with_reason_and_batch_goes_on(tmp_path, cases_dir, settings):
+    raw = tmp_path / "inputs"
+    raw.mkdir()
+    (raw / "a_empty.html").write_bytes(b"")
+    (raw / "b_binary.bin").write_bytes(bytes(range(256)) * 40)
+    (raw / "c_bad_front_matter.md").write_text("---\ntitle: [unclosed\n---\n<p>正文</p>\n", encoding="utf-8")
+    (raw / "d_seed.txt").write_bytes((SEEDS_RAW / "003_e311d38c8422fe87.txt").read_bytes())
+    rows = ingest([str(raw)], settings, out_dir=cases_dir)
+    by_input = {r.input.rsplit("/", 1)[-1]: r for r in rows}
+    assert by_input["a_empty.html"].status == "failed" and "empty" in by_input["a_empty.html"].reason
+    assert by_input["b_binary.bin"].status == "failed" and "binary" in by_input["b_binary.bin"].reason
+    bad = by_input["c_bad_front_matter.md"]
+    assert bad.status == "failed" and "c_bad_front_matter.md:2" in bad.reason and "YAML" in bad.reason
+    assert by_input["d_seed.txt"].status == "written"
+    assert [p.name for p in cases_dir.glob(".*.tmp")] == []
+
+
+def test_cli_ingest_report_and_exit_code(tmp_path):
+    raw = tmp_path / "inputs"
+    raw.mkdir()
+    (raw / "empty.txt").write_bytes(b"  \n")
+    (raw / "seed.txt").write_bytes((SEEDS_RAW / "000_93da2ac478faec21.txt").read_bytes())
+    report = tmp_path / "report.jsonl"
+    run = subprocess.run([sys.executable, "-m", "casebook.cli", "ingest", str(raw), "--out", str(tmp_path / "out"),
+                          "--report", str(report), "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr
+    lines = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert {line["status"] for line in lines} == {"failed", "written"}
+    assert set(lines[0]) == {"input", "status", "output", "title", "reason"}
+    assert "written" in run.stdout and "failed" in run.stdout
+
+
+def test_hostile_markup_never_reaches_a_case(tmp_path, cases_dir, settings):
+    body = (SEEDS_RAW / "000_93da2ac478faec21.txt").read_text(encoding="utf-8")
+    hostile = body.replace("<p>近年来，", '<p><script>alert(1)</script><img src="x.jpg" onerror="alert(2)">'
+                           '<a href="javascript:alert(3)">点我</a><iframe src="//evil"></iframe>近年来，', 1)
+    path = tmp_path / "hostile.md"
+    path.write_text(hostile, encoding="utf-8")
+    rows = ingest([str(path)], settings, out_dir=cases_dir)
+    assert rows[0].status == "written"
+    text = next(cases_dir.glob("*.md")).read_text(encoding="utf-8")
+    for bad in ("<script", "alert(", "onerror", "javascript:", "<iframe"):
+        assert bad not in text
+
+
+def test_repost_becomes_one_case_listing_both_sources(tmp_path, cases_dir, settings):
+    original = SEEDS_RAW / "003_e311d38c8422fe87.txt"
+    text = original.read_text(encoding="utf-8")
+    repost = tmp_path / "repost.html"
+    body = "".join(f"<p>{line.strip()}</p>" for line in text.split("来源:中国经济网", 1)[1].split("郑重声明")[0]
+                   .splitlines() if line.strip())
+    repost.write_text(f"<html><head><title>“心家园”站点突破1000家_新浪财经_新浪网</title>"
+                      f'<link rel="canonical" href="https://finance.sina.com.cn/x/2025-01-09/doc-1.shtml"></head>'
+                      f"<body><div id='artibody'>{body}</div></body></html>", encoding="utf-8")
+    rows = ingest([str(original), str(repost)], settings, out_dir=cases_dir)
+    assert [r.status for r in rows] == ["written", "duplicate"]
+    files = list(cases_dir.glob("*.md"))
+    assert len(files) == 1
+    assert "新浪" in files[0].read_text(encoding="utf-8")
+    # Two different stories are never merged.
+    rows = ingest([str(SEEDS_RAW / "002_94ab2356a5567251.txt")], settings, out_dir=cases_dir)
+    assert [r.status for r in rows] == ["written"]
