@@ -25,11 +25,11 @@ PATH = "content"
 ARTICLE_PATHS = ["cases"]
 PAGE_PATHS = ["pages"]
 STATIC_PATHS = ["images"]
-IGNORE_FILES = [".#*", "*.fresh", ".casebook-manifest.json"]
+IGNORE_FILES = ["**/.*", "*.fresh"]
 OUTPUT_PATH = "output"
 THEME = str(ROOT / "theme")
-PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["casebook_reader", "casebook_site", "casebook_search", "pelican.plugins.sitemap"]
+PLUGIN_PATHS: list[str] = []   # the plugins are the importable package plugins/ of this repo
+PLUGINS = ["plugins.casebook_reader", "plugins.casebook_site", "plugins.casebook_search", "pelican.plugins.sitemap"]
 
 TIMEZONE = "Asia/Shanghai"
 DEFAULT_LANG = "zh-CN"
@@ -64,9 +64,13 @@ YEAR_ARCHIVE_SAVE_AS = "years/{date:%Y}/index.html"
 DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search"]
 SEARCH_SAVE_AS = "search/index.html"
 
-# Chinese names get the taxonomy's own ASCII slugs; anything else is transliterated.
-CATEGORY_REGEX_SUBSTITUTIONS = [(rf"^{c['name']}$", c["slug"]) for c in _DATA.taxonomy["categories"]]
-TAG_REGEX_SUBSTITUTIONS = [(rf"^{t['name']}$", t["slug"]) for t in _DATA.taxonomy["tags"]]
+# Categories and tags get the taxonomy's own ASCII slugs (branches-in-communities, age-friendly).
+# A name the taxonomy does not know keeps its Chinese characters in its URL rather than a
+# misleading transliteration (unidecode reads 适老化 as "gua lao hua").
+SLUGIFY_USE_UNICODE = True
+_DEFAULT_SLUG_SUBS = [(r"[^\w\s-]", ""), (r"(?u)\A\s*", ""), (r"(?u)\s*\Z", ""), (r"[-\s]+", "-")]
+CATEGORY_REGEX_SUBSTITUTIONS = [(rf"^{c['name']}$", c["slug"]) for c in _DATA.taxonomy["categories"]] + _DEFAULT_SLUG_SUBS
+TAG_REGEX_SUBSTITUTIONS = [(rf"^{t['name']}$", t["slug"]) for t in _DATA.taxonomy["tags"]] + _DEFAULT_SLUG_SUBS
 
 FEED_DOMAIN = SITEURL
 FEED_ALL_ATOM = "feeds/all.atom.xml"

@@ -102,13 +102,34 @@ _Dumper.add_representer(list, _represent_list)
 _Dumper.add_representer(str, _represent_str)
 
 
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
+LINE_BREAKS_RE = re.compile(r"[\x85\u2028\u2029]|\r\n?")
+
+
+def clean_text(text: str, *, single_line: bool = False) -> str:
+    """Text as a case file stores it: no control characters, no Unicode line separators
+    (YAML reads U+0085, U+2028 and U+2029 as line breaks), one line for a field value."""
+    text = LINE_BREAKS_RE.sub("\n", CONTROL_RE.sub("", text))
+    return re.sub(r"\s*\n\s*", " ", text) if single_line else text
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value, single_line=True)
+    if isinstance(value, list):
+        return [_clean_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean_value(v) for k, v in value.items()}
+    return value
+
+
 def render(case: Case) -> str:
     """The case file's text: front matter, then the Markdown body, ending in one newline."""
-    meta = case.front_matter()
+    meta = {name: _clean_value(value) for name, value in case.front_matter().items()}
     text = yaml.dump(meta, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
     # An ISO date written by PyYAML as a quoted string becomes a bare timestamp.
     text = re.sub(r"^date: '([0-9T:+\-]+)'$", r"date: \1", text, flags=re.MULTILINE)
-    return f"---\n{text}---\n\n{case.body.strip()}\n"
+    return f"---\n{text}---\n\n{clean_text(case.body).strip()}\n"
 
 
 FRONT_MATTER_RE = re.compile(r"\A\ufeff?\s*---\s*\n(?P<meta>.*?)\n(?:---|\.\.\.)\s*\n(?P<body>.*)\Z", re.DOTALL)
@@ -158,6 +179,11 @@ def normalize_date(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     text = str(value).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            return None
     if PARTIAL_DATE_RE.match(text):
         month = PARTIAL_DATE_RE.match(text).group(2)
         if month and not 1 <= int(month) <= 12:

@@ -17,7 +17,8 @@ from markdownify import MarkdownConverter
 ALLOWED_TAGS = {"p", "br", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "ul", "ol", "li",
                 "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "img", "a", "blockquote",
                 "figure", "figcaption", "div", "section", "article", "span", "pre", "code", "hr", "sup", "sub"}
-ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "title", "data-src", "data-original"}, "a": {"href", "title"},
+ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "title", "data-src", "data-original", "loading"},
+                      "a": {"href", "title"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"},
                       "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 LAZY_SRC_ATTRS = ("data-src", "data-original", "data-actualsrc", "data-lazy-src", "data-echo", "original")
 

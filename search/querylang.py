@@ -188,7 +188,7 @@ def parse(query: str) -> object:
 
 def plain_fallback(query: str) -> object:
     """Every run of word characters of a query that did not parse, ANDed as plain text."""
-    parts = [p for p in re.findall(r"[\w]+", query) if p]
+    parts = [p for p in re.findall(r"[\w]+", query) if p and p.upper() not in ("AND", "OR", "NOT")]
     if not parts:
         raise QuerySyntaxError("the query has no words to search for")
     nodes = tuple(Text(p) for p in parts)

@@ -18,6 +18,7 @@ from casebook.check import check_text
 from casebook.errors import ContentError
 from casebook.model import date_to_datetime, normalize_date
 from scraper.data import load_data
+from scraper.tomarkdown import sanitize
 
 log = logging.getLogger(__name__)
 FAILED: list[str] = []   # problems of this build, for `casebook build` to report and --strict to fail on
@@ -39,6 +40,8 @@ class CaseReader(YAMLMetadataReader):
             FAILED.extend(str(p) for p in errors)
             raise ContentError("; ".join(str(p) for p in errors) + " — skipped; run `casebook check` for hints")
         content, metadata = super().read(source_path)
+        # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
+        content = sanitize(content)
         iso = normalize_date(meta["date"])
         moment = date_to_datetime(iso)  # type: ignore[arg-type]
         metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,

@@ -1,0 +1,87 @@
+"""Pages in a real browser: Debian's chromium driven by Playwright, at phone and desktop
+widths. Screenshots are kept in artifacts/screenshots for review."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = [pytest.mark.shared, pytest.mark.browser]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "serve", "--output", str(built_site["output"]),
+                                "--index", str(built_site["index"]), "--port", str(port)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.get(base + "/api/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium") and not shutil.os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed: run `apt-get install chromium` (.ci/run does)")
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+PAGES = {"home": "/", "case": "/cases/{case}/", "category": "/categories/grid-based-services/",
+         "search": "/search/?q=适老化"}
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_and_fits(browser, site_url, built_site, name, width):
+    case = next((built_site["output"] / "cases").glob("2022-02-24-*")).name
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(site_url + PAGES[name].format(case=case))
+    page.wait_for_load_state("networkidle")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    assert errors == []
+    assert page.locator("h1").count() == 1
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"{name} scrolls sideways at {width}px"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.close()
+
+
+def test_live_search_updates_results_and_url(browser, site_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(site_url + "/search/")
+    page.fill("#q", "心家园")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#search-results li")
+    assert "q=" in page.url and "心家园" in page.inner_text("#search-results")
+    assert page.locator("#search-results mark").count() >= 1
+    checkbox = page.locator("#search-facets input[type=checkbox]").first
+    checkbox.check()
+    page.wait_for_function("location.search.includes('category=')")
+    page.close()

@@ -1,0 +1,65 @@
+"""Property tests (Hypothesis) on the normalizer: it never crashes, its front matter always
+round-trips through YAML, and no unsafe markup survives."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from casebook.model import Case, clean_text, parse, render
+from scraper.data import load_data
+from scraper.pipeline import extract_document
+from scraper.sources import document_from_bytes
+from scraper.tomarkdown import html_to_markdown
+from tests.conftest import SEEDS_RAW
+
+DATA = load_data()
+CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
+TEXT = st.text(alphabet=st.one_of(CJK, st.sampled_from(list("，。：“”！？ \n-_#*<>&'\"")), st.characters()),
+               max_size=300)
+HOSTILE = st.sampled_from(['<script>alert(1)</script>', '<img src=x onerror="alert(1)">', '<a href="javascript:x()">a</a>',
+                           '<iframe src="//e"></iframe>', '<style>p{}</style>', '<svg onload=alert(1)>',
+                           '<a href="JaVaScRiPt:alert(1)">b</a>', '<p onclick="x()">c</p>'])
+UNSAFE = re.compile(r"<script|<iframe|<style|onerror|onload|onclick|javascript:", re.IGNORECASE)
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(st.one_of(TEXT, HOSTILE), max_size=8))
+def test_html_to_markdown_never_keeps_unsafe_markup(parts):
+    markdown, _images = html_to_markdown("<p>" + "</p><p>".join(parts) + "</p>", proxies=DATA.image_proxies)
+    assert not UNSAFE.search(markdown)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=TEXT, body=TEXT, tags=st.lists(TEXT, max_size=3), date=st.sampled_from(
+    ["2022-02-24", "2022-02-24T15:09:08+08:00", "2021-10", None]))
+def test_front_matter_round_trips(title, body, tags, date):
+    case = Case(title=title, slug="2022-02-24-x", date=date, category="网点进社区", tags=tags, body=body)
+    text = render(case)
+    meta = yaml.safe_load(text.split("\n---\n", 1)[0].removeprefix("---\n"))
+    assert isinstance(meta, dict)
+    again = parse(text)
+    assert again.title == clean_text(title, single_line=True)
+    assert again.tags == [clean_text(t, single_line=True) for t in tags] and again.date == date
+    assert again.body == clean_text(body).strip()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cut=st.integers(0, 5000), insert=st.lists(st.one_of(TEXT, HOSTILE), max_size=3),
+       seed=st.sampled_from(sorted(SEEDS_RAW.glob("*.txt"))))
+def test_mutated_real_reports_never_crash(cut, insert, seed):
+    raw = seed.read_bytes()
+    mutated = raw[:cut] + "".join(insert).encode("utf-8", "ignore") + raw[cut + len(insert) * 7:]
+    try:
+        doc = document_from_bytes(mutated, input=str(seed))
+        cases = extract_document(doc, DATA)
+    except Exception as exc:  # noqa: BLE001 - only Casebook's own, explained errors are allowed
+        from casebook.errors import CasebookError
+
+        assert isinstance(exc, CasebookError), repr(exc)
+        return
+    for case in cases:
+        assert not UNSAFE.search(render(case))

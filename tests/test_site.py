@@ -1,0 +1,117 @@
+"""A real Pelican build of the seed cases: pages present, links resolve, feeds and sitemap
+valid, basic accessibility, datasets complete."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from lxml import etree, html
+
+pytestmark = pytest.mark.shared
+
+
+def _pages(output: Path) -> list[Path]:
+    return sorted(output.rglob("*.html"))
+
+
+def test_every_case_and_browse_page_is_built(built_site):
+    out = built_site["output"]
+    assert built_site["result"].articles == 4 and built_site["result"].drafts == 1
+    for rel in ("index.html", "categories/index.html", "tags/index.html", "banks/index.html", "regions/index.html",
+                "programs/index.html", "archives/index.html", "search/index.html", "years/2022/index.html",
+                "categories/branches-in-communities/index.html", "tags/age-friendly/index.html",
+                "regions/si-chuan-sheng/index.html", "regions/si-chuan-sheng/cheng-du-shi/index.html",
+                "banks/shang-hai-nong-shang-yin-hang/index.html", "programs/xin-jia-yuan/index.html"):
+        assert (out / rel).exists(), rel
+    case_pages = list((out / "cases").glob("*/index.html"))
+    assert len(case_pages) == 4
+    assert any(p.parent.name.startswith("2021-10-") for p in (out / "drafts").glob("*/index.html"))
+
+
+def test_internal_links_resolve(built_site):
+    out = built_site["output"]
+    broken = []
+    for page in _pages(out):
+        tree = html.parse(str(page))
+        for href in tree.xpath("//a/@href | //link[@rel='stylesheet']/@href | //script/@src"):
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("#", "mailto:")):
+                continue
+            path = unquote(parts.path)
+            if path.startswith("/api/") or not path:
+                continue
+            target = out / path.lstrip("/")
+            if path.endswith("/"):
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(out)} -> {href}")
+    assert broken == []
+
+
+def test_feeds_and_sitemap_are_valid_xml(built_site):
+    out = built_site["output"]
+    feed = etree.parse(str(out / "feeds" / "all.atom.xml"))
+    assert len(feed.findall("{http://www.w3.org/2005/Atom}entry")) == 4
+    assert list((out / "feeds" / "categories").glob("*.atom.xml"))
+    sitemap = etree.parse(str(out / "sitemap.xml"))
+    urls = [u.text for u in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert any("/cases/" in u for u in urls) and not any("/drafts/" in u for u in urls)
+
+
+def test_pages_pass_basic_accessibility(built_site):
+    for page in _pages(built_site["output"]):
+        tree = html.parse(str(page))
+        root = tree.getroot()
+        assert root.get("lang") == "zh-CN", page
+        assert tree.xpath("//title/text()"), page
+        assert tree.xpath("//meta[@name='viewport']"), page
+        for img in tree.xpath("//img"):
+            assert (img.get("alt") or "").strip(), f"{page}: image without alt"
+        for field in tree.xpath("//input[not(@type='hidden')] | //select"):
+            assert tree.xpath(f"//label[@for='{field.get('id')}']"), f"{page}: unlabelled field"
+        levels = [int(h.tag[1]) for h in root.iter("h1", "h2", "h3", "h4")]
+        assert levels.count(1) == 1, f"{page}: one h1"
+        for before, after in zip(levels, levels[1:], strict=False):
+            assert after <= before + 1, f"{page}: heading jumps from h{before} to h{after}"
+
+
+def test_case_page_has_facts_citation_and_structured_data(built_site):
+    page = next((built_site["output"] / "cases").glob("2022-02-24-*/index.html"))
+    tree = html.parse(str(page))
+    facts = " ".join(tree.xpath("//aside[@class='facts']//text()"))
+    for needle in ("成都农商银行", "四川省", "成华区", "网点进社区", "华西社区传媒", "趣头条", "彭戎"):
+        assert needle in facts
+    data = json.loads(tree.xpath("//script[@type='application/ld+json']/text()")[0])
+    assert data["@type"] == "NewsArticle" and data["headline"].startswith("整合金融资源")
+    assert tree.xpath("//meta[@property='og:title']")
+    assert "如何引用" in tree.xpath("string(//section[@class='cite'])")
+    assert all(img.get("loading") == "lazy" for img in tree.xpath("//div[@class='case-body']//img"))
+
+
+def test_datasets_hold_every_field(built_site):
+    out = built_site["output"]
+    rows = json.loads((out / "data" / "cases.json").read_text(encoding="utf-8"))
+    assert len(rows) == 4
+    assert {"title", "slug", "date", "banks", "province", "programs", "figures", "url"} <= set(rows[0])
+    with (out / "data" / "cases.csv").open(encoding="utf-8-sig") as fh:
+        assert len(list(csv.DictReader(fh))) == 4
+
+
+def test_broken_case_is_skipped_and_strict_fails(tmp_path, seed_content):
+    import shutil
+
+    from casebook.build import build_site
+    from casebook.errors import CasebookError
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    (content / "cases" / "broken.md").write_text("---\ntitle: 坏文件\n---\n正文\n", encoding="utf-8")
+    result = build_site(content, tmp_path / "out", tmp_path / "index", preview=False)
+    assert result.articles == 4 and result.drafts == 0
+    assert any("broken.md" in f and "date" in f for f in result.failed)
+    with pytest.raises(CasebookError, match="broken"):
+        build_site(content, tmp_path / "out2", tmp_path / "index2", preview=False, strict=True)
