@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scraper.data import load_data  # noqa: E402
+from scraper.data import load_data
 
 _DATA = load_data()
 

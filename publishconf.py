@@ -6,7 +6,7 @@ import os
 import sys
 
 sys.path.append(os.curdir)
-from pelicanconf import *  # noqa: E402,F403
+from pelicanconf import *
 
 SITEURL = os.environ.get("CASEBOOK_SITEURL", "https://cases.example.org")
 FEED_DOMAIN = SITEURL

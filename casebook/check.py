@@ -11,15 +11,25 @@ from pathlib import Path
 
 import yaml
 
-from casebook.model import (FIELD_ORDER, LIST_FIELDS, REQUIRED, SLUG_RE, STATUSES, Problem, key_lines, load_yaml,
-                            normalize_date, split_front_matter)
+from casebook.model import (
+    FIELD_ORDER,
+    LIST_FIELDS,
+    REQUIRED,
+    SLUG_RE,
+    STATUSES,
+    Problem,
+    key_lines,
+    load_yaml,
+    normalize_date,
+    split_front_matter,
+)
 from scraper.data import Data, load_data
 from scraper.entities import bank_index
 
 
 def _nearest(value: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(value, choices, n=3, cutoff=0.4)
-    return f"did you mean {', '.join(close)}?" if close else f"known values are listed in the data files"
+    return f"did you mean {', '.join(close)}?" if close else "known values are listed in the data files"
 
 
 def _known_regions(data: Data) -> dict[str, set[str]]:

@@ -81,7 +81,7 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_Loader)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -104,13 +104,19 @@ _Dumper.add_representer(str, _represent_str)
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
 LINE_BREAKS_RE = re.compile(r"[\x85\u2028\u2029]|\r\n?")
+TAG_LIKE_RE = re.compile(r"<\s*/?\s*[A-Za-z][^<>\u3000-\u9fff]*>?")
+UNSAFE_LINK_RE = re.compile(r"\]\(\s*(?!https?://|/|#|mailto:)[^)\s]*\)", re.IGNORECASE)
 
 
 def clean_text(text: str, *, single_line: bool = False) -> str:
     """Text as a case file stores it: no control characters, no Unicode line separators
     (YAML reads U+0085, U+2028 and U+2029 as line breaks), one line for a field value."""
     text = LINE_BREAKS_RE.sub("\n", CONTROL_RE.sub("", text))
-    return re.sub(r"\s*\n\s*", " ", text) if single_line else text
+    if single_line:
+        # A field value is plain text: markup in it (<script ...) is dropped, not escaped.
+        return re.sub(r"\s*\n\s*", " ", TAG_LIKE_RE.sub("", text))
+    # In the body only http(s), site-relative and anchor links survive.
+    return UNSAFE_LINK_RE.sub("](#)", text)
 
 
 def _clean_value(value: Any) -> Any:

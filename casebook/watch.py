@@ -26,7 +26,7 @@ def start_rebuilder(settings: Settings, interval: float = 1.0) -> threading.Thre
                 try:
                     build_site(settings.content_dir, settings.output_dir, settings.index_dir, preview=True)
                     print("rebuilt after a change", flush=True)
-                except Exception as exc:  # noqa: BLE001 - a broken edit must not stop the preview server
+                except Exception as exc:
                     print(f"rebuild failed: {exc}", flush=True)
 
     thread = threading.Thread(target=loop, name="casebook-rebuilder", daemon=True)

@@ -3,10 +3,12 @@ bodies, slow replies, robots.txt, the archive and conditional requests, and feed
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.shared
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    hits: dict[str, int] = {}
+    hits: ClassVar[dict[str, int]] = {}
 
     def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
         pass
@@ -30,12 +32,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for key, value in headers.items():
             self.send_header(key.replace("_", "-"), value)
         self.end_headers()
-        try:
+        # The client gives up on the slow and huge cases: that is what is tested.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the slow and huge cases): that is what is tested
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         Handler.hits[self.path] = Handler.hits.get(self.path, 0) + 1
         path = self.path
         if path == "/robots.txt":

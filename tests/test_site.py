@@ -4,6 +4,7 @@ valid, basic accessibility, datasets complete."""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -75,7 +76,7 @@ def test_pages_pass_basic_accessibility(built_site):
             assert tree.xpath(f"//label[@for='{field.get('id')}']"), f"{page}: unlabelled field"
         levels = [int(h.tag[1]) for h in root.iter("h1", "h2", "h3", "h4")]
         assert levels.count(1) == 1, f"{page}: one h1"
-        for before, after in zip(levels, levels[1:], strict=False):
+        for before, after in itertools.pairwise(levels):
             assert after <= before + 1, f"{page}: heading jumps from h{before} to h{after}"
 
 

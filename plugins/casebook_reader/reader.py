@@ -9,6 +9,7 @@ site builds (`casebook build --strict` fails instead). Dates of month precision
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 from pelican import signals
 from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader
@@ -26,7 +27,7 @@ FAILED: list[str] = []   # problems of this build, for `casebook build` to repor
 
 class CaseReader(YAMLMetadataReader):
     enabled = True
-    file_extensions = ["md", "markdown"]
+    file_extensions: ClassVar[list[str]] = ["md", "markdown"]
 
     def read(self, source_path: str):  # type: ignore[override]
         with open(source_path, encoding="utf-8-sig") as fh:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 from collections import defaultdict
@@ -94,7 +95,7 @@ class CasebookSiteGenerator:
         programs = self._facet("programs", lambda a: meta(a, "programs") or [])
         for article in articles:
             article.related_cases = self._related(article, articles)
-        for newer, older in zip(articles, articles[1:], strict=False):
+        for newer, older in itertools.pairwise(articles):
             older.next_case, newer.prev_case = newer, older
         years: dict[str, int] = defaultdict(int)
         for article in articles:

@@ -1,0 +1,45 @@
+# Casebook: `make run` sets everything up and serves the sample site; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: setup system-deps run ingest build serve test lint gate bench clean
+
+$(BIN)/casebook: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(BIN)/casebook
+
+system-deps:          ## Debian's chromium and a CJK font, for the browser tests
+	bash tools/install-system-deps.sh
+
+ingest: setup
+	$(BIN)/casebook ingest samples/raw --report var/ingest-report.jsonl || true
+
+build: setup
+	$(BIN)/casebook build
+
+serve: setup
+	$(BIN)/casebook serve --port $(PORT)
+
+run: ingest build serve
+
+lint: setup
+	$(BIN)/ruff check .
+
+gate: setup           ## extraction and search quality against pinned floors
+	$(BIN)/python bench/quality_gate.py
+
+test: setup system-deps lint gate
+	$(BIN)/python -m pytest -n auto
+
+bench: setup
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) output var artifacts .pytest_cache
