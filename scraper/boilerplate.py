@@ -41,3 +41,38 @@ def strip_boilerplate(blocks: list[str], data: Data) -> list[str]:
         if lines:
             kept.append("\n".join(lines))
     return kept
+
+
+IMAGE_LINE_RE = re.compile(r"^\[?!\[[^\]]*\]\(([^)\s]+)\)\]?(?:\([^)]*\))?$")
+
+
+def _is_noise_image(block: str, data: Data) -> bool:
+    match = IMAGE_LINE_RE.match(block.strip())
+    if not match:
+        return False
+    return any(p.search(match.group(1)) for p in _compiled(tuple(data.boilerplate.get("noise_images", []))))
+
+
+def _is_short_fragment(block: str, data: Data) -> bool:
+    text = _plain(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", block)).lstrip("- ").strip()
+    return (0 < len(text) <= data.boilerplate.get("navigation_line_chars", 10)
+            and not re.search(r"[。！？；，,.!?;]", text) and "\n" not in block)
+
+
+def drop_page_furniture(blocks: list[str], data: Data) -> list[str]:
+    """Furniture that extractors let through: logo and divider images, and runs of short
+    unpunctuated lines (menus, channel lists)."""
+    blocks = [b for b in blocks if not _is_noise_image(b, data)]
+    run_length = data.boilerplate.get("navigation_run", 4)
+    kept: list[str] = []
+    run: list[str] = []
+    for block in [*blocks, ""]:
+        if block and _is_short_fragment(block, data) and not block.startswith("#"):
+            run.append(block)
+            continue
+        if len(run) < run_length:
+            kept.extend(run)
+        run = []
+        if block:
+            kept.append(block)
+    return kept

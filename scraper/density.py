@@ -46,15 +46,18 @@ def _link_text_len(node: etree._Element) -> int:
     return sum(len(_text(a)) for a in node.iter("a"))
 
 
-def _prune(root: etree._Element) -> None:
+def _prune(root: etree._Element, keep: etree._Element | None = None) -> None:
+    """Drop furniture, never the headline `keep` or anything holding it."""
+    protected = set(keep.iterancestors()) | {keep} if keep is not None else set()
     for bad in root.xpath("//comment() | //processing-instruction()"):
         parent = bad.getparent()
         if parent is not None:
             bad.drop_tree() if hasattr(bad, "drop_tree") else parent.remove(bad)
     for node in list(root.iter(*DROP_TAGS)):
-        node.drop_tree()
+        if node not in protected:
+            node.drop_tree()
     for node in list(root.iter()):
-        if not isinstance(node.tag, str) or node.tag in ("html", "body"):
+        if not isinstance(node.tag, str) or node.tag in ("html", "body") or node in protected:
             continue
         marker = f"{node.get('class', '')} {node.get('id', '')}"
         if marker.strip() and STRONG_NOISE_RE.search(marker) and len(CJK_RE.findall(_text(node))) < 800:
@@ -150,8 +153,15 @@ def title_node(root: etree._Element, title: str | None) -> etree._Element | None
     candidates = list(root.iter("h1")) or list(root.iter("h2"))
     if not title:
         return candidates[0] if len(candidates) == 1 else None
+    headline = re.split(r"\s*(?:_|\s[-–—|｜]\s|｜|\|)\s*", title.strip())[0]
     for node in [*root.iter("h1"), *root.iter("h2"), *root.iter("h3")]:
-        if _similar(_text(node), title):
+        text = _text(node)
+        if _similar(text, title) or (len(headline) >= 2 and text == headline):
+            return node
+    # Some portals write the headline in a <div class="title">.
+    for node in root.xpath("//*[contains(@class, 'title') or contains(@id, 'title')]"):
+        text = _text(node)
+        if node.tag not in ("head", "title", "a") and len(text) <= 2 * len(title) + 10 and _similar(text, title):
             return node
     return None
 
@@ -168,26 +178,36 @@ def anchored_block(root: etree._Element, headline: etree._Element) -> etree._Ele
             scores[ancestor] = scores.get(ancestor, 0.0)
             inside = {n: v for n, v in scores.items() if n is ancestor or ancestor in n.iterancestors()}
             best = max(inside.items(), key=lambda kv: kv[1] * (1 - _link_text_len(kv[0]) / max(1, len(_text(kv[0])))))[0]
+            covered = len(CJK_RE.findall(_text(best))) / max(1, body)
+            links = _link_text_len(ancestor) / max(1, len(_text(ancestor)))
+            if covered < 0.6 and links < 0.3 and body < 4000:
+                # The story is spread over several blocks (a poem, then its notes): keep them all.
+                return ancestor
             return best if best is not ancestor or body < 4000 else None
     return None
 
 
 def main_html(page: str, title: str | None = None) -> str | None:
     """The article block of a whole page, as HTML, or None."""
+    found = find_main(page, title)
+    return found[0] if found else None
+
+
+def find_main(page: str, title: str | None = None) -> tuple[str, bool] | None:
+    """(the article block as HTML, whether it was found under the page's own headline)."""
     try:
         root = lxml_html.document_fromstring(page)
     except (etree.ParserError, ValueError):
         return None
-    _prune(root)
-    block = None
     headline = title_node(root, title)
-    if headline is not None:
-        block = anchored_block(root, headline)
+    _prune(root, keep=headline)
+    block = anchored_block(root, headline) if headline is not None else None
+    anchored = block is not None
     if block is None:
         block = best_block(root)
     if block is None:
         return None
-    return etree.tostring(block, encoding="unicode", method="html")
+    return etree.tostring(block, encoding="unicode", method="html"), anchored
 
 
 def score_text(text: str) -> float:

@@ -89,8 +89,12 @@ def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -
                        description=_meta(soup, "description", "og:description"), lines=lines[:400])
 
 
+def _plain(html: str) -> str:
+    return re.sub(r"[\W_]+", "", BeautifulSoup(html, "lxml").get_text()) if html else ""
+
+
 def _grams(html: str) -> Counter[str]:
-    text = re.sub(r"[\W_]+", "", BeautifulSoup(html, "lxml").get_text()) if html else ""
+    text = _plain(html)
     return Counter(text[i:i + 4] for i in range(max(0, len(text) - 3)))
 
 
@@ -112,14 +116,30 @@ def candidates(html: str, *, title: str | None, url: str | None) -> dict[str, st
         found["readability"] = ReadabilityDocument(html).summary(html_partial=True)
     except (Unparseable, ValueError, TypeError):
         found["readability"] = ""
-    found["density"] = density.main_html(html, title) or ""
+    main = density.find_main(html, title)
+    found["density"] = main[0] if main else ""
+    found["anchored"] = "yes" if main and main[1] else ""
     return found
 
 
 def consensus(html: str, *, title: str | None, url: str | None) -> str:
     """The candidate closest to the others (the medoid); ties go to the order above."""
     proposals = candidates(html, title=title, url=url)
+    anchored = proposals.pop("anchored") == "yes"
     grams = {name: _grams(body) for name, body in proposals.items()}
+    story = grams["density"]
+    if anchored and sum(story.values()) >= 60:
+        # The story under the page's own headline, which another extractor found too but
+        # with much more around it (the next stories of an endless page, a recommendation
+        # feed): the headline's story is the article.
+        lead = _plain(proposals["density"])[:20]
+        for name in ("trafilatura", "readability"):
+            other = grams[name]
+            contained = sum((story & other).values()) / sum(story.values())
+            position = _plain(proposals[name]).find(lead)
+            starts_there = 0 <= position <= 0.15 * len(_plain(proposals[name]))
+            if contained >= 0.8 and starts_there and sum(other.values()) >= 2.5 * sum(story.values()):
+                return proposals["density"]
     live = [name for name in proposals if grams[name]]
     if not live:
         return ""

@@ -94,6 +94,8 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
                               hint="the page may be a listing, a login wall or a script-only page")
     meta_source = find_source(page_lines[:80] if doc.kind == "html" else page_lines)
     blocks = boilerplate.strip_boilerplate(blocks, data)
+    if doc.kind == "html":
+        blocks = boilerplate.drop_page_furniture(blocks, data)
     if doc.kind == "text":
         blocks = textdump.mark_headings(textdump.repair(blocks, data), data)
     stories = split(blocks, data, first_title=title, title_from_text=doc.kind == "text")
