@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -22,6 +23,7 @@ from casebook.model import (
     load_yaml,
     normalize_date,
     split_front_matter,
+    yaml_error_line,
 )
 from scraper.data import Data, load_data
 from scraper.entities import bank_index
@@ -32,6 +34,12 @@ def _nearest(value: str, choices: list[str]) -> str:
     return f"did you mean {', '.join(close)}?" if close else "known values are listed in the data files"
 
 
+@lru_cache(maxsize=4)
+def _known_banks(data: Data) -> frozenset[str]:
+    return frozenset(bank_index(data).canonical.values())
+
+
+@lru_cache(maxsize=4)
 def _known_regions(data: Data) -> dict[str, set[str]]:
     levels: dict[str, set[str]] = defaultdict(set)
     for region in data.gazetteer.regions.values():
@@ -51,8 +59,7 @@ def check_text(text: str, path: str, data: Data) -> tuple[list[Problem], dict | 
     try:
         meta = load_yaml(meta_text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark else 1
+        line = yaml_error_line(exc) or 1
         return [Problem(path, line, f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}",
                         "check quotes and colons; a value with a colon needs quotes")], None
     if not isinstance(meta, dict):
@@ -89,7 +96,7 @@ def check_text(text: str, path: str, data: Data) -> tuple[list[Problem], dict | 
     for tag in meta.get("tags") or []:
         if tag not in data.tag_names:
             problems.append(Problem(path, at("tags"), f"unknown tag {tag!r}", _nearest(str(tag), data.tag_names)))
-    known_banks = set(bank_index(data).canonical.values())
+    known_banks = _known_banks(data)
     for bank in meta.get("banks") or []:
         from scraper.entities import find_banks
 

@@ -211,7 +211,9 @@ def search(query: str, index: Path | None, limit: int, page: int, sort: str, as_
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--reload", "live", is_flag=True, help="rebuild the site when a case changes (editor preview)")
-def serve(output: Path | None, index: Path | None, host: str, port: int, live: bool) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="server processes sharing the port and the read-only index")
+def serve(output: Path | None, index: Path | None, host: str, port: int, live: bool, workers: int) -> None:
     """Serve the built site and the search API from one HTTP server."""
     from search.service import serve as run_server
 
@@ -221,7 +223,8 @@ def serve(output: Path | None, index: Path | None, host: str, port: int, live: b
 
         start_rebuilder(settings)
     click.echo(f"serving {settings.output_dir} and the search API on http://{host}:{port}/ (Ctrl-C to stop)")
-    run_server(settings, output_dir=settings.output_dir, index_dir=settings.index_dir, host=host, port=port)
+    run_server(settings, output_dir=settings.output_dir, index_dir=settings.index_dir, host=host, port=port,
+               workers=workers)
 
 
 if __name__ == "__main__":

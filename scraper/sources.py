@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from casebook.errors import InputError
-from casebook.model import load_yaml
+from casebook.model import load_yaml, yaml_error_line
 from scraper.decode import decode
 
 FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(?P<meta>.*?)\n---[ \t]*\n?(?P<body>.*)\Z", re.DOTALL)
@@ -57,8 +57,7 @@ def parse_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
     try:
         meta = load_yaml(match.group("meta")) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark else None
+        line = yaml_error_line(exc)
         raise InputError(f"the front matter is not valid YAML: {getattr(exc, 'problem', exc)}", source=source,
                          line=line, hint="fix the YAML between the --- lines, or remove it") from exc
     if not isinstance(meta, dict):

@@ -6,7 +6,7 @@
 - `WordTokenizer`: jieba-compatible segmentation (rjieba, the jieba-rs binding) with a
   user dictionary built from the data files; positions are word ordinals, so phrase
   queries work on words;
-- `GramTokenizer`: every character unigram and bigram, so that any fragment of two or
+- `GramTokenizer`: every character bigram, so that any fragment of two or
   more characters can be found even where segmentation cut it differently
   (适老化 inside 等适老化设计 is segmented 等/适/老化/设计).
 """
@@ -64,25 +64,17 @@ def words(text: str) -> list[tuple[str, int, int]]:
 
 
 def grams(text: str) -> list[tuple[str, int]]:
-    """Character unigrams and bigrams (start offset), skipping spaces and punctuation."""
-    out = []
-    for i, ch in enumerate(text):
-        if not WORD_RE.match(ch):
-            continue
-        out.append((ch, i))
-        if i + 1 < len(text) and WORD_RE.match(text[i + 1]):
-            out.append((text[i:i + 2], i))
-    return out
+    """Character bigrams (start offset) of every run of word characters. A lone character
+    between punctuation gets no gram: one-character queries are answered by a scan of the
+    text held in memory, which is cheaper than indexing every unigram."""
+    return [(text[i:i + 2], i) for i in range(len(text) - 1)
+            if WORD_RE.match(text[i]) and WORD_RE.match(text[i + 1])]
 
 
 def query_grams(fragment: str) -> list[str]:
-    """The grams every text containing `fragment` must have: its bigrams (its one unigram)."""
-    fragment = normalize(fragment)
-    runs = [run for run in re.findall(r"\w+", fragment)]
+    """The bigrams every text containing `fragment` must have (none for one character)."""
     out: list[str] = []
-    for run in runs:
-        if len(run) == 1:
-            out.append(run)
+    for run in re.findall(r"\w+", normalize(fragment)):
         out.extend(run[i:i + 2] for i in range(len(run) - 1))
     return list(dict.fromkeys(out))
 
@@ -110,7 +102,7 @@ class WordTokenizer(Tokenizer):
 
 
 class GramTokenizer(Tokenizer):
-    """Character unigrams and bigrams (no positions needed: matches are verified on the text)."""
+    """Character bigrams (no positions needed: matches are verified on the text)."""
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
                  removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,

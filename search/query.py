@@ -15,6 +15,7 @@ How a query runs (designed for pure-Python Whoosh, measured in bench/):
 from __future__ import annotations
 
 import csv
+import heapq
 import html
 import io
 import json
@@ -169,12 +170,14 @@ class SearchEngine:
         if key in cache:
             return cache[key]
         pattern = text_pattern(leaf)
-        grams = query_grams(leaf.value)
-        if pattern is None or not grams:
+        if pattern is None:
             cache[key] = set()
             return cache[key]
-        gram_query = wq.And([wq.Term("grams", g) for g in grams])
-        candidates = set(snap.searcher.docs_for_query(gram_query))
+        grams = query_grams(leaf.value)
+        if grams:
+            candidates = set(snap.searcher.docs_for_query(wq.And([wq.Term("grams", g) for g in grams])))
+        else:
+            candidates = snap.all  # one character: scan the text in memory
         matched = {d for d in candidates if pattern.search(snap.texts[d])}
         cache[key] = matched
         return matched
@@ -249,50 +252,61 @@ class SearchEngine:
         root = And(tuple(clauses)) if len(clauses) > 1 else (clauses[0] if clauses else None)
         return tree, root, notice
 
-    def _matching(self, request: SearchRequest) -> tuple[_Snapshot, list[int], dict[int, float], object | None,
-                                                         list[Text], dict, str | None]:
+    def _matching(self, request: SearchRequest, *, export: bool = False) -> tuple[
+            _Snapshot, int, list[int], dict[int, float], object | None, list[Text], dict, str | None]:
         self.validate(request)
         snap = self.snapshot()
         tree, root, notice = self._plan(request)
         cache: dict = {}
         matched = self.evaluate(snap, root, cache) if root is not None else set(snap.all)
         leaves = querylang.text_leaves(tree) if tree is not None else []
-        ordered, scores = self._rank(snap, matched, leaves, request)
-        return snap, ordered, scores, root, leaves, cache, notice
+        need = None if export else request.page * request.page_size
+        ordered, scores = self._rank(snap, matched, leaves, request, need)
+        return snap, len(matched), ordered, scores, root, leaves, cache, notice
 
     def search(self, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
-        snap, ordered, scores, root, leaves, cache, notice = self._matching(request)
+        snap, total, ordered, scores, root, leaves, cache, notice = self._matching(request)
         start = (request.page - 1) * request.page_size
         results = [self._result(snap, d, leaves, scores.get(d, 0.0)) for d in ordered[start:start + request.page_size]]
         facets = self._facets(snap, root, cache) if request.facets else {}
-        suggestions = self._did_you_mean(snap, leaves) if not ordered and leaves else []
+        suggestions = self._did_you_mean(snap, leaves) if not total and leaves else []
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(request.q.strip(), len(ordered), request.page, request.page_size, request.sort,
+        return SearchResponse(request.q.strip(), total, request.page, request.page_size, request.sort,
                               results, facets, took, notice, suggestions)
 
-    def _rank(self, snap: _Snapshot, matched: set[int], leaves: list[Text],
-              request: SearchRequest) -> tuple[list[int], dict[int, float]]:
-        """The matched documents in order, with their relevance scores."""
+    def _rank(self, snap: _Snapshot, matched: set[int], leaves: list[Text], request: SearchRequest,
+              need: int | None = None) -> tuple[list[int], dict[int, float]]:
+        """The first `need` matched documents in order (all when None), with relevance scores.
+
+        Whoosh scores only the top `need` whole-word matches inside the matched set (its
+        block-quality optimisations skip the rest); fragment-only matches follow, by how often
+        the fragment occurs when there are few of them, else by date."""
+        need = len(matched) if need is None else min(need, len(matched))
+        newest_first = lambda d: snap.date_rank[d]  # noqa: E731
         if request.sort == "date":
-            return sorted(matched, key=lambda d: snap.date_rank[d], reverse=True), {}
+            return heapq.nlargest(need, matched, key=newest_first), {}
         if request.sort == "date_asc":
-            return sorted(matched, key=lambda d: snap.date_rank[d]), {}
+            return heapq.nsmallest(need, matched, key=newest_first), {}
         if not leaves:
-            return sorted(matched, key=lambda d: snap.date_rank[d], reverse=True), {}
+            return heapq.nlargest(need, matched, key=newest_first), {}
         scores: dict[int, float] = {}
         word_query = whole_word_query(leaves)
-        if word_query is not None and matched:
-            hits = snap.searcher.search(word_query, filter=matched, limit=None, scored=True)
-            for hit in hits:
+        if word_query is not None and matched and need:
+            for hit in snap.searcher.search(word_query, filter=matched, limit=need):
                 scores[hit.docnum] = hit.score
-        patterns = [p for p in (text_pattern(leaf) for leaf in leaves) if p]
-
-        def fragment_score(d: int) -> float:
-            return sum(len(p.findall(snap.texts[d])) for p in patterns) * 0.01
-
-        total = {d: scores.get(d, 0.0) + fragment_score(d) for d in matched}
-        return sorted(matched, key=lambda d: (total[d], snap.date_rank[d]), reverse=True), total
+        ordered = sorted(scores, key=lambda d: (scores[d], snap.date_rank[d]), reverse=True)
+        if len(ordered) < need:
+            rest = matched.difference(scores)
+            if len(rest) <= 2000:
+                patterns = [p for p in (text_pattern(leaf) for leaf in leaves) if p]
+                counts = {d: sum(len(p.findall(snap.texts[d])) for p in patterns) for d in rest}
+                for d, count in counts.items():
+                    scores[d] = count * 0.01
+                ordered += heapq.nlargest(need - len(ordered), rest, key=lambda d: (counts[d], snap.date_rank[d]))
+            else:
+                ordered += heapq.nlargest(need - len(ordered), rest, key=newest_first)
+        return ordered[:need], scores
 
     def _result(self, snap: _Snapshot, docnum: int, leaves: list[Text], score: float) -> dict:
         record = snap.records[docnum]
@@ -347,7 +361,7 @@ class SearchEngine:
         """All matches (not one page) as CSV or JSON: (body, media type)."""
         if fmt not in ("csv", "json"):
             raise QueryError(f"export format must be csv or json, not {fmt!r}")
-        snap, ordered, _scores, _root, _leaves, _cache, _notice = self._matching(request)
+        snap, _total, ordered, _scores, _root, _leaves, _cache, _notice = self._matching(request, export=True)
         rows = []
         for docnum in ordered:
             record = dict(snap.records[docnum])
@@ -380,7 +394,8 @@ def whole_word_query(leaves: list[Text]) -> wq.Query | None:
         if not tokens:
             continue
         for fieldname in ("title", "words"):
-            clauses.append(wq.Phrase(fieldname, tokens) if len(tokens) > 1 else wq.Term(fieldname, tokens[0]))
+            terms = [wq.Term(fieldname, token) for token in dict.fromkeys(tokens)]
+            clauses.append(wq.And(terms) if len(terms) > 1 else terms[0])
     return wq.Or(clauses) if clauses else None
 
 

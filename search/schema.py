@@ -15,14 +15,16 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from search.analysis import gram_analyzer, word_analyzer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 
 def build_schema() -> Schema:
     return Schema(
         slug=ID(stored=True, unique=True),
-        title=TEXT(analyzer=word_analyzer(), phrase=True, field_boost=3.0),
-        words=TEXT(analyzer=word_analyzer(), phrase=True),
+        # No positions: exact adjacency is verified against the text, so the word fields only
+        # rank (BM25F), and postings without positions are much cheaper to write and read.
+        title=TEXT(analyzer=word_analyzer(), phrase=False, field_boost=3.0),
+        words=TEXT(analyzer=word_analyzer(), phrase=False),
         grams=TEXT(analyzer=gram_analyzer(), phrase=False),
         date=DATETIME(stored=False, sortable=True),
         year=NUMERIC(stored=False),

@@ -202,9 +202,27 @@ class _LogMiddleware:
                      (time.perf_counter() - started) * 1000)
 
 
-def serve(settings: Settings, *, output_dir: Path, index_dir: Path, host: str, port: int) -> None:
+def create_app() -> Starlette:
+    """The app of one worker process (uvicorn --factory): settings from CASEBOOK_* variables."""
+    from casebook.settings import load
+
+    settings = load()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(message)s")
+    return Service(settings, output_dir=settings.output_dir, index_dir=settings.index_dir).app()
+
+
+def serve(settings: Settings, *, output_dir: Path, index_dir: Path, host: str, port: int, workers: int = 1) -> None:
+    """One server; with workers > 1, that many processes share the port and the (read-only) index."""
+    import os
+
     import uvicorn
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(message)s")
+    if workers > 1:
+        os.environ["CASEBOOK_OUTPUT_DIR"] = str(output_dir)
+        os.environ["CASEBOOK_INDEX_DIR"] = str(index_dir)
+        uvicorn.run("search.service:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", access_log=False)
+        return
     service = Service(settings, output_dir=output_dir, index_dir=index_dir)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     uvicorn.run(service.app(), host=host, port=port, log_level="warning", access_log=False)

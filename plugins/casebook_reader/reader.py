@@ -17,7 +17,7 @@ from pelican.utils import SafeDatetime
 
 from casebook.check import check_text
 from casebook.errors import ContentError
-from casebook.model import date_to_datetime, normalize_date
+from casebook.model import date_to_datetime, normalize_date, split_front_matter
 from scraper.data import load_data
 from scraper.tomarkdown import sanitize
 
@@ -40,9 +40,13 @@ class CaseReader(YAMLMetadataReader):
         if errors or meta is None:
             FAILED.extend(str(p) for p in errors)
             raise ContentError("; ".join(str(p) for p in errors) + " — skipped; run `casebook check` for hints")
-        content, metadata = super().read(source_path)
+        # One YAML parse per file (the checked one), then the yaml_metadata reader's own
+        # processing of the fields (tags, category, ...) and the Markdown body.
+        metadata = self._parse_yaml_metadata(dict(meta), source_path)
+        body = split_front_matter(text)[1]  # type: ignore[index]
+        self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
         # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
-        content = sanitize(content)
+        content = sanitize(self._md.reset().convert(body))
         iso = normalize_date(meta["date"])
         moment = date_to_datetime(iso)  # type: ignore[arg-type]
         metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,

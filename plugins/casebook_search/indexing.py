@@ -7,12 +7,14 @@ A generator returned through `get_generators` runs after the articles generator,
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from pathlib import Path
 
 import lxml.html
 from pelican import signals
 
+from casebook.errors import SearchError
 from search.indexer import build_index
 from search.schema import IndexDoc
 
@@ -42,22 +44,56 @@ def index_doc(article, content_root: str) -> IndexDoc:  # type: ignore[no-untype
     )
 
 
+def _build_in_child(docs: list[IndexDoc], index_dir: str, conn) -> None:  # type: ignore[no-untyped-def]
+    try:
+        report = build_index(docs, Path(index_dir))
+        conn.send(("ok", report))
+    except BaseException as exc:
+        conn.send(("error", f"{exc.__class__.__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
 class SearchIndexGenerator:
+    """Starts indexing as soon as the articles are read, in a forked process, so that the index
+    is built on the second core while Pelican renders the pages on the first; joins it at the
+    end of the output phase. The index swap itself is atomic (search/indexer.py)."""
+
     def __init__(self, context, settings, path, theme, output_path, *args, **kwargs):  # type: ignore[no-untyped-def]
         self.context = context
         self.settings = settings
         self.path = path
+        self._process = None
+        self._conn = None
 
-    def generate_output(self, writer) -> None:  # type: ignore[no-untyped-def]
+    def generate_context(self) -> None:
         index_dir = self.settings.get("CASEBOOK_INDEX_DIR")
         if not index_dir:
             log.warning("CASEBOOK_INDEX_DIR is not set: no search index built")
             return
         docs = [index_doc(a, self.path) for a in self.context.get("articles", [])]
-        report = build_index(docs, Path(index_dir))
-        LAST_REPORT[:] = [report]
-        log.info("search index %s: %d added, %d updated, %d removed, %d unchanged", report.generation,
-                 report.added, report.updated, report.removed, report.unchanged)
+        context = multiprocessing.get_context("fork")
+        parent, child = context.Pipe(duplex=False)
+        self._process = context.Process(target=_build_in_child, args=(docs, index_dir, child), daemon=False)
+        self._process.start()
+        child.close()
+        self._conn = parent
+
+    def generate_output(self, writer) -> None:  # type: ignore[no-untyped-def]
+        if self._process is None:
+            return
+        try:
+            status, payload = self._conn.recv()  # type: ignore[union-attr]
+        except EOFError:
+            status, payload = "error", "the indexing process died"
+        self._process.join()
+        if status != "ok":
+            raise SearchError(f"the search index was not built: {payload}",
+                              source=self.settings.get("CASEBOOK_INDEX_DIR"),
+                              hint="the previous index is still serving; fix the cause and build again")
+        LAST_REPORT[:] = [payload]
+        log.info("search index %s: %d added, %d updated, %d removed, %d unchanged", payload.generation,
+                 payload.added, payload.updated, payload.removed, payload.unchanged)
 
 
 def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]

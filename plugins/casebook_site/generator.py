@@ -17,9 +17,11 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 
 from pelican import signals
+from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
 
 from casebook.model import FIELD_ORDER
@@ -41,10 +43,28 @@ class FacetValue:
         return len(self.articles)
 
 
-def ascii_slug(name: str, settings: dict) -> str:
-    from pypinyin import lazy_pinyin
+def ascii_slug(name: str, settings: dict, *, tones: bool = False) -> str:
+    from pypinyin import Style, lazy_pinyin
 
-    return slugify("-".join(lazy_pinyin(name)), regex_subs=settings.get("SLUG_REGEX_SUBSTITUTIONS", []))
+    syllables = lazy_pinyin(name, style=Style.TONE3, neutral_tone_with_five=True) if tones else lazy_pinyin(name)
+    return slugify("-".join(syllables), regex_subs=settings.get("SLUG_REGEX_SUBSTITUTIONS", []))
+
+
+@lru_cache(maxsize=1)
+def _region_slugs() -> dict[str, str]:
+    """Slugs of every division name, unique over the whole gazetteer (so they never change as
+    cases arrive): toneless pinyin, or pinyin with tone numbers where two names would share it
+    (山西省 shan1-xi1-sheng3, 陕西省 shan3-xi1-sheng3)."""
+    settings = {"SLUG_REGEX_SUBSTITUTIONS": DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]}
+    plain: dict[str, list[str]] = defaultdict(list)
+    for name in sorted({r.name for r in load_data().gazetteer.regions.values()}):
+        plain[ascii_slug(name, settings)].append(name)
+    return {name: (slug if len(group) == 1 else ascii_slug(name, settings, tones=True))
+            for slug, group in plain.items() for name in group}
+
+
+def region_slug(name: str, settings: dict) -> str:
+    return _region_slugs().get(name) or ascii_slug(name, settings)
 
 
 class CasebookSiteGenerator:
@@ -56,16 +76,21 @@ class CasebookSiteGenerator:
 
     # --- context ------------------------------------------------------------------------
 
-    def _facet(self, prefix: str, names_of) -> dict[str, FacetValue]:  # type: ignore[no-untyped-def]
+    def _facet(self, prefix: str, names_of, slug_of=None) -> dict[str, FacetValue]:  # type: ignore[no-untyped-def]
         values: dict[str, FacetValue] = {}
+        taken: set[str] = set()
+        slug_of = slug_of or (lambda name: ascii_slug(name, self.settings))
+        names = sorted({n for article in self.context["articles"] for n in names_of(article) if n})
+        for name in names:
+            slug, number = slug_of(name), 2
+            while slug in taken:   # two names, one transliteration: the later one gets a number
+                slug, number = f"{slug_of(name)}-{number}", number + 1
+            taken.add(slug)
+            values[name] = FacetValue(name, slug, f"{prefix}/{slug}/")
         for article in self.context["articles"]:
             for name in names_of(article):
-                if not name:
-                    continue
-                if name not in values:
-                    slug = ascii_slug(name, self.settings)
-                    values[name] = FacetValue(name, slug, f"{prefix}/{slug}/")
-                values[name].articles.append(article)
+                if name:
+                    values[name].articles.append(article)
         return dict(sorted(values.items(), key=lambda kv: (-kv[1].count, kv[0])))
 
     def generate_context(self) -> None:
@@ -81,20 +106,20 @@ class CasebookSiteGenerator:
         ordered_groups = [(label, bank_groups[label]) for label in types.values() if label in bank_groups]
         ordered_groups += [(g, v) for g, v in bank_groups.items() if g not in types.values()]
 
-        provinces = self._facet("regions", lambda a: [meta(a, "province")])
+        provinces = self._facet("regions", lambda a: [meta(a, "province")],
+                                lambda name: region_slug(name, self.settings))
         for province in provinces.values():
             cities: dict[str, FacetValue] = {}
             for article in province.articles:
                 city = meta(article, "city")
                 if city and city != province.name:
                     if city not in cities:
-                        slug = ascii_slug(city, self.settings)
+                        slug = region_slug(city, self.settings)
                         cities[city] = FacetValue(city, slug, f"{province.url}{slug}/")
                     cities[city].articles.append(article)
             province.children = sorted(cities.values(), key=lambda v: (-v.count, v.name))
         programs = self._facet("programs", lambda a: meta(a, "programs") or [])
-        for article in articles:
-            article.related_cases = self._related(article, articles)
+        self._related_all(articles)
         for newer, older in itertools.pairwise(articles):
             older.next_case, newer.prev_case = newer, older
         years: dict[str, int] = defaultdict(int)
@@ -106,16 +131,34 @@ class CasebookSiteGenerator:
             "total": len(articles),
         }
 
-    def _related(self, article, articles) -> list:  # type: ignore[no-untyped-def]
-        def score(other) -> int:  # type: ignore[no-untyped-def]
-            shared_banks = set(article.metadata.get("banks") or []) & set(other.metadata.get("banks") or [])
-            return (3 * len(shared_banks)
-                    + 2 * (other.metadata.get("province") == article.metadata.get("province") is not None)
-                    + (other.category == article.category))
-        scored = [(score(o), o) for o in articles if o is not article]
-        scored = [(s, o) for s, o in scored if s > 0]
-        scored.sort(key=lambda so: (-so[0], -so[1].date.timestamp()))
-        return [o for _, o in scored[:5]]
+    @staticmethod
+    def _related_all(articles: list) -> None:  # type: ignore[type-arg]
+        """Up to five related cases for each case: shared banks count 3, the same province 2,
+        the same category 1. Candidates come from inverted lists, so the work grows with the
+        overlaps, not with the square of the collection."""
+        by_bank: dict[str, list[int]] = defaultdict(list)
+        by_province: dict[str, list[int]] = defaultdict(list)
+        by_category: dict[str, list[int]] = defaultdict(list)
+        for number, article in enumerate(articles):
+            for bank in article.metadata.get("banks") or []:
+                by_bank[bank].append(number)
+            if article.metadata.get("province"):
+                by_province[article.metadata["province"]].append(number)
+            by_category[str(article.category)].append(number)
+        for number, article in enumerate(articles):
+            scores: dict[int, int] = defaultdict(int)
+            for bank in article.metadata.get("banks") or []:
+                for other in by_bank[bank][:400]:
+                    scores[other] += 3
+            for other in by_province.get(article.metadata.get("province") or "", [])[:400]:
+                scores[other] += 2
+            if len(scores) < 5:
+                for other in by_category[str(article.category)][:50]:
+                    scores[other] += 1
+            scores.pop(number, None)
+            # Articles are newest first, so the lower number wins a tie.
+            best = sorted(scores, key=lambda other: (-scores[other], other))[:5]
+            article.related_cases = [articles[other] for other in best]
 
     # --- output -------------------------------------------------------------------------
 

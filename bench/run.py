@@ -1,0 +1,328 @@
+"""Casebook's speed, scale and memory, each figure against a baseline measured in the same run.
+
+    python bench/run.py [--sizes 1000 10000] [--clients 8] [--requests 400] [--out bench/results/latest.json]
+
+- ingest: stories/s on the 24 fixture pages, vs trafilatura.extract on the same pages;
+- build: a full `casebook build` (site + index) vs plain `pelican` with its default theme on
+  the same content, and a rebuild after editing one case vs the full build;
+- index: cases/s and MB/s vs Whoosh with jieba.analyse.ChineseAnalyzer on the same text;
+  a one-case update until it is visible to search;
+- query: p50/p95/p99 and throughput of the HTTP API under concurrent clients, for a mix of
+  queries with filters, facets and highlights, vs the same queries through a plain Whoosh
+  searcher (QueryParser over the jieba index, with highlights);
+- peak memory (max RSS) of build, index and serve.
+Prints a table and writes JSON. Needs the bench extra: pip install -e '.[bench]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+
+QUERIES = [
+    "银行", "社区", "服务", "适老化", "网格", "公益服务站", "心家园", '"15分钟生活圈"', "白居易", "雄安新区",
+    "社区 province:四川省", "bank:中国建设银行 服务", "tag:适老化 date:2021..2023", "银行 -社区",
+    '"普惠金融" OR 乡村振兴', "category:网点进社区 居民",
+]
+
+
+def run_child(args: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedProcess]:  # type: ignore[no-untyped-def]
+    """Wall seconds and peak RSS (KiB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    out, err = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{err[-2000:]}")
+    return elapsed, usage.ru_maxrss, subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+def bench_ingest() -> dict:
+    import trafilatura
+
+    from scraper.data import load_data
+    from scraper.decode import decode
+    from scraper.pipeline import extract_document
+    from scraper.sources import document_from_bytes
+
+    pages = sorted((ROOT.parent / "shared" / "fixtures" / "pages").glob("*.html"))
+    raws = [p.read_bytes() for p in pages]
+    data = load_data()
+    started = time.perf_counter()
+    stories = 0
+    for page, raw in zip(pages, raws, strict=True):
+        stories += len(extract_document(document_from_bytes(raw, input=str(page)), data))
+    ours = time.perf_counter() - started
+    texts = [decode(raw, source="x")[0] for raw in raws]
+    started = time.perf_counter()
+    for text in texts:
+        trafilatura.extract(text)
+    baseline = time.perf_counter() - started
+    return {"pages": len(pages), "stories": stories, "stories_per_s": round(stories / ours, 1),
+            "baseline_pages_per_s": round(len(pages) / baseline, 1), "time_ratio": round(ours / baseline, 2)}
+
+
+def write_content(cases: list, folder: Path) -> None:
+    from casebook.model import render
+
+    cases_dir = folder / "cases"
+    cases_dir.mkdir(parents=True)
+    for case in cases:
+        (cases_dir / f"{case.slug}.md").write_text(render(case), encoding="utf-8")
+
+
+PLAIN_PELICAN_CONF = """
+PATH = {content!r}
+ARTICLE_PATHS = ["cases"]
+PLUGINS = ["pelican.plugins.yaml_metadata"]
+TIMEZONE = "Asia/Shanghai"
+DEFAULT_PAGINATION = 20
+SLUGIFY_USE_UNICODE = True
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+"""
+
+
+def bench_build(content: Path, work: Path) -> dict:
+    out, index = work / "out", work / "index"
+    full, full_rss, _ = run_child([PY, "-m", "casebook.cli", "build", "--content", str(content), "--output", str(out),
+                                   "--index", str(index), "--publish"], cwd=ROOT)
+    case = next((content / "cases").glob("*.md"))
+    case.write_text(case.read_text(encoding="utf-8").replace("\n\n", "\n\n修改一处。", 1), encoding="utf-8")
+    rebuild, _, _ = run_child([PY, "-m", "casebook.cli", "build", "--content", str(content), "--output", str(out),
+                               "--index", str(index), "--publish"], cwd=ROOT)
+    conf = work / "plainconf.py"
+    conf.write_text(PLAIN_PELICAN_CONF.format(content=str(content)), encoding="utf-8")
+    plain, plain_rss, _ = run_child([PY, "-m", "pelican", str(content), "-s", str(conf), "-o", str(work / "plain"),
+                                     "-q"], cwd=work)
+    return {"full_s": round(full, 2), "plain_pelican_s": round(plain, 2), "ratio_to_plain": round(full / plain, 2),
+            "rebuild_one_edit_s": round(rebuild, 2), "rebuild_ratio": round(rebuild / full, 2),
+            "peak_rss_mb": round(full_rss / 1024, 1), "plain_peak_rss_mb": round(plain_rss / 1024, 1)}
+
+
+INDEX_CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from bench.corpus import synthetic_cases
+from casebook.model import plain_text
+from search.indexer import build_index
+from search.schema import IndexDoc
+cases = synthetic_cases({count})
+docs = [IndexDoc(slug=c.slug, path=c.slug, url="/cases/" + c.slug + "/", title=c.title, date=c.date,
+                 category=c.category, tags=c.tags, banks=c.banks, province=c.province or "",
+                 text=plain_text(c.body)) for c in cases]
+mb = sum(len((d.title + d.text).encode()) for d in docs) / 1e6
+kind = {kind!r}
+started = time.perf_counter()
+if kind == "ours":
+    build_index(docs, __import__("pathlib").Path({index!r}))
+else:
+    from jieba.analyse import ChineseAnalyzer
+    from whoosh import index
+    from whoosh.fields import ID, TEXT, Schema
+    import os
+    os.makedirs({index!r}, exist_ok=True)
+    schema = Schema(slug=ID(stored=True, unique=True), title=TEXT(stored=True, analyzer=ChineseAnalyzer()),
+                    body=TEXT(stored=True, analyzer=ChineseAnalyzer()))
+    ix = index.create_in({index!r}, schema)
+    writer = ix.writer(limitmb=256)
+    for d in docs:
+        writer.add_document(slug=d.slug, title=d.title, body=d.text)
+    writer.commit()
+print(json.dumps({{"seconds": time.perf_counter() - started, "mb": mb, "docs": len(docs)}}))
+"""
+
+
+def bench_index(count: int, work: Path) -> dict:
+    results = {}
+    for kind in ("ours", "jieba"):
+        index = work / f"index-{kind}"
+        script = INDEX_CHILD.format(root=str(ROOT), count=count, kind=kind, index=str(index))
+        _, rss, done = run_child([PY, "-c", script], cwd=ROOT)
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        results[kind] = {"cases_per_s": round(figures["docs"] / figures["seconds"], 1),
+                         "mb_per_s": round(figures["mb"] / figures["seconds"], 3),
+                         "seconds": round(figures["seconds"], 2), "peak_rss_mb": round(rss / 1024, 1),
+                         "index_mb": round(sum(f.stat().st_size for f in index.rglob("*") if f.is_file()) / 1e6, 1)}
+    results["speed_ratio"] = round(results["ours"]["cases_per_s"] / results["jieba"]["cases_per_s"], 2)
+    results["update_visible_s"] = round(one_case_update(work / "index-ours", count), 3)
+    return results
+
+
+def one_case_update(index: Path, count: int) -> float:
+    """Edit one case, bring the index up to date, and wait until a searcher sees it."""
+    from bench.corpus import synthetic_cases
+    from casebook.model import plain_text
+    from search.indexer import build_index
+    from search.query import SearchEngine, SearchRequest
+    from search.schema import IndexDoc
+
+    engine = SearchEngine(index)
+    cases = synthetic_cases(count)
+    docs = [IndexDoc(slug=c.slug, path=c.slug, url="/cases/" + c.slug + "/", title=c.title, date=c.date,
+                     category=c.category, tags=c.tags, banks=c.banks, province=c.province or "",
+                     text=plain_text(c.body)) for c in cases]
+    docs[0].text += "独一无二的更新标记词"
+    started = time.perf_counter()
+    build_index(docs, index)
+    while engine.search(SearchRequest(q="独一无二的更新标记词", facets=False)).total != 1:
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def bench_query(index: Path, output: Path, clients: int, requests: int) -> dict:
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = subprocess.Popen([PY, "-m", "casebook.cli", "serve", "--index", str(index), "--output", str(output),
+                               "--port", str(port), "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        hits = {q: httpx.get(base + "/api/search", params={"q": q}, timeout=30).json()["total"] for q in QUERIES}
+        latencies: list[float] = []
+        errors = 0
+        lock = threading.Lock()
+
+        def client(number: int) -> None:
+            nonlocal errors
+            with httpx.Client(timeout=30) as http:
+                for i in range(requests // clients):
+                    q = QUERIES[(number + i) % len(QUERIES)]
+                    started = time.perf_counter()
+                    reply = http.get(base + "/api/search", params={"q": q, "limit": 10})
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        latencies.append(elapsed * 1000)
+                        errors += reply.status_code != 200
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - started
+        rss = _rss_tree(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    latencies.sort()
+    return {"clients": clients, "requests": len(latencies), "errors": errors, "p50_ms": _pct(latencies, 50),
+            "p95_ms": _pct(latencies, 95), "p99_ms": _pct(latencies, 99),
+            "throughput_rps": round(len(latencies) / wall, 1), "serve_rss_mb": rss, "hits": hits}
+
+
+def _rss_tree(pid: int) -> float:
+    import psutil
+
+    process = psutil.Process(pid)
+    return round(sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20, 1)
+
+
+def _pct(values: list[float], pct: int) -> float:
+    return round(values[min(len(values) - 1, int(len(values) * pct / 100))], 1) if values else 0.0
+
+
+def bench_plain_whoosh(index: Path) -> dict:
+    """The same queries through a plain Whoosh searcher over the jieba index, one at a time."""
+    from whoosh import highlight
+    from whoosh import index as whoosh_index
+    from whoosh.qparser import MultifieldParser
+
+    ix = whoosh_index.open_dir(str(index))
+    parser = MultifieldParser(["title", "body"], ix.schema)
+    latencies = []
+    with ix.searcher() as searcher:
+        for _ in range(3):
+            for q in QUERIES:
+                started = time.perf_counter()
+                results = searcher.search(parser.parse(q.replace("province:", "").replace("bank:", "")), limit=10)
+                results.fragmenter = highlight.ContextFragmenter()
+                for hit in results:
+                    hit.highlights("body")
+                latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    return {"p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95), "p99_ms": _pct(latencies, 99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args()
+    from bench.corpus import synthetic_cases
+
+    report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "ingest": bench_ingest()}
+    print("ingest", report["ingest"], flush=True)
+    for size in args.sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"casebook-bench-{size}-"))
+        try:
+            write_content(synthetic_cases(size), work / "content")
+            entry: dict = {"build": bench_build(work / "content", work)}
+            print(size, "build", entry["build"], flush=True)
+            entry["index"] = bench_index(size, work)
+            print(size, "index", entry["index"], flush=True)
+            entry["query"] = bench_query(work / "index-ours", work / "out", args.clients, args.requests)
+            entry["query_plain_whoosh"] = bench_plain_whoosh(work / "index-jieba")
+            print(size, "query", entry["query"], entry["query_plain_whoosh"], flush=True)
+            report[str(size)] = entry
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print_table(report, args.sizes)
+
+
+def print_table(report: dict, sizes: list[int]) -> None:
+    ingest = report["ingest"]
+    print(f"\n{'measure':48} {'value':>12} {'baseline':>12} {'ratio':>7}")
+    print(f"{'ingest stories/s (fixture pages) vs trafilatura':48} {ingest['stories_per_s']:>12} "
+          f"{ingest['baseline_pages_per_s']:>12} {ingest['time_ratio']:>7}")
+    for size in sizes:
+        entry = report.get(str(size))
+        if not entry:
+            continue
+        b, i, q, w = entry["build"], entry["index"], entry["query"], entry["query_plain_whoosh"]
+        rows = [
+            (f"[{size}] full build s vs plain pelican", b["full_s"], b["plain_pelican_s"], b["ratio_to_plain"]),
+            (f"[{size}] rebuild after one edit s vs full", b["rebuild_one_edit_s"], b["full_s"], b["rebuild_ratio"]),
+            (f"[{size}] index cases/s vs whoosh+jieba", i["ours"]["cases_per_s"], i["jieba"]["cases_per_s"],
+             i["speed_ratio"]),
+            (f"[{size}] index MB/s", i["ours"]["mb_per_s"], i["jieba"]["mb_per_s"], ""),
+            (f"[{size}] one-case update visible, s", i["update_visible_s"], "", ""),
+            (f"[{size}] API p50 ms ({q['clients']} clients) vs whoosh", q["p50_ms"], w["p50_ms"], ""),
+            (f"[{size}] API p95 ms vs whoosh", q["p95_ms"], w["p95_ms"], ""),
+            (f"[{size}] API p99 ms vs whoosh", q["p99_ms"], w["p99_ms"], ""),
+            (f"[{size}] API throughput req/s, errors", q["throughput_rps"], q["errors"], ""),
+            (f"[{size}] peak MB build / index / serve", b["peak_rss_mb"], i["ours"]["peak_rss_mb"], q["serve_rss_mb"]),
+        ]
+        for name, value, base, ratio in rows:
+            print(f"{name:48} {value!s:>12} {base!s:>12} {ratio!s:>7}")
+
+
+if __name__ == "__main__":
+    main()
