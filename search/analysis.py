@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 import opencc
 import rjieba
@@ -26,24 +25,34 @@ WORD_RE = re.compile(r"[\w]", re.UNICODE)
 PUNCT_OR_SPACE_RE = re.compile(r"^[\W_]+$", re.UNICODE)
 
 
-@lru_cache(maxsize=65536)
-def _normalize_char(ch: str) -> str:
+def _fold_char(ch: str) -> str:
+    """One character folded: NFKC (full-width to half-width), lower case, Traditional to
+    Simplified; the character itself whenever a step would change the length."""
     folded = unicodedata.normalize("NFKC", ch)
     if len(folded) != 1:
         folded = ch
-    folded = folded.lower()
-    if len(folded) != 1:
-        folded = ch
+    lowered = folded.lower()
+    folded = lowered if len(lowered) == 1 else folded
     simplified = _T2S.convert(folded)
     return simplified if len(simplified) == 1 else folded
 
 
+class _FoldTable(dict):
+    """A str.translate table filled on first sight of each character, so folding a text is
+    one C-level pass after warm-up."""
+
+    def __missing__(self, codepoint: int) -> str:
+        folded = _fold_char(chr(codepoint))
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
 def normalize(text: str) -> str:
     """Same length as `text`: position i of the result is character i of the input, folded."""
-    simplified = _T2S.convert(unicodedata.normalize("NFKC", text).lower())
-    if len(simplified) == len(text) and unicodedata.normalize("NFKC", text) == text:
-        return simplified
-    return "".join(_normalize_char(ch) for ch in text)
+    return text.translate(_FOLD)
 
 
 _dictionary_loaded: set[str] = set()
@@ -109,7 +118,11 @@ class GramTokenizer(Tokenizer):
                  mode: str = "", **kwargs: object):  # type: ignore[override]
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         text = normalize(value)
-        for ordinal, (gram, start) in enumerate(grams(text)):
+        found = grams(text)
+        if mode == "index" and not positions and not chars:
+            # The field records only which documents hold a bigram: each distinct one once.
+            found = list({gram: start for gram, start in reversed(found)}.items())
+        for ordinal, (gram, start) in enumerate(found):
             token.text = gram
             token.boost = 1.0
             token.stopped = False

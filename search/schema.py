@@ -11,11 +11,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh import formats
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, FieldType, Schema
 
 from search.analysis import gram_analyzer, word_analyzer
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def build_schema() -> Schema:
@@ -25,7 +26,8 @@ def build_schema() -> Schema:
         # rank (BM25F), and postings without positions are much cheaper to write and read.
         title=TEXT(analyzer=word_analyzer(), phrase=False, field_boost=3.0),
         words=TEXT(analyzer=word_analyzer(), phrase=False),
-        grams=TEXT(analyzer=gram_analyzer(), phrase=False),
+        # Which documents hold each bigram, nothing more: candidates are verified on the text.
+        grams=FieldType(formats.Existence(), gram_analyzer(), scorable=False, stored=False),
         date=DATETIME(stored=False, sortable=True),
         year=NUMERIC(stored=False),
         category=ID(), province=ID(), city=ID(), district=ID(), source=ID(),
