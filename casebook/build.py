@@ -36,6 +36,9 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
     override = {
         "PATH": str(content), "OUTPUT_PATH": str(output), "CASEBOOK_INDEX_DIR": str(index),
         "ARTICLE_PATHS": article_paths, "CASEBOOK_PREVIEW": preview, "CASEBOOK_STRICT": strict,
+        # Rebuilds reuse what was read: a case file that did not change is not parsed again.
+        "CACHE_CONTENT": True, "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
+        "CACHE_PATH": str(index.parent / f".pelican-cache-{index.name}"),
     }
     if not preview:
         override["DRAFT_SAVE_AS"] = ""

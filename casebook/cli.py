@@ -182,13 +182,13 @@ def build(content: Path | None, output: Path | None, index: Path | None, strict:
 @click.option("--json", "as_json", is_flag=True)
 def search(query: str, index: Path | None, limit: int, page: int, sort: str, as_json: bool) -> None:
     """Search the index (the same query module as the HTTP API)."""
-    from search.query import SearchEngine, SearchRequest
+    from search.backend import open_backend
+    from search.query import SearchRequest
 
     settings = _settings(index_dir=index)
     try:
-        engine = SearchEngine(settings.index_dir, max_query_chars=settings.max_query_chars,
-                              max_page=settings.max_page, max_page_size=settings.max_page_size)
-        response = engine.search(SearchRequest(q=query, page=page, page_size=limit, sort=sort, facets=not as_json))
+        backend = open_backend(settings, settings.index_dir, settings.search_backend)
+        response = backend.search(SearchRequest(q=query, page=page, page_size=limit, sort=sort, facets=not as_json))
     except CasebookError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

@@ -50,3 +50,7 @@ class SearchError(CasebookError):
 
 class QueryError(SearchError):
     """A search request has a bad parameter (HTTP 400)."""
+
+
+class QueryTimeout(SearchError):
+    """A query ran past the time limit (HTTP 503: the service is fine, the query too costly)."""

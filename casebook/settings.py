@@ -44,6 +44,7 @@ class Settings:
     max_page: int = field(default=50, metadata={"help": "deepest results page served"})
     max_page_size: int = field(default=100, metadata={"help": "most results per page"})
     query_time_limit: float = field(default=2.0, metadata={"help": "seconds a query may take"})
+    search_backend: str = field(default="", metadata={"help": "module:Class of another SearchBackend"})
 
     def with_overrides(self, **values: object) -> Settings:
         clean = {k: v for k, v in values.items() if v is not None}

@@ -60,7 +60,7 @@ def working_title(blocks: list[str], banks: list[str]) -> str | None:
 
 def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_date: str | None,
                declared_title: str | None, url: str | None, site: dict | None, meta_source: str | None,
-               meta_via: str | None, cover: str | None, data: Data) -> Case:
+               meta_via: str | None, cover: str | None, data: Data, collected: str | None = None) -> Case:
     # A "<" in extracted text is text, never markup: Markdown would pass it through as HTML.
     blocks = [block.replace("<", "&lt;") for block in story.blocks]
     body = "\n\n".join(blocks).strip()
@@ -82,6 +82,12 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         if inferred:
             date = inferred.iso
             review.append(inferred.note)
+        elif collected:
+            # The content model needs a date; the day the report was collected is a true upper
+            # bound, kept only as a placeholder for an editor to replace.
+            date = collected
+            review.append(f"date: no publication date in the report; {collected} is the day it was collected, "
+                          "a placeholder: replace it with the publication date")
         else:
             review.append("date: no publication date found; add the date the report was published")
 
@@ -110,17 +116,18 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         summary=_summary(blocks), cover=cover or (images[0] if images else None), images=images,
         figures=entities.find_figures(text), review=review,
         status="draft" if _needs_editor(title_derived=story.title is None and not declared_title,
-                                         date=date) else "published",
+                                         date=date, placeholder=date is not None and date == collected)
+        else "published",
         body=body, relevant=verdict.relevant, reason=verdict.reason,
         headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
     )
     return case
 
 
-def _needs_editor(*, title_derived: bool, date: str | None) -> bool:
+def _needs_editor(*, title_derived: bool, date: str | None, placeholder: bool = False) -> bool:
     """A case goes out as a draft when its headline or its day of publication is unknown;
     an exact day whose year was inferred is published with a review note."""
-    return title_derived or date is None or len(date) < 10
+    return title_derived or placeholder or date is None or len(date) < 10
 
 
 def source_from_lines(lines: list[str]) -> str | None:

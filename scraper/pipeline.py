@@ -8,12 +8,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from casebook.errors import CasebookError, ExtractionError
-from casebook.model import Case
+from casebook.model import CHINA_TZ, Case
 from casebook.settings import Settings
 from scraper import boilerplate, dates, textdump
 from scraper.data import Data, load_data
@@ -107,7 +108,8 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     for story in stories:
         case = build_case(story, page_text=page_text, page_lines=page_lines, declared_date=declared_date,
                           declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
-                          else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data)
+                          else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data,
+                          collected=doc.collected)
         case.input = doc.input
         case.key = f"{doc.key}#{story.index}"
         cases.append(case)
@@ -122,9 +124,11 @@ def read_input(item: str, settings: Settings, fetcher: object | None = None) -> 
         fetcher = fetcher or Fetcher(settings)
         response = fetcher.fetch(item)  # type: ignore[attr-defined]
         return document_from_bytes(response.body, input=item, url=response.url,
-                                   http_charset=response.charset, key=response.key)
+                                   http_charset=response.charset, key=response.key,
+                                   collected=dt.datetime.now(CHINA_TZ).date().isoformat())
     raw = read_file(Path(item), max_bytes=settings.max_input_bytes)
-    return document_from_bytes(raw, input=item)
+    saved = dt.datetime.fromtimestamp(Path(item).stat().st_mtime, CHINA_TZ).date().isoformat()
+    return document_from_bytes(raw, input=item, collected=saved)
 
 
 def extract_input(item: str, settings: Settings, data: Data | None = None,

@@ -37,6 +37,7 @@ class Document:
     url: str | None = None
     key: str = ""                 # stable identity of the raw input, for slugs
     encoding: str = "utf-8"
+    collected: str | None = None  # the day the input was saved or fetched (YYYY-MM-DD)
 
 
 def sniff(text: str) -> str:
@@ -67,7 +68,7 @@ def parse_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
 
 
 def document_from_bytes(raw: bytes, *, input: str, url: str | None = None, http_charset: str | None = None,
-                        key: str | None = None) -> Document:
+                        key: str | None = None, collected: str | None = None) -> Document:
     text, encoding = decode(raw, source=input, http_charset=http_charset)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     kind = sniff(text)
@@ -78,7 +79,7 @@ def document_from_bytes(raw: bytes, *, input: str, url: str | None = None, http_
     if not body.strip():
         raise InputError("the document has no body text", source=input, hint="the page was saved empty")
     return Document(input=input, kind=kind, text=text, body=body, meta=meta, url=url,
-                    key=key or hashlib.sha256(raw).hexdigest()[:16], encoding=encoding)
+                    key=key or hashlib.sha256(raw).hexdigest()[:16], encoding=encoding, collected=collected)
 
 
 def read_file(path: Path, *, max_bytes: int) -> bytes:

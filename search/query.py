@@ -30,7 +30,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
-from casebook.errors import QueryError, SearchError
+from casebook.errors import QueryError, QueryTimeout, SearchError
 from search import querylang
 from search.analysis import ensure_dictionary, normalize, query_grams, words
 from search.indexer import current_generation, read_manifest
@@ -225,6 +225,10 @@ class SearchEngine:
                 if snap.records[d]["date"][:len(start)] >= start and snap.records[d]["date"][:len(end)] <= end}
 
     def evaluate(self, snap: _Snapshot, node: object, cache: dict, skip_field: str | None = None) -> set[int]:
+        deadline = cache.setdefault("deadline", time.perf_counter() + self.time_limit)
+        if time.perf_counter() > deadline:
+            raise QueryTimeout(f"the query took more than {self.time_limit:g} s",
+                               hint="use fewer terms or add a filter")
         if isinstance(node, Text):
             return self._text_matches(snap, node, cache)
         if isinstance(node, Filter):

@@ -27,7 +27,8 @@ from starlette.staticfiles import StaticFiles
 
 from casebook.errors import QueryError, SearchError
 from casebook.settings import ROOT, Settings
-from search.query import SearchEngine, SearchRequest
+from search.backend import SearchBackend, open_backend
+from search.query import SearchRequest
 
 log = logging.getLogger("casebook.service")
 FILTER_PARAMS = {"bank": "banks", "province": "province", "city": "city", "district": "district",
@@ -64,18 +65,16 @@ class Service:
         self.settings = settings
         self.output_dir = Path(output_dir)
         self.index_dir = Path(index_dir)
-        self._engine: SearchEngine | None = None
+        self._backend: SearchBackend | None = None
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "theme" / "templates")),
                                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.site_context = _site_context()
 
     @property
-    def engine(self) -> SearchEngine:
-        if self._engine is None:
-            s = self.settings
-            self._engine = SearchEngine(self.index_dir, max_query_chars=s.max_query_chars, max_page=s.max_page,
-                                        max_page_size=s.max_page_size, time_limit=s.query_time_limit)
-        return self._engine
+    def engine(self) -> SearchBackend:
+        if self._backend is None:
+            self._backend = open_backend(self.settings, self.index_dir, self.settings.search_backend)
+        return self._backend
 
     async def api_search(self, request: Request) -> Response:
         try:
@@ -99,10 +98,9 @@ class Service:
 
     async def health(self, request: Request) -> Response:
         try:
-            snapshot = self.engine.snapshot()
+            return JSONResponse(self.engine.health())
         except SearchError as exc:
             return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name})
 
     async def search_page(self, request: Request) -> Response:
         template = self.templates.get_template("search.html")

@@ -106,3 +106,17 @@ def test_repost_becomes_one_case_listing_both_sources(tmp_path, cases_dir, setti
     # Two different stories are never merged.
     rows = ingest([str(SEEDS_RAW / "002_94ab2356a5567251.txt")], settings, out_dir=cases_dir)
     assert [r.status for r in rows] == ["written"]
+
+
+def test_report_without_any_date_becomes_a_valid_draft(tmp_path, cases_dir, settings):
+    from casebook.check import check_paths
+
+    body = (SEEDS_RAW / "003_e311d38c8422fe87.txt").read_text(encoding="utf-8")
+    undated = tmp_path / "undated.txt"
+    undated.write_text(body.replace("发表于 2025-01-09 09:40:29 股吧网页版\n", "").replace("2024年末", "去年末")
+                       .replace("2022年", "前年"), encoding="utf-8")
+    rows = ingest([str(undated)], settings, out_dir=cases_dir)
+    assert [r.status for r in rows] == ["written"]
+    text = next(cases_dir.glob("*.md")).read_text(encoding="utf-8")
+    assert "status: draft" in text and "placeholder" in text
+    assert [p for p in check_paths([cases_dir]) if p.severity == "error"] == []

@@ -15,7 +15,7 @@ import lxml.html
 from pelican import signals
 
 from casebook.errors import SearchError
-from search.indexer import build_index
+from search.backend import WhooshBackend
 from search.schema import IndexDoc
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def index_doc(article, content_root: str) -> IndexDoc:  # type: ignore[no-untype
 
 def _build_in_child(docs: list[IndexDoc], index_dir: str, conn) -> None:  # type: ignore[no-untyped-def]
     try:
-        report = build_index(docs, Path(index_dir))
+        report = WhooshBackend(Path(index_dir)).update(docs)
         conn.send(("ok", report))
     except BaseException as exc:
         conn.send(("error", f"{exc.__class__.__name__}: {exc}"))

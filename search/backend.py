@@ -1,0 +1,83 @@
+"""The narrow interface between Casebook and its search engine.
+
+The site, the CLI and the HTTP API talk only to a `SearchBackend`: bring the index up to date
+with the cases, answer a `SearchRequest` (filters, facets, highlights, paging, sorting),
+export all matches, report health. `WhooshBackend` is the one that ships; a deployment that
+outgrows one machine implements the same four methods over Elasticsearch or OpenSearch (with
+the IK analyzer, and an `ngram` subfield for the fragment recall that the bigram field gives
+here) or Meilisearch, and selects it with `CASEBOOK_SEARCH_BACKEND=module:Class`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from casebook.errors import SettingsError
+from casebook.settings import Settings
+from search.indexer import BuildReport, build_index
+from search.query import SearchEngine, SearchRequest, SearchResponse
+from search.schema import IndexDoc
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    def update(self, docs: list[IndexDoc], *, full: bool = False) -> BuildReport:
+        """Make the index hold exactly `docs` (the published cases)."""
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """One page of results with facets, highlights and the total."""
+
+    def export(self, request: SearchRequest, fmt: str) -> tuple[str, str]:
+        """Every match as CSV or JSON: (body, media type)."""
+
+    def health(self) -> dict:
+        """{"status": "ok", "cases": N, ...} or raise SearchError."""
+
+
+class WhooshBackend:
+    """Whoosh on local disk: generations swapped atomically, read-only engines per process."""
+
+    def __init__(self, index_dir: Path, settings: Settings | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self._engine: SearchEngine | None = None
+
+    @property
+    def engine(self) -> SearchEngine:
+        if self._engine is None:
+            s = self.settings
+            self._engine = SearchEngine(self.index_dir) if s is None else SearchEngine(
+                self.index_dir, max_query_chars=s.max_query_chars, max_page=s.max_page,
+                max_page_size=s.max_page_size, time_limit=s.query_time_limit)
+        return self._engine
+
+    def update(self, docs: list[IndexDoc], *, full: bool = False) -> BuildReport:
+        return build_index(docs, self.index_dir, full=full)
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        return self.engine.search(request)
+
+    def export(self, request: SearchRequest, fmt: str) -> tuple[str, str]:
+        return self.engine.export(request, fmt)
+
+    def health(self) -> dict:
+        snapshot = self.engine.snapshot()
+        return {"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name}
+
+
+def open_backend(settings: Settings, index_dir: Path | None = None, spec: str | None = None) -> SearchBackend:
+    """The configured backend: `spec` ("module:Class") or Whoosh."""
+    if not spec:
+        return WhooshBackend(index_dir or settings.index_dir, settings)
+    module_name, _, class_name = spec.partition(":")
+    try:
+        backend_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise SettingsError(f"search backend {spec!r} cannot be loaded: {exc}",
+                            hint="write it as package.module:ClassName") from exc
+    backend = backend_class(index_dir or settings.index_dir, settings)
+    if not isinstance(backend, SearchBackend):
+        raise SettingsError(f"{spec} does not implement update, search, export and health")
+    return backend
