@@ -38,6 +38,11 @@ def _boundary_word(left: str, right: str) -> bool:
     window_left, window_right = left[-4:], right[:4]
     if not (window_left and window_right):
         return False
+    # The left side must end mid-word: its own last word is a single character (副总经|理),
+    # not a whole word that merely happens to join the next one (旧貌换新|楼栋).
+    own_words = rjieba.cut(left[-6:])
+    if not own_words or len(own_words[-1]) > 1:
+        return False
     joined = window_left + window_right
     cut = len(window_left)
     position = 0
@@ -77,7 +82,9 @@ def is_broken(left: str, right: str, data: Data, *, caption_between: bool) -> bo
         return False
     if unbalanced(left) or _dangling(left, data):
         return True
-    if _boundary_word(left, right):
+    if _boundary_word(left, right) and not looks_like_heading(right, data):
+        # (two heading-like lines in a row are a headline and its subtitle, whatever word
+        # their junction happens to spell)
         return True
     if caption_between and not looks_like_heading(left, data):
         return True
@@ -85,8 +92,10 @@ def is_broken(left: str, right: str, data: Data, *, caption_between: bool) -> bo
 
 
 def is_caption(text: str, data: Data) -> bool:
-    return len(text) <= data.textrules["max_caption_chars"] and not unbalanced(text) and (
-        text.endswith(("。", ".")) or not ends_sentence(text, data))
+    """An image caption left in a dump: short and closed by a full stop (启动仪式现场。). A short
+    line without one is a heading or a subtitle, which must never be dropped."""
+    return (len(text) <= data.textrules["max_caption_chars"] and not unbalanced(text)
+            and text.endswith(("。", ".")))
 
 
 def repair(paras: list[str], data: Data) -> list[str]:
@@ -97,12 +106,14 @@ def repair(paras: list[str], data: Data) -> list[str]:
         current = paras[i]
         while i + 1 < len(paras):
             nxt = paras[i + 1]
-            if is_broken(current, nxt, data, caption_between=False):
-                current, i = current + nxt, i + 1
-                continue
-            if (i + 2 < len(paras) and is_caption(nxt, data)
+            # An orphaned image caption between the halves comes first: "大家看到了 / 市民观察员
+            # 走进小区院落。/ 学校在……" is one sentence and a caption, not a sentence ending in it.
+            if (i + 2 < len(paras) and is_caption(nxt, data) and not is_caption(paras[i + 2], data)
                     and is_broken(current, paras[i + 2], data, caption_between=True)):
                 current, i = current + paras[i + 2], i + 2
+                continue
+            if is_broken(current, nxt, data, caption_between=False):
+                current, i = current + nxt, i + 1
                 continue
             break
         out.append(current)

@@ -120,3 +120,26 @@ def test_report_without_any_date_becomes_a_valid_draft(tmp_path, cases_dir, sett
     text = next(cases_dir.glob("*.md")).read_text(encoding="utf-8")
     assert "status: draft" in text and "placeholder" in text
     assert [p for p in check_paths([cases_dir]) if p.severity == "error"] == []
+
+
+def test_digest_page_is_split_and_each_item_judged(tmp_path, settings):
+    from scraper.pipeline import extract_input
+
+    seed_003 = (SEEDS_RAW / "003_e311d38c8422fe87.txt").read_text(encoding="utf-8")
+    bank_story = seed_003.split("来源:中国经济网", 1)[1].split("郑重声明")[0].strip()
+    other = (SEEDS_RAW / "001_bc03fb7bacceab0f.txt").read_text(encoding="utf-8").split("实地走访", 1)[1]
+    digest = tmp_path / "digest.txt"
+    digest.write_text("本周社区新闻TOP3\n\nTOP1 “心家园”站点突破1000家\n\n" + bank_story +
+                      "\n\nTOP2 成华区组织市民观察员实地走访\n\n" + other.split("旧貌换新")[0] +
+                      "\n\nTOP3 十大工程旧貌换新\n\n" + other.split("旧貌换新", 1)[1], encoding="utf-8")
+    cases = extract_input(str(digest), settings).cases
+    assert [c.title for c in cases] == ["“心家园”站点突破1000家", "成华区组织市民观察员实地走访", "十大工程旧貌换新"]
+    assert [c.relevant for c in cases] == [True, False, False]
+    assert cases[0].banks == ["上海农商银行"]
+
+
+def test_numbered_sections_of_one_article_are_not_split(settings):
+    from scraper.pipeline import extract_input
+
+    cases = extract_input(str(SEEDS_RAW / "004_4aa6be127fddf60f.txt"), settings).cases
+    assert len(cases) == 1
