@@ -77,6 +77,13 @@ def _cleanup(index_dir: Path, keep: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def _writer(ix, fresh_docs: int):  # type: ignore[no-untyped-def]
     """A writer: for a large fresh build, one analysing process per core, each writing its
     own segment (Whoosh's MpWriter, multisegment: no merge pass); else a single writer."""
@@ -120,7 +127,10 @@ def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False) ->
             building.mkdir(parents=True)
             ix = whoosh_index.create_in(str(building), build_schema())
         else:
-            shutil.copytree(current, building)  # type: ignore[arg-type]
+            # Whoosh never rewrites a segment file (new segments and a new TOC are written
+            # instead), so the new generation can share the old one's files: hard links make
+            # the copy instant and take no space.
+            shutil.copytree(current, building, copy_function=_link_or_copy)  # type: ignore[arg-type]
             (building / MANIFEST).unlink(missing_ok=True)
             ix = whoosh_index.open_dir(str(building))
         writer = _writer(ix, len(changed) if rebuild else 0)
