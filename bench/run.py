@@ -183,15 +183,18 @@ def one_case_update(index: Path, count: int) -> float:
     return time.perf_counter() - started
 
 
-def bench_query(index: Path, output: Path, clients: int, requests: int) -> dict:
+def bench_query(index: Path, output: Path, clients: int, requests: int, *, cache: bool = False) -> dict:
+    """The HTTP API under `clients` concurrent clients. Cold: the response cache is off, every
+    request is computed. Warm: the per-generation cache is on (the mix repeats its queries)."""
     import httpx
 
     from tests.conftest import free_port
 
     port = free_port()
+    env = {**os.environ, "CASEBOOK_QUERY_CACHE": "512" if cache else "0"}
     server = subprocess.Popen([PY, "-m", "casebook.cli", "serve", "--index", str(index), "--output", str(output),
                                "--port", str(port), "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -273,7 +276,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    parser.add_argument("--query-index", type=Path, help="only the query figures, over this existing index")
     args = parser.parse_args()
+    if args.query_index:
+        cold = bench_query(args.query_index, args.query_index, args.clients, args.requests)
+        warm = bench_query(args.query_index, args.query_index, args.clients, args.requests, cache=True)
+        print(json.dumps({"cold": cold, "warm": warm}, ensure_ascii=False, indent=1))
+        return
     from bench.corpus import synthetic_cases
 
     report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "ingest": bench_ingest()}
@@ -287,6 +296,8 @@ def main() -> None:
             entry["index"] = bench_index(size, work)
             print(size, "index", entry["index"], flush=True)
             entry["query"] = bench_query(work / "index-ours", work / "out", args.clients, args.requests)
+            entry["query_warm"] = bench_query(work / "index-ours", work / "out", args.clients, args.requests,
+                                              cache=True)
             entry["query_plain_whoosh"] = bench_plain_whoosh(work / "index-jieba")
             print(size, "query", entry["query"], entry["query_plain_whoosh"], flush=True)
             report[str(size)] = entry
@@ -318,6 +329,7 @@ def print_table(report: dict, sizes: list[int]) -> None:
             (f"[{size}] API p95 ms vs whoosh", q["p95_ms"], w["p95_ms"], ""),
             (f"[{size}] API p99 ms vs whoosh", q["p99_ms"], w["p99_ms"], ""),
             (f"[{size}] API throughput req/s, errors", q["throughput_rps"], q["errors"], ""),
+            (f"[{size}] warm cache: API p50 / p95 ms", entry["query_warm"]["p50_ms"], entry["query_warm"]["p95_ms"], ""),
             (f"[{size}] peak MB build / index / serve", b["peak_rss_mb"], i["ours"]["peak_rss_mb"], q["serve_rss_mb"]),
         ]
         for name, value, base, ratio in rows:

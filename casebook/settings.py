@@ -44,6 +44,7 @@ class Settings:
     max_page: int = field(default=50, metadata={"help": "deepest results page served"})
     max_page_size: int = field(default=100, metadata={"help": "most results per page"})
     query_time_limit: float = field(default=2.0, metadata={"help": "seconds a query may take"})
+    query_cache: int = field(default=512, metadata={"help": "responses cached per index generation (0: off)"})
     search_backend: str = field(default="", metadata={"help": "module:Class of another SearchBackend"})
 
     def with_overrides(self, **values: object) -> Settings:

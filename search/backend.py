@@ -50,7 +50,7 @@ class WhooshBackend:
             s = self.settings
             self._engine = SearchEngine(self.index_dir) if s is None else SearchEngine(
                 self.index_dir, max_query_chars=s.max_query_chars, max_page=s.max_page,
-                max_page_size=s.max_page_size, time_limit=s.query_time_limit)
+                max_page_size=s.max_page_size, time_limit=s.query_time_limit, cache_size=s.query_cache)
         return self._engine
 
     def update(self, docs: list[IndexDoc], *, full: bool = False) -> BuildReport:

@@ -15,6 +15,7 @@ How a query runs (designed for pure-Python Whoosh, measured in bench/):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import heapq
 import html
 import io
@@ -22,7 +23,7 @@ import json
 import re
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from search.indexer import current_generation, read_manifest
 from search.querylang import And, DateRange, Filter, Not, Or, QuerySyntaxError, Text
 
 FACET_FIELDS = ("category", "banks", "province", "year", "tags")
+FACET_VALUES = 50   # the most frequent values of each facet (all years); the page shows 12
 FILTER_FIELDS = ("banks", "province", "city", "district", "category", "tags", "programs", "source", "year")
 SORTS = ("relevance", "date", "date_asc")
 SNIPPET_CHARS = 120
@@ -118,7 +120,7 @@ class SearchEngine:
     """Read-only over the index: several processes can serve one index folder."""
 
     def __init__(self, index_dir: Path, *, max_query_chars: int = 200, max_page: int = 50,
-                 max_page_size: int = 100, time_limit: float = 2.0) -> None:
+                 max_page_size: int = 100, time_limit: float = 2.0, cache_size: int = 0) -> None:
         ensure_dictionary()
         self.index_dir = Path(index_dir)
         self.max_query_chars = max_query_chars
@@ -128,6 +130,10 @@ class SearchEngine:
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._checked = 0.0
+        # Responses of the current generation, most recent last. A generation never changes,
+        # so a cached answer is exact until the next build swaps CURRENT (which empties it).
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple, SearchResponse] = OrderedDict()
         self._open()
 
     def _open(self) -> None:
@@ -142,6 +148,7 @@ class SearchEngine:
                               f"reads {SCHEMA_VERSION}", source=str(generation), hint="run `casebook build` to rebuild it")
         old = self._snapshot
         self._snapshot = _Snapshot(generation)
+        self._cache = OrderedDict()
         if old is not None:
             old.close()
 
@@ -289,6 +296,27 @@ class SearchEngine:
         return snap, matched, ordered, scores, root, leaves, cache, notice
 
     def search(self, request: SearchRequest) -> SearchResponse:
+        if not self.cache_size:
+            return self._search(request)
+        self.validate(request)
+        snapshot = self.snapshot()
+        key = (snapshot.generation.name, request.q.strip(), tuple(sorted((k, tuple(v)) for k, v in request.filters.items())),
+               request.sort, request.page, request.page_size, request.facets)
+        started = time.perf_counter()
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is not None:
+            return dataclasses.replace(cached, took_ms=(time.perf_counter() - started) * 1000)
+        response = self._search(request)
+        with self._lock:
+            self._cache[key] = response
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return response
+
+    def _search(self, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
         snap, matched, ordered, scores, root, leaves, cache, notice = self._matching(request)
         total = len(matched)
@@ -359,7 +387,8 @@ class SearchEngine:
             counts = self._count(snap, name, base)
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if name != "year" else \
                 sorted(counts.items(), reverse=True)
-            facets[name] = [{"value": v, "count": c} for v, c in ordered]
+            kept = ordered if name == "year" else ordered[:FACET_VALUES]
+            facets[name] = [{"value": v, "count": c} for v, c in kept]
         return facets
 
     @staticmethod

@@ -130,3 +130,22 @@ def test_incremental_and_atomic_index_updates(tmp_path, seed_content):
     engine = SearchEngine(tmp_path / "index")
     assert engine.search(SearchRequest(q="心家苑")).total == 1
     assert engine.search(SearchRequest(q="心家园")).total == 0
+
+
+def test_cached_answers_follow_a_new_generation(tmp_path, seed_content):
+    import shutil
+    import time
+
+    from casebook.build import build_site
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    build_site(content, tmp_path / "out", tmp_path / "index")
+    engine = SearchEngine(tmp_path / "index", cache_size=64)
+    assert engine.search(SearchRequest(q="心家园")).total == 1
+    assert engine.search(SearchRequest(q="心家园")).total == 1      # from the cache
+    case = next((content / "cases").glob("2025-01-09-*.md"))
+    case.write_text(case.read_text(encoding="utf-8").replace("心家园", "心家苑"), encoding="utf-8")
+    build_site(content, tmp_path / "out", tmp_path / "index")
+    time.sleep(0.6)                                                  # the engine looks for a new generation
+    assert engine.search(SearchRequest(q="心家园")).total == 0
