@@ -99,3 +99,35 @@ def synthetic_cases(count: int, seed: int = 7) -> list:
             province=rng.choice(provinces), status="published", summary=paragraphs[0][:80],
             body="\n\n".join(paragraphs)))
     return cases
+
+
+def fragments(docs: list[IndexDoc], samples: int, seed: int = 20261122) -> list[str]:
+    """Runs of 2 to 6 Chinese characters taken from random cases, reproducibly."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[str] = []
+    while len(out) < samples:
+        text = rng.choice(docs).text
+        starts = [i for i in range(len(text) - 6) if all("\u4e00" <= c <= "\u9fff" for c in text[i:i + 2])]
+        if not starts:
+            continue
+        fragment = text[(start := rng.choice(starts)):start + rng.randint(2, 6)]
+        fragment = fragment[: next((i for i, c in enumerate(fragment) if not "\u4e00" <= c <= "\u9fff"), len(fragment))]
+        if len(fragment) >= 2:
+            out.append(fragment)
+    return out
+
+
+def all_matches(engine, query: str) -> set[str]:  # type: ignore[no-untyped-def]
+    """Every slug a query returns, page after page."""
+    from search.query import SearchRequest
+
+    found: set[str] = set()
+    page = 1
+    while True:
+        response = engine.search(SearchRequest(q=query, page=page, page_size=100, facets=False))
+        found |= {r["slug"] for r in response.results}
+        if page * 100 >= response.total or page >= 50:
+            return found
+        page += 1

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
@@ -74,40 +73,20 @@ def fixtures_rejected() -> float:
 
 
 def search_quality(samples: int = 300) -> dict[str, float]:
-    from bench.corpus import real_cases
+    from bench.corpus import all_matches, fragments, real_cases
     from search.analysis import normalize
     from search.indexer import build_index
-    from search.query import SearchEngine, SearchRequest
+    from search.query import SearchEngine
 
     docs = real_cases()
-    rng = random.Random(20261122)
     with tempfile.TemporaryDirectory() as tmp:
         build_index(docs, Path(tmp) / "index")
         engine = SearchEngine(Path(tmp) / "index", max_page_size=100)
         texts = {d.slug: normalize(f"{d.title}\n{d.text}") for d in docs}
-        found = expected = 0
-        phrase_hits = phrase_good = 0
-        for _ in range(samples):
-            doc = rng.choice(docs)
-            text = doc.text
-            starts = [i for i in range(len(text) - 6) if all("\u4e00" <= c <= "\u9fff" for c in text[i:i + 2])]
-            if not starts:
-                continue
-            start = rng.choice(starts)
-            fragment = text[start:start + rng.randint(2, 6)]
-            fragment = fragment[: next((i for i, c in enumerate(fragment) if not "\u4e00" <= c <= "\u9fff"),
-                                       len(fragment))]
-            if len(fragment) < 2:
-                continue
+        found = expected = phrase_hits = phrase_good = 0
+        for fragment in fragments(docs, samples):
             oracle = {slug for slug, t in texts.items() if normalize(fragment) in t}
-            got: set[str] = set()
-            page = 1
-            while True:
-                response = engine.search(SearchRequest(q=f'"{fragment}"', page=page, page_size=100, facets=False))
-                got |= {r["slug"] for r in response.results}
-                if page * 100 >= response.total or page >= 50:
-                    break
-                page += 1
+            got = all_matches(engine, f'"{fragment}"')
             found += len(oracle & got)
             expected += len(oracle)
             phrase_hits += len(got)

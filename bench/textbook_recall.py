@@ -13,29 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def fragments(docs: list, samples: int, seed: int = 20261122) -> list[str]:
-    rng = random.Random(seed)
-    out: list[str] = []
-    while len(out) < samples:
-        text = rng.choice(docs).text
-        starts = [i for i in range(len(text) - 6) if all("\u4e00" <= c <= "\u9fff" for c in text[i:i + 2])]
-        if not starts:
-            continue
-        start = rng.choice(starts)
-        fragment = text[start:start + rng.randint(2, 6)]
-        fragment = fragment[: next((i for i, c in enumerate(fragment) if not "\u4e00" <= c <= "\u9fff"), len(fragment))]
-        if len(fragment) >= 2:
-            out.append(fragment)
-    return out
 
 
 def main() -> None:
@@ -47,17 +30,18 @@ def main() -> None:
     from whoosh.fields import ID, TEXT, Schema
     from whoosh.qparser import QueryParser
 
-    from bench.corpus import real_cases
+    from bench.corpus import all_matches, fragments, real_cases
     from search.analysis import normalize
     from search.indexer import build_index
-    from search.query import SearchEngine, SearchRequest
+    from search.query import SearchEngine
 
     docs = real_cases()
     texts = {d.slug: normalize(f"{d.title}\n{d.text}") for d in docs}
     queries = fragments(docs, args.samples)
     with tempfile.TemporaryDirectory() as tmp:
         schema = Schema(slug=ID(stored=True, unique=True), body=TEXT(analyzer=ChineseAnalyzer()))
-        ix = index.create_in(tmp + "/jieba", schema) if Path(tmp + "/jieba").mkdir() is None else None
+        (Path(tmp) / "jieba").mkdir()
+        ix = index.create_in(tmp + "/jieba", schema)
         writer = ix.writer()
         for d in docs:
             writer.add_document(slug=d.slug, body=f"{d.title}\n{d.text}")
@@ -78,14 +62,7 @@ def main() -> None:
                     else:
                         scores[name][0] += len(hits & oracle)
                         scores[name][1] += len(oracle)
-                got: set[str] = set()
-                page = 1
-                while True:
-                    response = ours.search(SearchRequest(q=f'"{fragment}"', page=page, page_size=100, facets=False))
-                    got |= {r["slug"] for r in response.results}
-                    if page * 100 >= response.total or page >= 50:
-                        break
-                    page += 1
+                got = all_matches(ours, f'"{fragment}"')
                 scores["casebook"][0] += len(got & oracle)
                 scores["casebook"][1] += len(oracle)
                 scores["casebook"][2] += len(got)
