@@ -53,8 +53,8 @@ class WhooshBackend:
                 max_page_size=s.max_page_size, time_limit=s.query_time_limit, cache_size=s.query_cache)
         return self._engine
 
-    def update(self, docs: list[IndexDoc], *, full: bool = False) -> BuildReport:
-        return build_index(docs, self.index_dir, full=full)
+    def update(self, docs: list[IndexDoc], *, full: bool = False, procs: int = 0) -> BuildReport:
+        return build_index(docs, self.index_dir, full=full, procs=procs)
 
     def search(self, request: SearchRequest) -> SearchResponse:
         return self.engine.search(request)

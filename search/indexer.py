@@ -84,17 +84,17 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _writer(ix, fresh_docs: int):  # type: ignore[no-untyped-def]
+def _writer(ix, fresh_docs: int, procs: int):  # type: ignore[no-untyped-def]
     """A writer: for a large fresh build, one analysing process per core, each writing its
     own segment (Whoosh's MpWriter, multisegment: no merge pass); else a single writer."""
-    procs = min(4, os.cpu_count() or 1)
     if procs > 1 and fresh_docs >= 500:
         return ix.writer(procs=procs, limitmb=128, multisegment=True)
     return ix.writer(limitmb=256)
 
 
-def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False) -> BuildReport:
-    """Bring the index up to date with `docs` (all the cases to serve)."""
+def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
+    """Bring the index up to date with `docs` (all the cases to serve). `procs`: analysing
+    processes for a large fresh build (0: one per core, up to four)."""
     ensure_dictionary()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False) ->
             shutil.copytree(current, building, copy_function=_link_or_copy)  # type: ignore[arg-type]
             (building / MANIFEST).unlink(missing_ok=True)
             ix = whoosh_index.open_dir(str(building))
-        writer = _writer(ix, len(changed) if rebuild else 0)
+        writer = _writer(ix, len(changed) if rebuild else 0, procs or min(4, os.cpu_count() or 1))
         try:
             for slug in removed:
                 writer.delete_by_term("slug", slug)
@@ -143,7 +143,9 @@ def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False) ->
                     writer.add_document(**fields)
                 else:
                     writer.update_document(**fields)
-            writer.commit()
+            # An update adds a small segment and leaves the others alone (no merge pass), so
+            # it costs the same whatever the size of the collection; full builds are optimized.
+            writer.commit(merge=rebuild)
         except BaseException:
             writer.cancel()
             raise

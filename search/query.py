@@ -78,29 +78,48 @@ class SearchResponse:
 class _Snapshot:
     """One index generation opened for reading, with what queries need held in memory."""
 
-    def __init__(self, generation: Path) -> None:
+    def __init__(self, generation: Path, previous: _Snapshot | None = None) -> None:
         self.generation = generation
         self.index = whoosh_index.open_dir(str(generation))
         self.searcher = self.index.searcher(weighting=BM25F())
         self.records: dict[int, dict] = {}
         self.texts: dict[int, str] = {}
         self.postings: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        self.segments: dict[str, int] = {}      # segment id -> its first docnum
         reader = self.searcher.reader()
-        for docnum, stored in reader.iter_docs():
-            record = stored["record"]
-            self.records[docnum] = record
-            self.texts[docnum] = normalize(f"{record['title']}\n{record['text']}")
-            for name in ("category", "province", "city", "district", "source"):
-                if record.get(name):
-                    self.postings[name][record[name]].add(docnum)
-            for name in ("banks", "tags", "programs"):
-                for value in record.get(name) or []:
-                    self.postings[name][value].add(docnum)
-            self.postings["year"][record["date"][:4]].add(docnum)
+        leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+        for leaf, offset in leaves:
+            segment_id = leaf.segment().segment_id() if hasattr(leaf, "segment") else None
+            if segment_id:
+                self.segments[segment_id] = offset
+            old_offset = previous.segments.get(segment_id) if previous and segment_id else None
+            if old_offset is not None:
+                # Segment files never change: an unchanged segment's documents are the ones the
+                # previous snapshot already holds (minus any deleted since).
+                for local in leaf.all_doc_ids():
+                    record = previous.records.get(old_offset + local)  # type: ignore[union-attr]
+                    if record is None:
+                        break
+                    self._add(offset + local, record, previous.texts[old_offset + local])  # type: ignore[union-attr]
+                else:
+                    continue
+            for local, stored in leaf.iter_docs():
+                self._add(offset + local, stored["record"], None)
         self.all = set(self.records)
         self._gram_docs: dict[str, frozenset[int]] = {}
         self.by_date = sorted(self.all, key=lambda d: (self.records[d]["date"], self.records[d]["slug"]))
         self.date_rank = {d: i for i, d in enumerate(self.by_date)}
+
+    def _add(self, docnum: int, record: dict, text: str | None) -> None:
+        self.records[docnum] = record
+        self.texts[docnum] = text if text is not None else normalize(f"{record['title']}\n{record['text']}")
+        for name in ("category", "province", "city", "district", "source"):
+            if record.get(name):
+                self.postings[name][record[name]].add(docnum)
+        for name in ("banks", "tags", "programs"):
+            for value in record.get(name) or []:
+                self.postings[name][value].add(docnum)
+        self.postings["year"][record["date"][:4]].add(docnum)
 
     def gram_docs(self, gram: str) -> frozenset[int]:
         """The documents holding a bigram, cached: common bigrams recur in most queries."""
@@ -147,7 +166,7 @@ class SearchEngine:
             raise SearchError(f"the index has schema version {manifest.get('schema_version')}, this Casebook "
                               f"reads {SCHEMA_VERSION}", source=str(generation), hint="run `casebook build` to rebuild it")
         old = self._snapshot
-        self._snapshot = _Snapshot(generation)
+        self._snapshot = _Snapshot(generation, previous=old)
         self._cache = OrderedDict()
         if old is not None:
             old.close()

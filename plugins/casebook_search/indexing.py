@@ -46,7 +46,8 @@ def index_doc(article, content_root: str) -> IndexDoc:  # type: ignore[no-untype
 
 def _build_in_child(docs: list[IndexDoc], index_dir: str, conn) -> None:  # type: ignore[no-untyped-def]
     try:
-        report = WhooshBackend(Path(index_dir)).update(docs)
+        # One analysing process: Pelican renders the pages on the other core meanwhile.
+        report = WhooshBackend(Path(index_dir)).update(docs, procs=1)
         conn.send(("ok", report))
     except BaseException as exc:
         conn.send(("error", f"{exc.__class__.__name__}: {exc}"))
