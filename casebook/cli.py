@@ -227,5 +227,13 @@ def serve(output: Path | None, index: Path | None, host: str, port: int, live: b
                workers=workers)
 
 
+@main.command(name="settings")
+def show_settings() -> None:
+    """List every setting, its value now (CASEBOOK_<NAME> overrides it) and what it does."""
+    current = _settings()
+    for setting in settings_module.describe():
+        click.echo(f"{setting.name:22} {getattr(current, setting.name)!s:48} {setting.help}")
+
+
 if __name__ == "__main__":
     main()

@@ -103,13 +103,7 @@ def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    # Dates stay unquoted so that YAML and Pelican read them as dates.
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-
 _Dumper.add_representer(list, _represent_list)
-_Dumper.add_representer(str, _represent_str)
 
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")

@@ -12,7 +12,6 @@ the first repeated article container.
 
 from __future__ import annotations
 
-import math
 import re
 
 from lxml import etree
@@ -208,10 +207,3 @@ def find_main(page: str, title: str | None = None) -> tuple[str, bool] | None:
     if block is None:
         return None
     return etree.tostring(block, encoding="unicode", method="html"), anchored
-
-
-def score_text(text: str) -> float:
-    """How article-like a text is (for choosing between extractors)."""
-    cjk = len(CJK_RE.findall(text))
-    punctuation = len(PUNCT_RE.findall(text))
-    return cjk * math.log(2 + punctuation)

@@ -16,7 +16,6 @@ from scraper.data import Data
 
 SOURCE_RE = re.compile(r"^[（(【\[]?\s*(?:文章来源|稿件来源|信息来源|来源|来自|出处)\s*[:：]\s*(?P<src>[^）)】\]|｜\s]{2,30})")
 INLINE_SOURCE_RE = re.compile(r"(?:文章来源|稿件来源|来源)\s*[:：]\s*(?P<src>[\u4e00-\u9fffA-Za-z·]{2,20})")
-ORIGINAL_TITLE_RE = re.compile(r"^原标题[:：]\s*(?P<title>.+)$")
 AUTHOR_LINE_RE = re.compile(
     r"^[（(【\[]?\s*(?:作者|文|撰文|文/图|记者|通讯员|摄影)\s*[:：/／]\s*"
     r"(?P<names>[\u4e00-\u9fff·]{2,4}(?:[\s、，,]+[\u4e00-\u9fff·]{2,4})*)\s*[）)】\]]?(?:\s|$)")

@@ -11,7 +11,7 @@ import re
 from casebook.model import IMAGE_MD_RE, Case, plain_text
 from scraper import classify, dates, entities
 from scraper.data import Data
-from scraper.metadata import detect_site, find_author_line, find_source
+from scraper.metadata import detect_site, find_author_line
 from scraper.stories import Story
 
 IMAGE_RE = IMAGE_MD_RE
@@ -128,7 +128,3 @@ def _needs_editor(*, title_derived: bool, date: str | None, placeholder: bool = 
     """A case goes out as a draft when its headline or its day of publication is unknown;
     an exact day whose year was inferred is published with a review note."""
     return title_derived or placeholder or date is None or len(date) < 10
-
-
-def source_from_lines(lines: list[str]) -> str | None:
-    return find_source(lines)
