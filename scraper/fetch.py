@@ -137,6 +137,10 @@ class Fetcher:
             if status == 429 or status >= 500:
                 last_error = f"the server answered HTTP {status}"
                 continue
+            if status in (404, 410) and archived:
+                # The source is gone: the archived copy is what the case was made from.
+                return Response(archived[1].get("final_url", url), archived[0],
+                                _charset(archived[1].get("content_type")), key, from_archive=True)
             if status >= 400:
                 raise FetchError(f"the server answered HTTP {status}", source=url,
                                  hint="check the address; the page may have moved or been removed")

@@ -50,6 +50,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self._send(200, body, "text/plain; charset=utf-8", ETag='"v1"')
+        elif path == "/gone":
+            if Handler.hits[path] == 1:
+                self._send(200, (SEEDS_RAW / "003_e311d38c8422fe87.txt").read_bytes(), "text/plain; charset=utf-8")
+            else:
+                self._send(410, b"gone")
         elif path == "/missing":
             self._send(404, b"not here")
         elif path == "/broken":
@@ -122,3 +127,10 @@ def test_archive_and_conditional_request(server, fetch_settings):
 def test_feed_links_are_followed(server, fetch_settings, cases_dir):
     rows = ingest([f"{server}/feed.xml"], fetch_settings, out_dir=cases_dir)
     assert {r.input.rsplit("/", 1)[-1]: r.status for r in rows} == {"case": "written", "gbk": "irrelevant"}
+
+
+def test_a_source_that_disappeared_is_re_extracted_from_the_archive(server, fetch_settings, tmp_path):
+    first = ingest([f"{server}/gone"], fetch_settings, out_dir=tmp_path / "a")
+    again = ingest([f"{server}/gone"], fetch_settings, out_dir=tmp_path / "b")
+    assert [r.status for r in first] == [r.status for r in again] == ["written"]
+    assert Handler.hits["/gone"] == 2     # the second fetch was answered 410, the archive served
