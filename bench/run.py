@@ -188,21 +188,11 @@ def bench_query(index: Path, output: Path, clients: int, requests: int, *, cache
     request is computed. Warm: the per-generation cache is on (the mix repeats its queries)."""
     import httpx
 
-    from tests.conftest import free_port
+    from tests.conftest import start_server, stop_server
 
-    port = free_port()
-    env = {**os.environ, "CASEBOOK_QUERY_CACHE": "512" if cache else "0"}
-    server = subprocess.Popen([PY, "-m", "casebook.cli", "serve", "--index", str(index), "--output", str(output),
-                               "--port", str(port), "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=env)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(output, index, workers=2, env={"CASEBOOK_QUERY_CACHE": "512" if cache else "0"},
+                                timeout=120)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         hits = {q: httpx.get(base + "/api/search", params={"q": q}, timeout=30).json()["total"] for q in QUERIES}
         latencies: list[float] = []
         errors = 0
@@ -229,8 +219,7 @@ def bench_query(index: Path, output: Path, clients: int, requests: int, *, cache
         wall = time.perf_counter() - started
         rss = _rss_tree(server.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop_server(server)
     latencies.sort()
     return {"clients": clients, "requests": len(latencies), "errors": errors, "p50_ms": _pct(latencies, 50),
             "p95_ms": _pct(latencies, 95), "p99_ms": _pct(latencies, 99),

@@ -106,8 +106,9 @@ def _f1(a: Counter[str], b: Counter[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def candidates(html: str, *, title: str | None, url: str | None) -> dict[str, str]:
-    """The article as each extractor sees it (HTML fragments; empty when one finds nothing)."""
+def candidates(html: str, *, title: str | None, url: str | None) -> tuple[dict[str, str], bool]:
+    """The article as each extractor sees it (HTML fragments; empty when one finds nothing),
+    and whether the density finder found it under the page's own headline."""
     found: dict[str, str] = {}
     body = trafilatura.extract(html, output_format="html", include_images=True, include_formatting=True,
                                include_tables=True, include_comments=False, favor_precision=True, url=url) or ""
@@ -118,14 +119,12 @@ def candidates(html: str, *, title: str | None, url: str | None) -> dict[str, st
         found["readability"] = ""
     main = density.find_main(html, title)
     found["density"] = main[0] if main else ""
-    found["anchored"] = "yes" if main and main[1] else ""
-    return found
+    return found, bool(main and main[1])
 
 
 def consensus(html: str, *, title: str | None, url: str | None) -> str:
     """The candidate closest to the others (the medoid); ties go to the order above."""
-    proposals = candidates(html, title=title, url=url)
-    anchored = proposals.pop("anchored") == "yes"
+    proposals, anchored = candidates(html, title=title, url=url)
     grams = {name: _grams(body) for name, body in proposals.items()}
     story = grams["density"]
     if anchored and sum(story.values()) >= 60:

@@ -13,6 +13,7 @@ reflected value escaped.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from pathlib import Path
@@ -116,7 +117,7 @@ class Service:
                 result = None
                 search_request = None
             except SearchError as exc:
-                return HTMLResponse(f"<p>检索暂不可用：{_escape(str(exc))}</p>", status_code=503)
+                return HTMLResponse(f"<p>检索暂不可用：{html.escape(str(exc))}</p>", status_code=503)
             if result is not None and search_request is not None:
                 base = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "format")]
                 context.update(
@@ -126,12 +127,7 @@ class Service:
                     facet_url=lambda name, value, base=base: "/search/?" + urlencode(
                         [*base, (_param_of(name), value)]),
                 )
-        if status == 400:
-            html = template.render(**context).replace(
-                '<div id="search-status" role="status" aria-live="polite">',
-                f'<div id="search-status" role="status" aria-live="polite"><p class="notice">{_escape(context["error"])}</p>')
-            return HTMLResponse(html, status_code=400)
-        return HTMLResponse(template.render(**context))
+        return HTMLResponse(template.render(**context), status_code=status)
 
     def app(self) -> Starlette:
         routes = [
@@ -160,12 +156,6 @@ def _grouped(request: Request) -> dict[str, list[str]]:
 
 def _param_of(field: str) -> str:
     return {v: k for k, v in FILTER_PARAMS.items()}.get(field, field)
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def _site_context() -> dict:

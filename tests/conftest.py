@@ -72,3 +72,38 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_server(output: Path, index: Path, *, workers: int = 1, env: dict | None = None,
+                 timeout: float = 60) -> tuple:
+    """`casebook serve` on a free port, returned once /api/health answers: (process, base URL)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "casebook.cli", "serve", "--output", str(output), "--index", str(index),
+         "--port", str(port), "--workers", str(workers)], cwd=ROOT, env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"casebook serve did not answer on {base}")
+
+
+def stop_server(process) -> None:  # type: ignore[no-untyped-def]
+    process.terminate()
+    process.wait(timeout=20)

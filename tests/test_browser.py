@@ -4,14 +4,10 @@ widths. Screenshots are kept in artifacts/screenshots for review."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, start_server, stop_server
 
 pytestmark = [pytest.mark.shared, pytest.mark.browser]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,20 +18,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 @pytest.fixture(scope="module")
 def site_url(built_site):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "serve", "--output", str(built_site["output"]),
-                                "--index", str(built_site["index"]), "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            httpx.get(base + "/api/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    process, base = start_server(built_site["output"], built_site["index"])
     yield base
-    process.terminate()
-    process.wait(timeout=10)
+    stop_server(process)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 
 from casebook.check import check_paths
 from search.indexer import current_generation
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, start_server, stop_server
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
@@ -95,20 +95,9 @@ def live_server(tmp_path, seed_content):
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
     build_site(content, tmp_path / "out", tmp_path / "index")
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "serve", "--output", str(tmp_path / "out"),
-                                "--index", str(tmp_path / "index"), "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    process, base = start_server(tmp_path / "out", tmp_path / "index")
     yield {"base": base, "pid": process.pid, "content": content, "tmp": tmp_path}
-    process.terminate()
-    process.wait(timeout=10)
+    stop_server(process)
 
 
 def _hammer(base: str, queries: list[str], seconds: float, statuses: list[int]) -> None:

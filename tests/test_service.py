@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, start_server, stop_server
 
 pytestmark = pytest.mark.shared
 
 
 @pytest.fixture(scope="module")
 def server(built_site):
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "casebook.cli", "serve", "--output", str(built_site["output"]), "--index",
-         str(built_site["index"]), "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(process.stdout.read().decode() if process.stdout else "server did not start")
+    process, base = start_server(built_site["output"], built_site["index"])
     yield base
-    process.terminate()
-    process.wait(timeout=10)
+    stop_server(process)
 
 
 def test_api_matches_cli_contract(server, built_site):
