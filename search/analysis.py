@@ -6,9 +6,10 @@
 - `WordTokenizer`: jieba-compatible segmentation (rjieba, the jieba-rs binding) with a
   user dictionary built from the data files; positions are word ordinals, so phrase
   queries work on words;
-- `GramTokenizer`: every character bigram, so that any fragment of two or
+- `grams` / `query_grams`: every character bigram, so that any fragment of two or
   more characters can be found even where segmentation cut it differently
-  (适老化 inside 等适老化设计 is segmented 等/适/老化/设计).
+  (适老化 inside 等适老化设计 is segmented 等/适/老化/设计); the bigram tables of
+  `search.grams` hold them.
 """
 
 from __future__ import annotations
@@ -110,35 +111,8 @@ class WordTokenizer(Tokenizer):
             yield token
 
 
-class GramTokenizer(Tokenizer):
-    """Character bigrams (no positions needed: matches are verified on the text)."""
-
-    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
-                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
-                 mode: str = "", **kwargs: object):  # type: ignore[override]
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        text = normalize(value)
-        found = grams(text)
-        if mode == "index" and not positions and not chars:
-            # The field records only which documents hold a bigram: each distinct one once.
-            found = list({gram: start for gram, start in reversed(found)}.items())
-        for ordinal, (gram, start) in enumerate(found):
-            token.text = gram
-            token.boost = 1.0
-            token.stopped = False
-            if positions:
-                token.pos = start_pos + ordinal
-            if chars:
-                token.startchar, token.endchar = start_char + start, start_char + start + len(gram)
-            yield token
-
-
 def word_analyzer() -> WordTokenizer:
     return WordTokenizer()
-
-
-def gram_analyzer() -> GramTokenizer:
-    return GramTokenizer()
 
 
 def domain_words() -> list[str]:

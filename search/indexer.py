@@ -22,7 +22,8 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from casebook.errors import SearchError
-from search.analysis import ensure_dictionary
+from search.analysis import ensure_dictionary, normalize
+from search.grams import GramTable, has_table, remove_stale_tables
 from search.schema import SCHEMA_VERSION, IndexDoc, build_schema
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,29 @@ def _writer(ix, fresh_docs: int, procs: int):  # type: ignore[no-untyped-def]
     return ix.writer(limitmb=256)
 
 
+def segment_leaves(ix):  # type: ignore[no-untyped-def]
+    """(segment id, leaf reader, first docnum) of every segment of an open index."""
+    reader = ix.reader()
+    leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+    return reader, [(leaf.segment().segment_id(), leaf, offset) for leaf, offset in leaves]
+
+
+def write_gram_tables(folder: Path) -> None:
+    """A bigram table beside every segment that has none yet (new segments only: tables of
+    unchanged segments came with the hard-linked copy), and none for merged-away ones."""
+    ix = whoosh_index.open_dir(str(folder))
+    reader, leaves = segment_leaves(ix)
+    try:
+        for segment_id, leaf, _offset in leaves:
+            if not has_table(folder, segment_id):
+                texts = ((docnum, normalize(f"{stored['record']['title']}\n{stored['record']['text']}"))
+                         for docnum, stored in leaf.iter_docs())
+                GramTable.build(texts).save(folder, segment_id)
+        remove_stale_tables(folder, {segment_id for segment_id, _leaf, _offset in leaves})
+    finally:
+        reader.close()
+
+
 def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
     """Bring the index up to date with `docs` (all the cases to serve). `procs`: analysing
     processes for a large fresh build (0: one per core, up to four)."""
@@ -149,6 +173,7 @@ def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False, pr
         except BaseException:
             writer.cancel()
             raise
+        write_gram_tables(building)
         manifest = {"schema_version": SCHEMA_VERSION, "hashes": hashes, "count": len(hashes)}
         (building / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
         os.replace(building, index_dir / name)

@@ -2,18 +2,21 @@
 
 How a query runs (designed for pure-Python Whoosh, measured in bench/):
 1. every text term gives candidates from the cheapest structure: the documents holding
-   all its character bigrams (a posting-list intersection, no scoring);
+   all its character bigrams (the bigram tables of `search.grams`, memory-mapped; an
+   intersection of cached sets, no scoring);
 2. candidates are verified against the normalized text held in memory, so a term matches
    exactly where it occurs verbatim (recall 100% against a substring oracle, phrase
    precision 100%), whatever the segmentation did;
 3. filters and date ranges are set lookups on metadata held in memory;
-4. ranking: BM25F on the word fields, computed by Whoosh only inside the matched set, so
-   whole-word matches rank above fragment matches; facet counts are set sizes and never
-   re-score.
+4. ranking: BM25F on the word fields, so whole-word matches rank above fragment matches;
+   each word's scores are computed once per index generation by Whoosh's matchers and
+   kept as an array, so a query adds arrays and picks its top page with numpy; facet
+   counts are one numpy bincount per facet and never re-score.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import dataclasses
 import heapq
@@ -23,10 +26,11 @@ import json
 import re
 import threading
 import time
-from collections import Counter, OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.scoring import BM25F
@@ -34,6 +38,7 @@ from whoosh.scoring import BM25F
 from casebook.errors import QueryError, QueryTimeout, SearchError
 from search import querylang
 from search.analysis import ensure_dictionary, normalize, query_grams, words
+from search.grams import GramTable, has_table
 from search.indexer import current_generation, read_manifest
 from search.querylang import And, DateRange, Filter, Not, Or, QuerySyntaxError, Text
 
@@ -42,6 +47,7 @@ FACET_VALUES = 50   # the most frequent values of each facet (all years); the pa
 FILTER_FIELDS = ("banks", "province", "city", "district", "category", "tags", "programs", "source", "year")
 SORTS = ("relevance", "date", "date_asc")
 SNIPPET_CHARS = 120
+TERM_SCORE_BYTES = 64 * 2**20   # per process, for the cached per-word score arrays
 EXPORT_COLUMNS = ["slug", "title", "date", "category", "tags", "banks", "programs", "province", "city",
                   "district", "source", "via", "url", "path", "summary"]
 
@@ -86,13 +92,17 @@ class _Snapshot:
         self.texts: dict[int, str] = {}
         self.postings: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
         self.segments: dict[str, int] = {}      # segment id -> its first docnum
+        self.gram_tables: list[tuple[GramTable, int]] = []
         reader = self.searcher.reader()
         leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
         for leaf, offset in leaves:
-            segment_id = leaf.segment().segment_id() if hasattr(leaf, "segment") else None
-            if segment_id:
-                self.segments[segment_id] = offset
-            old_offset = previous.segments.get(segment_id) if previous and segment_id else None
+            segment_id = leaf.segment().segment_id()
+            self.segments[segment_id] = offset
+            if not has_table(generation, segment_id):
+                raise SearchError(f"segment {segment_id} has no bigram table", source=str(generation),
+                                  hint="run `casebook build` to rebuild the index")
+            self.gram_tables.append((GramTable.load(generation, segment_id), offset))
+            old_offset = previous.segments.get(segment_id) if previous else None
             if old_offset is not None:
                 # Segment files never change: an unchanged segment's documents are the ones the
                 # previous snapshot already holds (minus any deleted since).
@@ -106,9 +116,14 @@ class _Snapshot:
             for local, stored in leaf.iter_docs():
                 self._add(offset + local, stored["record"], None)
         self.all = set(self.records)
+        self.size = max(self.all, default=-1) + 1    # docnums run below this (deleted ones leave gaps)
         self._gram_docs: dict[str, frozenset[int]] = {}
+        self._term_scores: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.by_date = sorted(self.all, key=lambda d: (self.records[d]["date"], self.records[d]["slug"]))
-        self.date_rank = {d: i for i, d in enumerate(self.by_date)}
+        self.sorted_dates = [self.records[d]["date"] for d in self.by_date]
+        self.date_rank = np.zeros(max(self.size, 1), dtype=np.int64)
+        self.date_rank[self.by_date] = np.arange(len(self.by_date))
+        self.facet_tables = {name: _FacetTable.build(self, name) for name in FACET_FIELDS}
 
     def _add(self, docnum: int, record: dict, text: str | None) -> None:
         self.records[docnum] = record
@@ -122,17 +137,98 @@ class _Snapshot:
         self.postings["year"][record["date"][:4]].add(docnum)
 
     def gram_docs(self, gram: str) -> frozenset[int]:
-        """The documents holding a bigram, cached: common bigrams recur in most queries."""
+        """The live documents holding a bigram, cached: common bigrams recur in most queries."""
         docs = self._gram_docs.get(gram)
         if docs is None:
-            docs = frozenset(self.searcher.docs_for_query(wq.Term("grams", gram)))
+            found: set[int] = set()
+            for table, offset in self.gram_tables:
+                local = table.lookup(gram)
+                found.update((local + offset).tolist() if offset else local.tolist())
+            docs = frozenset(found & self.all)
             if len(self._gram_docs) > 50_000:
                 self._gram_docs.clear()
             self._gram_docs[gram] = docs
         return docs
 
+    def term_scores(self, fieldname: str, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """BM25F scores of one word in one field for every document (dense, by docnum), and
+        where it occurs. Computed once per generation by Whoosh's own matchers and scorer, then
+        reused: common words (银行, 社区) recur in most queries and cost Whoosh tens of
+        milliseconds each time; here a query adds a few arrays."""
+        key = (fieldname, token)
+        cached = self._term_scores.get(key)
+        if cached is not None:
+            self._term_scores.move_to_end(key)
+            return cached
+        scores = np.zeros(max(self.size, 1), dtype=np.float32)
+        present = np.zeros(max(self.size, 1), dtype=bool)
+        query = wq.Term(fieldname, token)
+        context = self.searcher.context()
+        for subsearcher, offset in self.searcher.leaf_searchers():
+            matcher = query.matcher(subsearcher, context)
+            while matcher.is_active():
+                docnum = offset + matcher.id()
+                if docnum < len(scores):
+                    scores[docnum] = matcher.score()
+                    present[docnum] = True
+                matcher.next()
+        self._term_scores[key] = (scores, present)
+        # A bounded memory: at 10,000 cases, 1,000 words take about 50 MB.
+        while len(self._term_scores) * len(scores) * 5 > TERM_SCORE_BYTES:
+            self._term_scores.popitem(last=False)
+        return scores, present
+
+    def word_scores(self, leaves: list[Text]) -> np.ndarray | None:
+        """The whole-word relevance of every document: per text term and field, the sum of its
+        words' scores where all of them occur; summed over terms and fields (as Whoosh scores
+        Or(And(title words), And(body words), ...))."""
+        total: np.ndarray | None = None
+        for leaf in leaves:
+            tokens = list(dict.fromkeys(w for w, _, _ in words(normalize(leaf.value))))
+            if not tokens:
+                continue
+            for fieldname in ("title", "words"):
+                parts = [self.term_scores(fieldname, token) for token in tokens]
+                clause = parts[0][0] if len(parts) == 1 else np.where(
+                    np.logical_and.reduce([present for _, present in parts]), sum(s for s, _ in parts), 0)
+                total = clause.copy() if total is None else total + clause
+        return total
+
+    def mask(self, docs: set[int] | frozenset[int]) -> np.ndarray:
+        out = np.zeros(max(self.size, 1), dtype=bool)
+        if docs:
+            out[np.fromiter(docs, dtype=np.int64, count=len(docs))] = True
+        return out
+
     def close(self) -> None:
         self.searcher.close()
+
+
+@dataclass
+class _FacetTable:
+    """One facet as (document, value) pairs, so counting over any set of documents is one
+    numpy gather and bincount instead of a set intersection per value."""
+
+    values: list[str]
+    pair_doc: np.ndarray
+    pair_value: np.ndarray
+
+    @classmethod
+    def build(cls, snap: _Snapshot, name: str) -> _FacetTable:
+        postings = snap.postings.get(name, {})
+        values = sorted(postings)
+        docs: list[int] = []
+        ids: list[int] = []
+        for number, value in enumerate(values):
+            docs.extend(postings[value])
+            ids.extend([number] * len(postings[value]))
+        return cls(values, np.asarray(docs, dtype=np.int64), np.asarray(ids, dtype=np.int64))
+
+    def count(self, mask: np.ndarray) -> dict[str, int]:
+        if not len(self.pair_doc):
+            return {}
+        counts = np.bincount(self.pair_value[mask[self.pair_doc]], minlength=len(self.values))
+        return {self.values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
 
 
 class SearchEngine:
@@ -220,7 +316,9 @@ class SearchEngine:
         else:
             candidates = snap.all  # one character: scan the text in memory
         needle = plain_needle(leaf)
-        if needle is not None:   # a plain substring test is several times faster than a regex
+        if needle is not None and len(needle) == 2 and grams == [needle]:
+            matched = set(candidates)   # the bigram itself: its table entry is exact
+        elif needle is not None:   # a plain substring test is several times faster than a regex
             texts = snap.texts
             matched = {d for d in candidates if needle in texts[d]}
         else:
@@ -245,10 +343,11 @@ class SearchEngine:
         return out
 
     def _date_matches(self, snap: _Snapshot, leaf: DateRange) -> set[int]:
-        start = leaf.start or "0000"
-        end = leaf.end or "9999"
-        return {d for d in snap.all
-                if snap.records[d]["date"][:len(start)] >= start and snap.records[d]["date"][:len(end)] <= end}
+        # On dates sorted as strings, "the first len(start) characters >= start" is "the date
+        # >= start", and "the first len(end) characters <= end" is "the date < end + U+10FFFF".
+        low = bisect.bisect_left(snap.sorted_dates, leaf.start or "0000")
+        high = bisect.bisect_right(snap.sorted_dates, (leaf.end or "9999") + "\U0010ffff")
+        return set(snap.by_date[low:high])
 
     def evaluate(self, snap: _Snapshot, node: object, cache: dict, skip_field: str | None = None) -> set[int]:
         deadline = cache.setdefault("deadline", time.perf_counter() + self.time_limit)
@@ -351,25 +450,33 @@ class SearchEngine:
               need: int | None = None) -> tuple[list[int], dict[int, float]]:
         """The first `need` matched documents in order (all when None), with relevance scores.
 
-        Whoosh scores only the top `need` whole-word matches inside the matched set (its
-        block-quality optimisations skip the rest); fragment-only matches follow, by how often
-        the fragment occurs when there are few of them, else by date."""
+        Whole-word matches first, by BM25F on the word fields (ties: newer first); then
+        fragment-only matches, by how often the fragment occurs when there are few of them,
+        else by date."""
         need = len(matched) if need is None else min(need, len(matched))
-        newest_first = lambda d: snap.date_rank[d]  # noqa: E731
+        newest_first = snap.date_rank.__getitem__
         if request.sort == "date":
             return heapq.nlargest(need, matched, key=newest_first), {}
         if request.sort == "date_asc":
             return heapq.nsmallest(need, matched, key=newest_first), {}
         if not leaves:
             return heapq.nlargest(need, matched, key=newest_first), {}
+        ordered: list[int] = []
         scores: dict[int, float] = {}
-        word_query = whole_word_query(leaves)
-        if word_query is not None and matched and need:
-            for hit in snap.searcher.search(word_query, filter=matched, limit=need):
-                scores[hit.docnum] = hit.score
-        ordered = sorted(scores, key=lambda d: (scores[d], snap.date_rank[d]), reverse=True)
+        total = snap.word_scores(leaves) if matched and need else None
+        if total is not None:
+            docs = np.fromiter(matched, dtype=np.int64, count=len(matched))
+            values = total[docs]
+            scored = values > 0
+            docs, values = docs[scored], values[scored]
+            if len(docs) > need:   # the top `need` scores, ties at the cut included
+                cut = np.partition(values, len(values) - need)[len(values) - need]
+                docs, values = docs[values >= cut], values[values >= cut]
+            order = np.lexsort((snap.date_rank[docs], values))[::-1][:need]
+            ordered = docs[order].tolist()
+            scores = dict(zip(ordered, values[order].astype(float).tolist(), strict=True))
         if len(ordered) < need:
-            rest = matched.difference(scores)
+            rest = matched.difference(ordered)
             if len(rest) <= 2000:
                 patterns = [p for p in (text_pattern(leaf) for leaf in leaves) if p]
                 counts = {d: sum(len(p.findall(snap.texts[d])) for p in patterns) for d in rest}
@@ -394,43 +501,20 @@ class SearchEngine:
     def _facets(self, snap: _Snapshot, root: object, cache: dict, matched: set[int]) -> dict[str, list[dict]]:
         facets: dict[str, list[dict]] = {}
         filtered = _filter_fields(root)
+        matched_mask = snap.mask(snap.all if root is None else matched)
         for name in FACET_FIELDS:
             # A facet's counts ignore the filters on that same facet, so a user sees
             # how many cases each other value would give.
-            if root is None:
-                base = snap.all
-            elif name in filtered:
-                base = self.evaluate(snap, root, cache, skip_field=name)
+            if root is not None and name in filtered:
+                base = snap.mask(self.evaluate(snap, root, cache, skip_field=name))
             else:
-                base = matched
-            counts = self._count(snap, name, base)
+                base = matched_mask
+            counts = snap.facet_tables[name].count(base)
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if name != "year" else \
                 sorted(counts.items(), reverse=True)
             kept = ordered if name == "year" else ordered[:FACET_VALUES]
             facets[name] = [{"value": v, "count": c} for v, c in kept]
         return facets
-
-    @staticmethod
-    def _count(snap: _Snapshot, name: str, base: set[int]) -> Counter[str]:
-        """Facet counts over `base`: per document when it is small, else one set intersection
-        per facet value (C-level, no re-scoring)."""
-        postings = snap.postings.get(name, {})
-        counts: Counter[str] = Counter()
-        if len(base) > 4 * len(postings):
-            for value, docs in postings.items():
-                shared = len(docs & base) if len(docs) > len(base) else len(base & docs)
-                if shared:
-                    counts[value] = shared
-            return counts
-        for docnum in base:
-            record = snap.records[docnum]
-            if name in ("banks", "tags"):
-                counts.update(record.get(name) or [])
-            elif name == "year":
-                counts[record["date"][:4]] += 1
-            elif record.get(name):
-                counts[record[name]] += 1
-        return counts
 
     def _did_you_mean(self, snap: _Snapshot, leaves: list[Text]) -> list[str]:
         import difflib
@@ -500,18 +584,6 @@ def text_pattern(leaf: Text) -> re.Pattern[str] | None:
     if not parts:
         return None
     return re.compile(r"[\W_]*".join(re.escape(p) for p in parts))
-
-
-def whole_word_query(leaves: list[Text]) -> wq.Query | None:
-    clauses = []
-    for leaf in leaves:
-        tokens = [w for w, _, _ in words(normalize(leaf.value))]
-        if not tokens:
-            continue
-        for fieldname in ("title", "words"):
-            terms = [wq.Term(fieldname, token) for token in dict.fromkeys(tokens)]
-            clauses.append(wq.And(terms) if len(terms) > 1 else terms[0])
-    return wq.Or(clauses) if clauses else None
 
 
 def highlight(text: str, leaves: list[Text]) -> str:

@@ -11,12 +11,11 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from whoosh import formats
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, FieldType, Schema
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from search.analysis import gram_analyzer, word_analyzer
+from search.analysis import word_analyzer
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def build_schema() -> Schema:
@@ -26,8 +25,6 @@ def build_schema() -> Schema:
         # rank (BM25F), and postings without positions are much cheaper to write and read.
         title=TEXT(analyzer=word_analyzer(), phrase=False, field_boost=3.0),
         words=TEXT(analyzer=word_analyzer(), phrase=False),
-        # Which documents hold each bigram, nothing more: candidates are verified on the text.
-        grams=FieldType(formats.Existence(), gram_analyzer(), scorable=False, stored=False),
         date=DATETIME(stored=False, sortable=True),
         year=NUMERIC(stored=False),
         category=ID(), province=ID(), city=ID(), district=ID(), source=ID(),
@@ -76,7 +73,7 @@ class IndexDoc:
 
     def fields(self) -> dict:
         return {
-            "slug": self.slug, "title": self.title, "words": self.text, "grams": f"{self.title}\n{self.text}",
+            "slug": self.slug, "title": self.title, "words": self.text,
             "date": self.datetime(), "year": self.year, "category": self.category,
             "province": self.province, "city": self.city, "district": self.district, "source": self.source,
             "banks": ",".join(self.banks), "tags": ",".join(self.tags), "programs": ",".join(self.programs),

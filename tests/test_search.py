@@ -88,6 +88,42 @@ def test_whole_word_matches_rank_first(engine):
     assert results[0]["category"] == "网格化金融服务"
 
 
+def test_cached_word_scores_equal_whooshs_own_ranking(engine):
+    """The per-word score arrays give the scores Whoosh's searcher gives the same query."""
+    from whoosh import query as wq
+
+    from search.analysis import words
+    from search.querylang import Text
+
+    snapshot = engine.snapshot()
+    for q in ("银行 社区", "网格", "金融服务 适老化", "普惠金融"):
+        leaves = [Text(part) for part in q.split()]
+        clauses = []
+        for leaf in leaves:
+            tokens = list(dict.fromkeys(w for w, _, _ in words(normalize(leaf.value))))
+            for fieldname in ("title", "words"):
+                terms = [wq.Term(fieldname, t) for t in tokens]
+                clauses.append(wq.And(terms) if len(terms) > 1 else terms[0])
+        expected = {hit.docnum: hit.score for hit in snapshot.searcher.search(wq.Or(clauses), limit=None)}
+        ours = snapshot.word_scores(leaves)
+        assert expected, q
+        assert {d for d in range(len(ours)) if ours[d] > 0} == set(expected), q
+        for docnum, score in expected.items():
+            assert abs(float(ours[docnum]) - score) < 1e-4 * max(1.0, score), q
+
+
+def test_bigram_tables_agree_with_the_text(engine):
+    """Every bigram of every case is in its table entry, and every entry's case holds it."""
+    from search.analysis import grams
+
+    snapshot = engine.snapshot()
+    for docnum, text in snapshot.texts.items():
+        for gram, _start in grams(text)[::7]:
+            docs = snapshot.gram_docs(gram)
+            assert docnum in docs
+            assert all(gram in snapshot.texts[d] for d in docs)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_run_of_chinese_characters_finds_its_case(engine, data):
