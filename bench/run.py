@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -194,29 +193,15 @@ def bench_query(index: Path, output: Path, clients: int, requests: int, *, cache
                                 timeout=120)
     try:
         hits = {q: httpx.get(base + "/api/search", params={"q": q}, timeout=30).json()["total"] for q in QUERIES}
-        latencies: list[float] = []
-        errors = 0
-        lock = threading.Lock()
-
-        def client(number: int) -> None:
-            nonlocal errors
-            with httpx.Client(timeout=30) as http:
-                for i in range(requests // clients):
-                    q = QUERIES[(number + i) % len(QUERIES)]
-                    started = time.perf_counter()
-                    reply = http.get(base + "/api/search", params={"q": q, "limit": 10})
-                    elapsed = time.perf_counter() - started
-                    with lock:
-                        latencies.append(elapsed * 1000)
-                        errors += reply.status_code != 200
-
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
+            json.dump(QUERIES, handle, ensure_ascii=False)
+        # The clients run in their own lean process (bench/loadgen.py): asyncio, keep-alive.
+        run = subprocess.run([PY, "-m", "bench.loadgen", base + "/api/search?limit=10&q=", handle.name,
+                              "--clients", str(clients), "--requests", str(requests)],
+                             cwd=ROOT, capture_output=True, text=True, check=True)
+        os.unlink(handle.name)
+        load = json.loads(run.stdout)
+        latencies, errors, wall = load["latencies_ms"], load["errors"], load["wall_s"]
         rss = _rss_tree(server.pid)
     finally:
         stop_server(server)

@@ -11,6 +11,7 @@ here) or Meilisearch, and selects it with `CASEBOOK_SEARCH_BACKEND=module:Class`
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -64,7 +65,8 @@ class WhooshBackend:
 
     def health(self) -> dict:
         snapshot = self.engine.snapshot()
-        return {"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name}
+        return {"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name,
+                "worker": os.getpid()}
 
 
 def open_backend(settings: Settings, index_dir: Path | None = None, spec: str | None = None) -> SearchBackend:

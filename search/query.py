@@ -439,7 +439,8 @@ class SearchEngine:
         snap, matched, ordered, scores, root, leaves, cache, notice = self._matching(request)
         total = len(matched)
         start = (request.page - 1) * request.page_size
-        results = [self._result(snap, d, leaves, scores.get(d, 0.0)) for d in ordered[start:start + request.page_size]]
+        patterns = leaf_patterns(leaves)
+        results = [self._result(snap, d, patterns, scores.get(d, 0.0)) for d in ordered[start:start + request.page_size]]
         facets = self._facets(snap, root, cache, matched) if request.facets else {}
         suggestions = self._did_you_mean(snap, leaves) if not total and leaves else []
         took = (time.perf_counter() - started) * 1000
@@ -487,15 +488,19 @@ class SearchEngine:
                 ordered += heapq.nlargest(need - len(ordered), rest, key=newest_first)
         return ordered[:need], scores
 
-    def _result(self, snap: _Snapshot, docnum: int, leaves: list[Text], score: float) -> dict:
+    def _result(self, snap: _Snapshot, docnum: int, patterns: list[re.Pattern[str]], score: float) -> dict:
         record = snap.records[docnum]
+        # The normalized text held in memory is title + newline + body, offset for offset.
+        body_start = len(record["title"]) + 1
         return {
             "slug": record["slug"], "path": record["path"], "url": record["url"], "title": record["title"],
             "date": record["date"], "category": record["category"], "banks": record["banks"],
             "province": record["province"], "city": record["city"], "district": record["district"],
             "tags": record["tags"], "programs": record["programs"], "source": record["source"],
-            "score": round(score, 4), "snippet": snippet(record["text"], leaves, record.get("summary") or ""),
-            "title_html": highlight(record["title"], leaves),
+            "score": round(score, 4),
+            "snippet": snippet(record["text"], patterns, record.get("summary") or "",
+                               normalized=snap.texts[docnum], offset=body_start),
+            "title_html": highlight(record["title"], patterns),
         }
 
     def _facets(self, snap: _Snapshot, root: object, cache: dict, matched: set[int]) -> dict[str, list[dict]]:
@@ -586,9 +591,12 @@ def text_pattern(leaf: Text) -> re.Pattern[str] | None:
     return re.compile(r"[\W_]*".join(re.escape(p) for p in parts))
 
 
-def highlight(text: str, leaves: list[Text]) -> str:
+def leaf_patterns(leaves: list[Text]) -> list[re.Pattern[str]]:
+    return [p for p in (text_pattern(leaf) for leaf in leaves) if p]
+
+
+def highlight(text: str, patterns: list[re.Pattern[str]]) -> str:
     """HTML-escaped text with <mark> around every match of the query's terms."""
-    patterns = [p for p in (text_pattern(leaf) for leaf in leaves) if p]
     if not patterns:
         return html.escape(text)
     norm = normalize(text)
@@ -611,18 +619,21 @@ def highlight(text: str, leaves: list[Text]) -> str:
     return "".join(out)
 
 
-def snippet(text: str, leaves: list[Text], fallback: str = "") -> str:
-    """A window of the text around the first match, highlighted; the summary when none."""
-    text = re.sub(r"\s+", " ", text)
-    patterns = [p for p in (text_pattern(leaf) for leaf in leaves) if p]
-    norm = normalize(text)
-    first = min((m.start() for p in patterns if (m := p.search(norm))), default=None)
+def snippet(text: str, patterns: list[re.Pattern[str]], fallback: str = "", *, normalized: str | None = None,
+            offset: int = 0) -> str:
+    """A window of the text around the first match, highlighted; the summary when none.
+    `normalized[offset:]`, when given, is `text` already normalized (the engine holds it), so
+    the first match is found without folding the whole text again."""
+    if normalized is None:
+        normalized, offset = normalize(text), 0
+    first = min((m.start() - offset for p in patterns if (m := p.search(normalized, offset))), default=None)
     if first is None:
-        base = fallback or text
-        return html.escape(base[:SNIPPET_CHARS] + ("…" if len(base) > SNIPPET_CHARS else ""))
+        base = re.sub(r"\s+", " ", (fallback or text)[:SNIPPET_CHARS * 2]).strip()
+        return html.escape(base[:SNIPPET_CHARS] + ("…" if len(base) > SNIPPET_CHARS or
+                                                   len(fallback or text) > SNIPPET_CHARS * 2 else ""))
     start = max(0, first - SNIPPET_CHARS // 3)
     end = min(len(text), start + SNIPPET_CHARS)
-    window = text[start:end]
+    window = re.sub(r"\s+", " ", text[start:end])
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
-    return html.escape(prefix) + highlight(window, leaves) + html.escape(suffix)
+    return html.escape(prefix) + highlight(window, patterns) + html.escape(suffix)

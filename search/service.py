@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
+import socket
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -76,6 +77,15 @@ class Service:
         if self._backend is None:
             self._backend = open_backend(self.settings, self.index_dir, self.settings.search_backend)
         return self._backend
+
+    def warm_up(self) -> None:
+        """Open the index before the first request (a worker accepts connections only after
+        its app is made), so no user waits for the snapshot to load. Without an index yet,
+        the service still starts and the search API answers 503 until a build makes one."""
+        try:
+            self.engine.health()
+        except SearchError as exc:
+            log.warning("search not ready: %s", exc)
 
     async def api_search(self, request: Request) -> Response:
         try:
@@ -196,7 +206,9 @@ def create_app() -> Starlette:
 
     settings = load()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(message)s")
-    return Service(settings, output_dir=settings.output_dir, index_dir=settings.index_dir).app()
+    service = Service(settings, output_dir=settings.output_dir, index_dir=settings.index_dir)
+    service.warm_up()
+    return service.app()
 
 
 def serve(settings: Settings, *, output_dir: Path, index_dir: Path, host: str, port: int, workers: int = 1) -> None:
@@ -209,8 +221,81 @@ def serve(settings: Settings, *, output_dir: Path, index_dir: Path, host: str, p
     if workers > 1:
         os.environ["CASEBOOK_OUTPUT_DIR"] = str(output_dir)
         os.environ["CASEBOOK_INDEX_DIR"] = str(index_dir)
-        uvicorn.run("search.service:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", access_log=False)
+        config = uvicorn.Config("search.service:create_app", factory=True, host=host, port=port, workers=workers,
+                                log_level="warning", access_log=False)
+        _workers_class()(config, host, port).run()
         return
     service = Service(settings, output_dir=output_dir, index_dir=index_dir)
+    service.warm_up()
     uvicorn.run(service.app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening socket of one worker: SO_REUSEPORT, so that every worker has its own and
+    the kernel spreads new connections over them. With one socket shared by all workers
+    (uvicorn's `--workers`), the first worker to wake accepts every pending connection, and
+    keep-alive clients then stay on it while the other worker idles. proto=IPPROTO_TCP,
+    because accepted connections inherit it and asyncio sets TCP_NODELAY only for that;
+    without it every keep-alive response after the first waits ~40 ms for the client's
+    delayed ACK (Nagle's algorithm; uvicorn issue #3149)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SearchError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                          hint="choose another --port or stop the process using it") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _workers_class():  # type: ignore[no-untyped-def]
+    """uvicorn's worker supervisor (signals, health pings, restarts), with one listening
+    socket per worker instead of one for all (see `listening_socket`)."""
+    from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+    class ReusePortWorkers(Multiprocess):
+        def __init__(self, config, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+            self.worker_sockets = [listening_socket(host, port) for _ in range(config.workers)]
+            super().__init__(config, sockets=[])
+
+        def _spawn(self, number: int) -> Process:
+            process = Process(self.config, [self.worker_sockets[number]])
+            process.start()
+            return process
+
+        def init_processes(self) -> None:
+            self.processes = [self._spawn(number) for number in range(self.processes_num)]
+
+        def restart_all(self) -> None:
+            for number, old in enumerate(self.processes):
+                if self.should_exit.is_set():
+                    return
+                new = self._spawn(number)
+                if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                    new.kill()
+                    new.join()
+                    return
+                old.terminate()
+                old.join()
+                self.processes[number] = new
+
+        def keep_subprocess_alive(self) -> None:
+            from uvicorn.config import STARTUP_FAILURE
+
+            for number, process in enumerate(self.processes):
+                if self.should_exit.is_set() or process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                    continue
+                process.kill()
+                process.join()
+                if process.exitcode == STARTUP_FAILURE:
+                    log.error("worker %s failed to start; stopping", process.pid)
+                    self.should_exit.set()
+                    return
+                log.warning("worker %s died; starting another", process.pid)
+                self.processes[number] = self._spawn(number)
+
+    return ReusePortWorkers

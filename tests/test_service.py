@@ -61,3 +61,55 @@ def test_export_and_health(server):
     assert "slug,title,date" in csv_reply.text
     health = httpx.get(server + "/api/health").json()
     assert health["status"] == "ok" and health["cases"] == 4
+
+
+def test_workers_share_the_load_on_keep_alive_connections(built_site):
+    """With --workers 2, keep-alive connections are spread over both workers (one listening
+    socket per worker, SO_REUSEPORT), rather than all accepted by whichever woke first."""
+    import socket
+
+    process, base = start_server(built_site["output"], built_site["index"], workers=2)
+    try:
+        host, port = base.removeprefix("http://").split(":")
+        connections = [socket.create_connection((host, int(port))) for _ in range(16)]
+        workers = set()
+        for connection in connections:
+            for _ in range(2):   # two requests on each connection: keep-alive
+                connection.sendall(f"GET /api/health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                reply = b""
+                while b"}" not in reply:
+                    reply += connection.recv(65536)
+                assert reply.startswith(b"HTTP/1.1 200")
+                workers.add(httpx.Response(200, content=reply.split(b"\r\n\r\n", 1)[1]).json()["worker"])
+            connection.close()
+        assert len(workers) == 2
+    finally:
+        stop_server(process)
+
+
+def test_worker_sockets_give_connections_tcp_nodelay():
+    """Accepted connections inherit proto=IPPROTO_TCP from the listening socket, so asyncio
+    turns Nagle's algorithm off (else keep-alive responses wait for delayed ACKs)."""
+    import asyncio
+    import socket
+
+    from search.service import listening_socket
+    from tests.conftest import free_port
+
+    async def main() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def accepted(reader, writer) -> None:  # type: ignore[no-untyped-def]
+            sock = writer.get_extra_info("socket")
+            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        port = free_port()
+        server = await asyncio.start_server(accepted, sock=listening_socket("127.0.0.1", port))
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        flag = await asyncio.wait_for(seen, 5)
+        writer.close()
+        server.close()
+        return flag
+
+    assert asyncio.run(main()) == 1
