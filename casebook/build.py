@@ -17,6 +17,8 @@ class BuildResult:
     drafts: int
     failed: list[str] = field(default_factory=list)
     index_report: object | None = None
+    pages_rendered: int = 0
+    pages_reused: int = 0       # unchanged since the last build: the previous output kept
 
 
 def build_site(content: Path, output: Path, index: Path, *, preview: bool = True, strict: bool = False,
@@ -24,6 +26,7 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
     from pelican import Pelican
     from pelican.settings import read_settings
 
+    from plugins import casebook_render_cache as render_cache
     from plugins.casebook_reader import reader as case_reader
     from plugins.casebook_search import indexing
 
@@ -38,12 +41,13 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
         "ARTICLE_PATHS": article_paths, "CASEBOOK_PREVIEW": preview, "CASEBOOK_STRICT": strict,
         # Rebuilds reuse what was read: a case file that did not change is not parsed again.
         "CACHE_CONTENT": True, "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
-        "CACHE_PATH": str(index.parent / f".pelican-cache-{index.name}"),
+        "CACHE_PATH": str(index.parent / f".pelican-cache-{index.name}"), "GZIP_CACHE": False,
     }
     if not preview:
         override["DRAFT_SAVE_AS"] = ""
     settings = read_settings(str(settings_file or ROOT / "pelicanconf.py"), override=override)
     case_reader.FAILED.clear()
+    render_cache.LAST_STATS.clear()
     pelican = Pelican(settings)
     _quiet_pelican()
     pelican.run()
@@ -52,7 +56,8 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
         raise CasebookError(f"{len(failed)} case file(s) are broken", hint="; ".join(failed))
     articles = sum(1 for _ in (output / "cases").glob("*/index.html")) if (output / "cases").exists() else 0
     drafts = sum(1 for _ in (output / "drafts").glob("*/index.html")) if (output / "drafts").exists() else 0
-    return BuildResult(articles, drafts, failed, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None)
+    return BuildResult(articles, drafts, failed, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None,
+                       render_cache.LAST_STATS.get("rendered", 0), render_cache.LAST_STATS.get("reused", 0))
 
 
 def _quiet_pelican() -> None:

@@ -116,3 +116,49 @@ def test_broken_case_is_skipped_and_strict_fails(tmp_path, seed_content):
     assert any("broken.md" in f and "date" in f for f in result.failed)
     with pytest.raises(CasebookError, match="broken"):
         build_site(content, tmp_path / "out2", tmp_path / "index2", preview=False, strict=True)
+
+
+def _tree(folder):  # type: ignore[no-untyped-def]
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.html"))}
+
+
+def test_rebuild_renders_only_what_changed_and_equals_a_full_build(tmp_path, seed_content):
+    """After a body edit, a removal and a title edit, the incremental output is the output
+    of a full build from scratch, file for file, and a body edit re-renders few pages."""
+    import shutil
+
+    from casebook.build import build_site
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    out, index = tmp_path / "out", tmp_path / "index"
+    first = build_site(content, out, index)
+    assert first.pages_reused == 0 and first.pages_rendered > 20
+
+    def check_against_full_build(name: str) -> None:
+        fresh = build_site(content, tmp_path / f"fresh-{name}", tmp_path / f"index-{name}")
+        assert fresh.pages_reused == 0
+        incremental, full = _tree(out), _tree(tmp_path / f"fresh-{name}")
+        assert incremental.keys() == full.keys()
+        assert [n for n in full if incremental[n] != full[n]] == []
+
+    case = next((content / "cases").glob("2025-01-09-*.md"))
+    front, body = case.read_text(encoding="utf-8").split("\n---\n", 1)   # the body only, not the title
+    case.write_text(front + "\n---\n" + body.replace("心家园", "心家苑", 1), encoding="utf-8")
+    edited = build_site(content, out, index)
+    assert 0 < edited.pages_rendered < first.pages_rendered / 2 and edited.pages_reused > 0
+    assert "心家苑" in next(out.glob("cases/2025-01-09-*/index.html")).read_text(encoding="utf-8")
+    check_against_full_build("body")
+
+    removed = next((content / "cases").glob("2022-02-24-*.md"))
+    removed.unlink()
+    build_site(content, out, index)
+    assert not list(out.glob("cases/2022-02-24-*"))
+    check_against_full_build("removed")
+
+    text = case.read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.startswith("title:"))
+    case.write_text(text.replace(title, title + "（修订）", 1), encoding="utf-8")
+    retitled = build_site(content, out, index)
+    assert retitled.pages_reused == 0          # titles show on many pages: everything again
+    check_against_full_build("title")

@@ -43,11 +43,56 @@ class FacetValue:
         return len(self.articles)
 
 
+class _SlugMemo:
+    """Transliterations kept between builds (CACHE_PATH/slugs.json): pinyin for the 3,000
+    names of the gazetteer takes a second or more, on every build, for the same answers."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.slugs: dict[str, str] = {}
+        self.changed = False
+
+    def open(self, cache_path: str | None) -> None:
+        import pypinyin
+
+        self.version = f"{pypinyin.__version__}:{json.dumps(DEFAULT_CONFIG['SLUG_REGEX_SUBSTITUTIONS'])}"
+        self.path = os.path.join(cache_path, "slugs.json") if cache_path else None
+        self.slugs, self.changed = {}, False
+        if self.path and os.path.exists(self.path):
+            try:
+                with open(self.path, encoding="utf-8") as handle:
+                    stored = json.load(handle)
+                if stored.get("version") == self.version:
+                    self.slugs = stored["slugs"]
+            except (OSError, ValueError, KeyError):
+                self.slugs = {}
+
+    def save(self) -> None:
+        if self.path and self.changed:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            tmp = self.path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump({"version": self.version, "slugs": self.slugs}, handle, ensure_ascii=False)
+            os.replace(tmp, self.path)
+            self.changed = False
+
+
+SLUGS = _SlugMemo()
+
+
 def ascii_slug(name: str, settings: dict, *, tones: bool = False) -> str:
+    regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS", [])
+    memo = regex_subs == DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]
+    key = f"{int(tones)}:{name}"
+    if memo and key in SLUGS.slugs:
+        return SLUGS.slugs[key]
     from pypinyin import Style, lazy_pinyin
 
     syllables = lazy_pinyin(name, style=Style.TONE3, neutral_tone_with_five=True) if tones else lazy_pinyin(name)
-    return slugify("-".join(syllables), regex_subs=settings.get("SLUG_REGEX_SUBSTITUTIONS", []))
+    slug = slugify("-".join(syllables), regex_subs=regex_subs)
+    if memo:
+        SLUGS.slugs[key], SLUGS.changed = slug, True
+    return slug
 
 
 @lru_cache(maxsize=1)
@@ -73,6 +118,7 @@ class CasebookSiteGenerator:
         self.settings = settings
         self.output_path = output_path
         self.data = load_data()
+        SLUGS.open(settings.get("CACHE_PATH") if settings.get("CACHE_CONTENT") else None)
 
     # --- context ------------------------------------------------------------------------
 
@@ -119,6 +165,7 @@ class CasebookSiteGenerator:
                     cities[city].articles.append(article)
             province.children = sorted(cities.values(), key=lambda v: (-v.count, v.name))
         programs = self._facet("programs", lambda a: meta(a, "programs") or [])
+        SLUGS.save()
         self._related_all(articles)
         for newer, older in itertools.pairwise(articles):
             older.next_case, newer.prev_case = newer, older
