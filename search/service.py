@@ -260,6 +260,10 @@ def _workers_class():  # type: ignore[no-untyped-def]
     class ReusePortWorkers(Multiprocess):
         def __init__(self, config, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
             self.worker_sockets = [listening_socket(host, port) for _ in range(config.workers)]
+            for sock in self.worker_sockets:
+                # Listening from the start: a connection the kernel assigns to a worker that
+                # is still loading the index waits in its queue instead of being refused.
+                sock.listen(config.backlog)
             super().__init__(config, sockets=[])
 
         def _spawn(self, number: int) -> Process:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
 
+from markupsafe import Markup
 from pelican import signals
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
@@ -141,6 +142,8 @@ class CasebookSiteGenerator:
 
     def generate_context(self) -> None:
         articles = self.context["articles"]
+        for item in [*articles, *self.context.get("drafts", [])]:
+            freeze_for_templates(item)
         meta = lambda a, k: a.metadata.get(k)  # noqa: E731
         banks = self._facet("banks", lambda a: meta(a, "banks") or [])
         types = self.data.banks["types"]
@@ -259,6 +262,10 @@ class CasebookSiteGenerator:
             fh.write(buffer.getvalue())
 
 
+def striptags(html: str) -> str:
+    return Markup(html).striptags()
+
+
 def province_map(provinces: dict[str, FacetValue], data) -> str:  # type: ignore[no-untyped-def]
     """Every province as a dot at its capital's coordinates, sized and labelled by its case
     count: an equirectangular projection of China drawn at build time."""
@@ -292,6 +299,16 @@ def province_map(provinces: dict[str, FacetValue], data) -> str:  # type: ignore
                          f'：暂无案例</title></circle>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def freeze_for_templates(article) -> None:  # type: ignore[no-untyped-def]
+    """What templates ask of a case many times, computed once: its URL and file name (Pelican
+    formats them from the settings on every access, ~25 times per case in a build; the
+    `override_` attributes are Pelican's own, set here to the same values), and its summary
+    as plain text (`summary_text`), which lists and meta tags show."""
+    article.override_url = article.url
+    article.override_save_as = article.save_as
+    article.summary_text = striptags(article.summary or "")
 
 
 def remember_env(generator) -> None:  # type: ignore[no-untyped-def]
