@@ -3,8 +3,8 @@
 Pelican renders every page on every build; after an editor fixes a typo in one case of
 10,000, that is ~12,000 template renders for one changed page. This writer gives each page
 a fingerprint of what its template can show, and when the fingerprint is the one recorded
-for the file already in the output folder, it writes the previous output back instead of
-rendering again.
+for the file already in the output folder, it leaves that file as it is instead of rendering
+and writing it again.
 
 What a page can show, and so its fingerprint:
 - the site: a digest of the metadata of every case, draft and page (title, date, category,
@@ -40,7 +40,7 @@ from pelican import signals
 from pelican.contents import Content
 from pelican.paginator import Page, Paginator
 from pelican.urlwrappers import URLWrapper
-from pelican.utils import clean_output_dir
+from pelican.utils import clean_output_dir, sanitised_join
 from pelican.writers import Writer
 
 from casebook.settings import ROOT
@@ -172,6 +172,7 @@ class RenderCacheWriter(Writer):
         self.fingerprints = _Fingerprints()
         self.site: str | None = None
         self.rendered = self.reused = 0
+        self.unchanged_paths: set[str] = set()
 
     def write_file(self, name, template, context, relative_urls=False, paginated=None, template_name=None,  # type: ignore[no-untyped-def,override]
                    override_output=False, url=None, **kwargs):
@@ -198,16 +199,23 @@ class RenderCacheWriter(Writer):
         fingerprint = self._page_fingerprint(template, localcontext, page_keys)
         self.current[name] = fingerprint
         if self.previous.get(name) == fingerprint:
-            path = os.path.join(self.output_path, name)
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    output = handle.read()
+            path = sanitised_join(self.output_path, name)
+            if os.path.isfile(path):
+                # The file on disk is this page already: nothing to render, nothing to write.
+                self.unchanged_paths.add(path)
                 self.reused += 1
-                return output
-            except OSError:
-                pass
+                return ""
         self.rendered += 1
         return template.render(localcontext)
+
+    def _open_w(self, filename, encoding, override=False):  # type: ignore[no-untyped-def]
+        if filename in self.unchanged_paths and filename not in self._written_files:
+            self.unchanged_paths.discard(filename)
+            self._written_files.add(filename)
+            if override:
+                self._overridden_files.add(filename)
+            return open(os.devnull, "w", encoding=encoding)
+        return super()._open_w(filename, encoding, override)
 
     def save(self) -> None:
         if self.settings.get("_CASEBOOK_CLEAN_OUTPUT") is not None:

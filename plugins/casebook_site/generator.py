@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import heapq
 import io
 import itertools
 import json
@@ -181,34 +183,33 @@ class CasebookSiteGenerator:
             "total": len(articles),
         }
 
-    @staticmethod
-    def _related_all(articles: list) -> None:  # type: ignore[type-arg]
-        """Up to five related cases for each case: shared banks count 3, the same province 2,
-        the same category 1. Candidates come from inverted lists, so the work grows with the
-        overlaps, not with the square of the collection."""
-        by_bank: dict[str, list[int]] = defaultdict(list)
-        by_province: dict[str, list[int]] = defaultdict(list)
-        by_category: dict[str, list[int]] = defaultdict(list)
-        for number, article in enumerate(articles):
-            for bank in article.metadata.get("banks") or []:
-                by_bank[bank].append(number)
-            if article.metadata.get("province"):
-                by_province[article.metadata["province"]].append(number)
-            by_category[str(article.category)].append(number)
-        for number, article in enumerate(articles):
-            scores: dict[int, int] = defaultdict(int)
-            for bank in article.metadata.get("banks") or []:
-                for other in by_bank[bank][:400]:
-                    scores[other] += 3
-            for other in by_province.get(article.metadata.get("province") or "", [])[:400]:
-                scores[other] += 2
-            if len(scores) < 5:
-                for other in by_category[str(article.category)][:50]:
-                    scores[other] += 1
-            scores.pop(number, None)
-            # Articles are newest first, so the lower number wins a tie.
-            best = sorted(scores, key=lambda other: (-scores[other], other))[:5]
-            article.related_cases = [articles[other] for other in best]
+    def _related_all(self, articles: list) -> None:  # type: ignore[type-arg]
+        """Up to five related cases for each case (see `related_numbers`). They depend only on
+        each case's banks, province and category and on the order of the cases, so a build
+        whose cases have the same ones as the last build's reuses its answer
+        (CACHE_PATH/related.json): an edit of a case's text does not recompute 10,000 lists."""
+        key = hashlib.blake2b(json.dumps(
+            [[a.metadata.get("banks") or [], a.metadata.get("province") or "", str(a.category)] for a in articles],
+            ensure_ascii=False).encode(), digest_size=16).hexdigest()
+        cache_path = self.settings.get("CACHE_PATH") if self.settings.get("CACHE_CONTENT") else None
+        path = os.path.join(cache_path, "related.json") if cache_path else None
+        numbers = None
+        if path and os.path.exists(path):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    stored = json.load(handle)
+                numbers = stored["related"] if stored.get("key") == key else None
+            except (OSError, ValueError, KeyError):
+                numbers = None
+        if numbers is None:
+            numbers = related_numbers(articles)
+            if path:
+                os.makedirs(cache_path, exist_ok=True)   # type: ignore[arg-type]
+                with open(path + ".tmp", "w", encoding="utf-8") as handle:
+                    json.dump({"key": key, "related": numbers}, handle)
+                os.replace(path + ".tmp", path)
+        for article, related in zip(articles, numbers, strict=True):
+            article.related_cases = [articles[other] for other in related]
 
     # --- output -------------------------------------------------------------------------
 
@@ -250,7 +251,8 @@ class CasebookSiteGenerator:
         folder = os.path.join(self.output_path, "data")
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "cases.json"), "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, ensure_ascii=False, indent=1, default=str)
+            # One case per line (readable, diffable) with the C encoder (indent= would not use it).
+            fh.write("[\n" + ",\n".join(json.dumps(row, ensure_ascii=False, default=str) for row in rows) + "\n]\n")
         buffer = io.StringIO()
         columns = [*FIELD_ORDER, "url"]
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
@@ -260,6 +262,36 @@ class CasebookSiteGenerator:
                              for k, v in row.items()})
         with open(os.path.join(folder, "cases.csv"), "w", encoding="utf-8-sig", newline="") as fh:
             fh.write(buffer.getvalue())
+
+
+def related_numbers(articles: list) -> list[list[int]]:  # type: ignore[type-arg]
+    """For each case, the positions of up to five related cases: shared banks count 3, the
+    same province 2, the same category 1. Candidates come from inverted lists, so the work
+    grows with the overlaps, not with the square of the collection."""
+    by_bank: dict[str, list[int]] = defaultdict(list)
+    by_province: dict[str, list[int]] = defaultdict(list)
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for number, article in enumerate(articles):
+        for bank in article.metadata.get("banks") or []:
+            by_bank[bank].append(number)
+        if article.metadata.get("province"):
+            by_province[article.metadata["province"]].append(number)
+        by_category[str(article.category)].append(number)
+    out: list[list[int]] = []
+    for number, article in enumerate(articles):
+        scores: dict[int, int] = defaultdict(int)
+        for bank in article.metadata.get("banks") or []:
+            for other in by_bank[bank][:400]:
+                scores[other] += 3
+        for other in by_province.get(article.metadata.get("province") or "", [])[:400]:
+            scores[other] += 2
+        if len(scores) < 5:
+            for other in by_category[str(article.category)][:50]:
+                scores[other] += 1
+        scores.pop(number, None)
+        # Articles are newest first, so the lower number wins a tie.
+        out.append(heapq.nsmallest(5, scores, key=lambda other: (-scores[other], other)))
+    return out
 
 
 def striptags(html: str) -> str:
