@@ -23,6 +23,10 @@ SITEURL = ""
 AUTHOR = "社区金融案例库编辑部"
 PATH = "content"
 ARTICLE_PATHS = ["cases"]
+# Date, slug and category are required front matter: nothing is taken from file or folder
+# names (Pelican would parse a date out of every file name with dateutil, then discard it).
+FILENAME_METADATA = ""
+USE_FOLDER_AS_CATEGORY = False
 PAGE_PATHS = ["pages"]
 STATIC_PATHS = ["images"]
 IGNORE_FILES = ["**/.*", "*.fresh"]

@@ -47,7 +47,7 @@ def index_doc(article, content_root: str) -> IndexDoc:  # type: ignore[no-untype
 def _build_in_child(docs: list[IndexDoc], index_dir: str, conn) -> None:  # type: ignore[no-untyped-def]
     try:
         # One analysing process: Pelican renders the pages on the other core meanwhile.
-        report = WhooshBackend(Path(index_dir)).update(docs, procs=1)
+        report = WhooshBackend(Path(index_dir)).update(docs, procs=int(os.environ.get("CASEBOOK_INDEX_PROCS", "1")))
         conn.send(("ok", report))
     except BaseException as exc:
         conn.send(("error", f"{exc.__class__.__name__}: {exc}"))

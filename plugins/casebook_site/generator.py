@@ -349,6 +349,29 @@ def remember_env(generator) -> None:  # type: ignore[no-untyped-def]
         generator.settings["_casebook_env"] = generator.env
 
 
+class MembershipList(list):
+    """A list of cases whose `in` is a set lookup. Pelican asks `article in articles` of every
+    dated article for every tag and category page, a scan of the list each time: quadratic,
+    seconds at 10,000 cases. Cases have no __eq__, so list membership is identity, as here."""
+
+    def __init__(self, items) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(items)
+        self._ids = {id(item) for item in self}
+
+    def __contains__(self, item: object) -> bool:
+        return id(item) in self._ids
+
+
+def fast_membership(generator) -> None:  # type: ignore[no-untyped-def]
+    """Once Pelican has grouped the articles (nothing changes them after), make the groups
+    MembershipLists, in the generator and in the context the templates see."""
+    for tag in list(generator.tags):
+        generator.tags[tag] = MembershipList(generator.tags[tag])
+    generator.categories = [(category, MembershipList(items)) for category, items in generator.categories]
+    generator.context["tags"] = list(generator.tags.items())
+    generator.context["categories"] = generator.categories
+
+
 def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
     return CasebookSiteGenerator
 
@@ -356,3 +379,4 @@ def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
 def register() -> None:
     signals.get_generators.connect(get_generators)
     signals.article_generator_init.connect(remember_env)
+    signals.article_generator_finalized.connect(fast_membership)
