@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import rjieba
-from pypinyin import lazy_pinyin
 
 MAX_WORDS = 6
 MAX_CHARS = 60
@@ -20,6 +19,8 @@ def make_slug(title: str | None, date: str | None) -> str:
     words: list[str] = []
     for word in rjieba.cut(title or ""):
         if re.fullmatch(r"[\u4e00-\u9fff]+", word):
+            from pypinyin import lazy_pinyin  # heavy to import; only ingest needs it
+
             words.append("".join(lazy_pinyin(word)))
         elif re.fullmatch(r"[A-Za-z0-9]+", word):
             words.append(word.lower())

@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, field
 
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from search.analysis import word_analyzer
-
 SCHEMA_VERSION = 7
 
 
 def build_schema() -> Schema:
+    from search.analysis import word_analyzer  # the segmenter loads only where an index is built
+
     return Schema(
         slug=ID(stored=True, unique=True),
         # No positions: exact adjacency is verified against the text, so the word fields only

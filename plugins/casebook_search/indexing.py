@@ -15,7 +15,6 @@ import lxml.html
 from pelican import signals
 
 from casebook.errors import SearchError
-from search.backend import WhooshBackend
 from search.schema import IndexDoc
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,11 @@ def index_doc(article, content_root: str) -> IndexDoc:  # type: ignore[no-untype
 
 def _build_in_child(docs: list[IndexDoc], index_dir: str, conn) -> None:  # type: ignore[no-untyped-def]
     try:
+        # Imported here: the segmenter, OpenCC and numpy load in the child, off the build's path.
+        from search.backend import WhooshBackend
+
         # One analysing process: Pelican renders the pages on the other core meanwhile.
-        report = WhooshBackend(Path(index_dir)).update(docs, procs=int(os.environ.get("CASEBOOK_INDEX_PROCS", "1")))
+        report = WhooshBackend(Path(index_dir)).update(docs, procs=1)
         conn.send(("ok", report))
     except BaseException as exc:
         conn.send(("error", f"{exc.__class__.__name__}: {exc}"))

@@ -56,9 +56,9 @@ class _SlugMemo:
         self.changed = False
 
     def open(self, cache_path: str | None) -> None:
-        import pypinyin
+        from importlib.metadata import version  # not `import pypinyin`: its dictionaries load slowly
 
-        self.version = f"{pypinyin.__version__}:{json.dumps(DEFAULT_CONFIG['SLUG_REGEX_SUBSTITUTIONS'])}"
+        self.version = f"{version('pypinyin')}:{json.dumps(DEFAULT_CONFIG['SLUG_REGEX_SUBSTITUTIONS'])}"
         self.path = os.path.join(cache_path, "slugs.json") if cache_path else None
         self.slugs, self.changed = {}, False
         if self.path and os.path.exists(self.path):
