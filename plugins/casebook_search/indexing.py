@@ -6,6 +6,7 @@ A generator returned through `get_generators` runs after the articles generator,
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -45,11 +46,19 @@ def index_doc(article, content_root: str) -> IndexDoc:  # type: ignore[no-untype
 
 def _build_in_child(docs: list[IndexDoc], index_dir: str, conn) -> None:  # type: ignore[no-untyped-def]
     try:
+        # This process is a fork of Pelican's, with its whole heap (every article, page and
+        # template). Left to the garbage collector, each full collection would walk, and
+        # copy on write, millions of inherited objects that indexing never frees: frozen,
+        # they are out of its sight.
+        gc.freeze()
         # Imported here: the segmenter, OpenCC and numpy load in the child, off the build's path.
         from search.backend import WhooshBackend
 
-        # One analysing process: Pelican renders the pages on the other core meanwhile.
-        report = WhooshBackend(Path(index_dir)).update(docs, procs=1)
+        # One analysing process per core for a fresh build, although Pelican is rendering
+        # on one of them: the index is the longer task, and when rendering ends first (it
+        # does from ~1,000 cases on) both cores finish the index. Measured at 10,000 cases on
+        # 2 cores: 116 s for the whole build, against 139 s with one analysing process.
+        report = WhooshBackend(Path(index_dir)).update(docs, procs=0)
         conn.send(("ok", report))
     except BaseException as exc:
         conn.send(("error", f"{exc.__class__.__name__}: {exc}"))
