@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 from dataclasses import dataclass
@@ -100,20 +101,36 @@ def segment_leaves(ix):  # type: ignore[no-untyped-def]
     return reader, [(leaf.segment().segment_id(), leaf, offset) for leaf, offset in leaves]
 
 
-def write_gram_tables(folder: Path) -> None:
-    """A bigram table beside every segment that has none yet (new segments only: tables of
-    unchanged segments came with the hard-linked copy), and none for merged-away ones."""
-    ix = whoosh_index.open_dir(str(folder))
+def _write_segment_table(folder: str, segment_id: str) -> None:
+    ix = whoosh_index.open_dir(folder)
     reader, leaves = segment_leaves(ix)
     try:
-        for segment_id, leaf, _offset in leaves:
-            if not has_table(folder, segment_id):
+        for found, leaf, _offset in leaves:
+            if found == segment_id:
                 texts = ((docnum, normalize(f"{stored['record']['title']}\n{stored['record']['text']}"))
                          for docnum, stored in leaf.iter_docs())
-                GramTable.build(texts).save(folder, segment_id)
-        remove_stale_tables(folder, {segment_id for segment_id, _leaf, _offset in leaves})
+                GramTable.build(texts).save(Path(folder), segment_id)
     finally:
         reader.close()
+
+
+def write_gram_tables(folder: Path) -> None:
+    """A bigram table beside every segment that has none yet (new segments only: tables of
+    unchanged segments came with the hard-linked copy), and none for merged-away ones. The
+    segments of a fresh multi-process build get theirs in parallel, one process each."""
+    ix = whoosh_index.open_dir(str(folder))
+    reader, leaves = segment_leaves(ix)
+    reader.close()
+    live = {segment_id for segment_id, _leaf, _offset in leaves}
+    missing = [segment_id for segment_id in sorted(live) if not has_table(folder, segment_id)]
+    workers = min(len(missing), os.cpu_count() or 1)
+    if workers > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pool.starmap(_write_segment_table, [(str(folder), segment_id) for segment_id in missing])
+    else:
+        for segment_id in missing:
+            _write_segment_table(str(folder), segment_id)
+    remove_stale_tables(folder, live)
 
 
 def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
