@@ -131,10 +131,10 @@ def new(title: str, out_dir: Path | None) -> None:
     """Scaffold a draft case with every field present."""
     import datetime as dt
 
+    from casebook.files import atomic_write
     from casebook.model import CHINA_TZ, Case, render
     from scraper.data import load_data
     from scraper.slugs import make_slug, unique_slug
-    from scraper.store import atomic_write
 
     settings = _settings()
     folder = out_dir or settings.cases_dir

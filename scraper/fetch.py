@@ -51,7 +51,7 @@ class Archive:
         return None
 
     def store(self, url: str, final_url: str, body: bytes, headers: httpx.Headers) -> None:
-        from scraper.store import atomic_write
+        from casebook.files import atomic_write
 
         self.directory.mkdir(parents=True, exist_ok=True)
         body_path, meta_path = self._paths(url)

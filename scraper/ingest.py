@@ -70,6 +70,6 @@ def summarize(rows: list[ReportRow]) -> Counter[str]:
 
 
 def write_report(rows: list[ReportRow], path: Path) -> None:
-    from scraper.store import atomic_write
+    from casebook.files import atomic_write
 
     atomic_write(path, "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows))

@@ -15,41 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from casebook.errors import CasebookError, ContentError
+from casebook.files import atomic_write
 from casebook.model import Case, parse, render
 from scraper.dedupe import RepostIndex
 from scraper.slugs import make_slug, unique_slug
 
 MANIFEST = ".casebook-manifest.json"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
 @dataclass
 class Outcome:
     status: str            # written | unchanged | kept-edited | duplicate
     path: Path | None
     reason: str = ""
-
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; cases are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def sha256(text: str) -> str:

@@ -23,9 +23,9 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from casebook.errors import SearchError
-from search.analysis import ensure_dictionary, normalize
+from search.analysis import ensure_dictionary
 from search.grams import GramTable, has_table, remove_stale_tables
-from search.schema import SCHEMA_VERSION, IndexDoc, build_schema
+from search.schema import SCHEMA_VERSION, IndexDoc, build_schema, searchable_text
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
@@ -94,21 +94,18 @@ def _writer(ix, fresh_docs: int, procs: int):  # type: ignore[no-untyped-def]
     return ix.writer(limitmb=256)
 
 
-def segment_leaves(ix):  # type: ignore[no-untyped-def]
-    """(segment id, leaf reader, first docnum) of every segment of an open index."""
-    reader = ix.reader()
+def segment_leaves(reader):  # type: ignore[no-untyped-def]
+    """(segment id, leaf reader, first docnum) of every segment under a Whoosh reader."""
     leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
-    return reader, [(leaf.segment().segment_id(), leaf, offset) for leaf, offset in leaves]
+    return [(leaf.segment().segment_id(), leaf, offset) for leaf, offset in leaves]
 
 
 def _write_segment_table(folder: str, segment_id: str) -> None:
-    ix = whoosh_index.open_dir(folder)
-    reader, leaves = segment_leaves(ix)
+    reader = whoosh_index.open_dir(folder).reader()
     try:
-        for found, leaf, _offset in leaves:
+        for found, leaf, _offset in segment_leaves(reader):
             if found == segment_id:
-                texts = ((docnum, normalize(f"{stored['record']['title']}\n{stored['record']['text']}"))
-                         for docnum, stored in leaf.iter_docs())
+                texts = ((docnum, searchable_text(stored["record"])) for docnum, stored in leaf.iter_docs())
                 GramTable.build(texts).save(Path(folder), segment_id)
     finally:
         reader.close()
@@ -118,10 +115,9 @@ def write_gram_tables(folder: Path) -> None:
     """A bigram table beside every segment that has none yet (new segments only: tables of
     unchanged segments came with the hard-linked copy), and none for merged-away ones. The
     segments of a fresh multi-process build get theirs in parallel, one process each."""
-    ix = whoosh_index.open_dir(str(folder))
-    reader, leaves = segment_leaves(ix)
+    reader = whoosh_index.open_dir(str(folder)).reader()
+    live = {segment_id for segment_id, _leaf, _offset in segment_leaves(reader)}
     reader.close()
-    live = {segment_id for segment_id, _leaf, _offset in leaves}
     missing = [segment_id for segment_id in sorted(live) if not has_table(folder, segment_id)]
     workers = min(len(missing), os.cpu_count() or 1)
     if workers > 1:

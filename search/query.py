@@ -39,8 +39,9 @@ from casebook.errors import QueryError, QueryTimeout, SearchError
 from search import querylang
 from search.analysis import ensure_dictionary, normalize, query_grams, words
 from search.grams import GramTable, has_table
-from search.indexer import current_generation, read_manifest
+from search.indexer import current_generation, read_manifest, segment_leaves
 from search.querylang import And, DateRange, Filter, Not, Or, QuerySyntaxError, Text
+from search.schema import searchable_text
 
 FACET_FIELDS = ("category", "banks", "province", "year", "tags")
 FACET_VALUES = 50   # the most frequent values of each facet (all years); the page shows 12
@@ -93,10 +94,7 @@ class _Snapshot:
         self.postings: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
         self.segments: dict[str, int] = {}      # segment id -> its first docnum
         self.gram_tables: list[tuple[GramTable, int]] = []
-        reader = self.searcher.reader()
-        leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
-        for leaf, offset in leaves:
-            segment_id = leaf.segment().segment_id()
+        for segment_id, leaf, offset in segment_leaves(self.searcher.reader()):
             self.segments[segment_id] = offset
             if not has_table(generation, segment_id):
                 raise SearchError(f"segment {segment_id} has no bigram table", source=str(generation),
@@ -127,7 +125,7 @@ class _Snapshot:
 
     def _add(self, docnum: int, record: dict, text: str | None) -> None:
         self.records[docnum] = record
-        self.texts[docnum] = text if text is not None else normalize(f"{record['title']}\n{record['text']}")
+        self.texts[docnum] = text if text is not None else searchable_text(record)
         for name in ("category", "province", "city", "district", "source"):
             if record.get(name):
                 self.postings[name][record[name]].add(docnum)
@@ -479,7 +477,7 @@ class SearchEngine:
         if len(ordered) < need:
             rest = matched.difference(ordered)
             if len(rest) <= 2000:
-                patterns = [p for p in (text_pattern(leaf) for leaf in leaves) if p]
+                patterns = leaf_patterns(leaves)
                 counts = {d: sum(len(p.findall(snap.texts[d])) for p in patterns) for d in rest}
                 for d, count in counts.items():
                     scores[d] = count * 0.01
@@ -490,8 +488,7 @@ class SearchEngine:
 
     def _result(self, snap: _Snapshot, docnum: int, patterns: list[re.Pattern[str]], score: float) -> dict:
         record = snap.records[docnum]
-        # The normalized text held in memory is title + newline + body, offset for offset.
-        body_start = len(record["title"]) + 1
+        body_start = len(record["title"]) + 1     # where the body begins in searchable_text
         return {
             "slug": record["slug"], "path": record["path"], "url": record["url"], "title": record["title"],
             "date": record["date"], "category": record["category"], "banks": record["banks"],

@@ -34,6 +34,15 @@ def build_schema() -> Schema:
     )
 
 
+def searchable_text(record: dict) -> str:
+    """What exact-fragment search looks in: the normalized title, a newline, the normalized
+    body. The bigram tables are built from it and queries are verified against it; the body
+    starts at len(title) + 1 (normalizing keeps every offset)."""
+    from search.analysis import normalize
+
+    return normalize(f"{record['title']}\n{record['text']}")
+
+
 @dataclass
 class IndexDoc:
     """What the index knows of a case: everything a result or a facet needs, and the text."""

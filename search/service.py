@@ -21,11 +21,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from casebook.errors import QueryError, SearchError
 from casebook.settings import ROOT, Settings
@@ -215,15 +218,13 @@ def serve(settings: Settings, *, output_dir: Path, index_dir: Path, host: str, p
     """One server; with workers > 1, that many processes share the port and the (read-only) index."""
     import os
 
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(message)s")
     if workers > 1:
         os.environ["CASEBOOK_OUTPUT_DIR"] = str(output_dir)
         os.environ["CASEBOOK_INDEX_DIR"] = str(index_dir)
         config = uvicorn.Config("search.service:create_app", factory=True, host=host, port=port, workers=workers,
                                 log_level="warning", access_log=False)
-        _workers_class()(config, host, port).run()
+        ReusePortWorkers(config, host, port).run()
         return
     service = Service(settings, output_dir=output_dir, index_dir=index_dir)
     service.warm_up()
@@ -252,54 +253,48 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _workers_class():  # type: ignore[no-untyped-def]
+class ReusePortWorkers(Multiprocess):
     """uvicorn's worker supervisor (signals, health pings, restarts), with one listening
     socket per worker instead of one for all (see `listening_socket`)."""
-    from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-    class ReusePortWorkers(Multiprocess):
-        def __init__(self, config, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
-            self.worker_sockets = [listening_socket(host, port) for _ in range(config.workers)]
-            for sock in self.worker_sockets:
-                # Listening from the start: a connection the kernel assigns to a worker that
-                # is still loading the index waits in its queue instead of being refused.
-                sock.listen(config.backlog)
-            super().__init__(config, sockets=[])
+    def __init__(self, config: uvicorn.Config, host: str, port: int) -> None:
+        self.worker_sockets = [listening_socket(host, port) for _ in range(config.workers)]
+        for sock in self.worker_sockets:
+            # Listening from the start: a connection the kernel assigns to a worker that
+            # is still loading the index waits in its queue instead of being refused.
+            sock.listen(config.backlog)
+        super().__init__(config, sockets=[])
 
-        def _spawn(self, number: int) -> Process:
-            process = Process(self.config, [self.worker_sockets[number]])
-            process.start()
-            return process
+    def _spawn(self, number: int) -> Process:
+        process = Process(self.config, [self.worker_sockets[number]])
+        process.start()
+        return process
 
-        def init_processes(self) -> None:
-            self.processes = [self._spawn(number) for number in range(self.processes_num)]
+    def init_processes(self) -> None:
+        self.processes = [self._spawn(number) for number in range(self.processes_num)]
 
-        def restart_all(self) -> None:
-            for number, old in enumerate(self.processes):
-                if self.should_exit.is_set():
-                    return
-                new = self._spawn(number)
-                if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
-                    new.kill()
-                    new.join()
-                    return
-                old.terminate()
-                old.join()
-                self.processes[number] = new
+    def restart_all(self) -> None:
+        for number, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._spawn(number)
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                return
+            old.terminate()
+            old.join()
+            self.processes[number] = new
 
-        def keep_subprocess_alive(self) -> None:
-            from uvicorn.config import STARTUP_FAILURE
-
-            for number, process in enumerate(self.processes):
-                if self.should_exit.is_set() or process.is_alive(timeout=self.config.timeout_worker_healthcheck):
-                    continue
-                process.kill()
-                process.join()
-                if process.exitcode == STARTUP_FAILURE:
-                    log.error("worker %s failed to start; stopping", process.pid)
-                    self.should_exit.set()
-                    return
-                log.warning("worker %s died; starting another", process.pid)
-                self.processes[number] = self._spawn(number)
-
-    return ReusePortWorkers
+    def keep_subprocess_alive(self) -> None:
+        for number, process in enumerate(self.processes):
+            if self.should_exit.is_set() or process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                log.error("worker %s failed to start; stopping", process.pid)
+                self.should_exit.set()
+                return
+            log.warning("worker %s died; starting another", process.pid)
+            self.processes[number] = self._spawn(number)

@@ -43,6 +43,7 @@ from pelican.urlwrappers import URLWrapper
 from pelican.utils import clean_output_dir, sanitised_join
 from pelican.writers import Writer
 
+from casebook.files import atomic_write
 from casebook.settings import ROOT
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ class RenderCacheWriter(Writer):
         self.site: str | None = None
         self.rendered = self.reused = 0
         self.unchanged_paths: set[str] = set()
+        _WRITERS.append(self)     # saved when the build finishes (`save_fingerprints`)
 
     def write_file(self, name, template, context, relative_urls=False, paginated=None, template_name=None,  # type: ignore[no-untyped-def,override]
                    override_output=False, url=None, **kwargs):
@@ -218,10 +220,7 @@ class RenderCacheWriter(Writer):
             self._remove_stale_pages()
         if not self.record_path:
             return
-        self.record_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.record_path.with_name(RECORD + ".tmp")
-        tmp.write_text(json.dumps(self.current), encoding="utf-8")
-        os.replace(tmp, self.record_path)
+        atomic_write(self.record_path, json.dumps(self.current))
         log.info("pages rendered: %d, unchanged and reused: %d", self.rendered, self.reused)
 
 
@@ -250,12 +249,7 @@ def take_over_output_cleaning(pelican) -> None:  # type: ignore[no-untyped-def]
 
 
 def get_writer(pelican) -> type:  # type: ignore[no-untyped-def]
-    class _Tracked(RenderCacheWriter):
-        def __init__(self, output_path, settings=None):  # type: ignore[no-untyped-def]
-            super().__init__(output_path, settings=settings)
-            _WRITERS.append(self)
-
-    return _Tracked
+    return RenderCacheWriter
 
 
 LAST_STATS: dict[str, int] = {}

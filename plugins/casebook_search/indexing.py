@@ -54,13 +54,13 @@ def _build_in_child(articles: list, content_root: str, index_dir: str, conn) -> 
         # Imported here: the segmenter, OpenCC and numpy load in the child, off the build's path.
         from search.backend import WhooshBackend
 
+        # The articles came with the fork; turning them into index documents here keeps that
+        # work (an HTML parse per case) off the build's own path.
+        docs = [index_doc(article, content_root) for article in articles]
         # One analysing process per core for a fresh build, although Pelican is rendering
         # on one of them: the index is the longer task, and when rendering ends first (it
         # does from ~1,000 cases on) both cores finish the index. Measured at 10,000 cases on
         # 2 cores: 116 s for the whole build, against 139 s with one analysing process.
-        # The articles came with the fork; turning them into index documents here keeps that
-        # work (an HTML parse per case) off the build's own path.
-        docs = [index_doc(article, content_root) for article in articles]
         report = WhooshBackend(Path(index_dir)).update(docs, procs=0)
         conn.send(("ok", report))
     except BaseException as exc:

@@ -21,12 +21,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
+from pathlib import Path
 
 from markupsafe import Markup
 from pelican import signals
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
 
+from casebook.files import atomic_write
 from casebook.model import FIELD_ORDER
 from scraper.data import load_data
 from scraper.entities import bank_type
@@ -46,12 +48,35 @@ class FacetValue:
         return len(self.articles)
 
 
+def read_cache(cache_path: str | None, name: str, key: str) -> object | None:
+    """What a build kept in CACHE_PATH/name under `key`, or None (no cache, another key, or
+    an unreadable file: then it is computed again)."""
+    if not cache_path:
+        return None
+    try:
+        with open(os.path.join(cache_path, name), encoding="utf-8") as handle:
+            stored = json.load(handle)
+        return stored["value"] if stored.get("key") == key else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_cache(cache_path: str | None, name: str, key: str, value: object) -> None:
+    if cache_path:
+        atomic_write(Path(cache_path) / name, json.dumps({"key": key, "value": value}, ensure_ascii=False))
+
+
+def cache_path_of(settings: dict) -> str | None:
+    """Where plugins keep what a rebuild can reuse: Pelican's cache folder, when caching is on."""
+    return settings.get("CACHE_PATH") if settings.get("CACHE_CONTENT") else None
+
+
 class _SlugMemo:
     """Transliterations kept between builds (CACHE_PATH/slugs.json): pinyin for the 3,000
     names of the gazetteer takes a second or more, on every build, for the same answers."""
 
     def __init__(self) -> None:
-        self.path: str | None = None
+        self.cache_path: str | None = None
         self.slugs: dict[str, str] = {}
         self.changed = False
 
@@ -59,24 +84,13 @@ class _SlugMemo:
         from importlib.metadata import version  # not `import pypinyin`: its dictionaries load slowly
 
         self.version = f"{version('pypinyin')}:{json.dumps(DEFAULT_CONFIG['SLUG_REGEX_SUBSTITUTIONS'])}"
-        self.path = os.path.join(cache_path, "slugs.json") if cache_path else None
-        self.slugs, self.changed = {}, False
-        if self.path and os.path.exists(self.path):
-            try:
-                with open(self.path, encoding="utf-8") as handle:
-                    stored = json.load(handle)
-                if stored.get("version") == self.version:
-                    self.slugs = stored["slugs"]
-            except (OSError, ValueError, KeyError):
-                self.slugs = {}
+        self.cache_path = cache_path
+        self.slugs = read_cache(cache_path, "slugs.json", self.version) or {}  # type: ignore[assignment]
+        self.changed = False
 
     def save(self) -> None:
-        if self.path and self.changed:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            tmp = self.path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump({"version": self.version, "slugs": self.slugs}, handle, ensure_ascii=False)
-            os.replace(tmp, self.path)
+        if self.changed:
+            write_cache(self.cache_path, "slugs.json", self.version, self.slugs)
             self.changed = False
 
 
@@ -121,7 +135,7 @@ class CasebookSiteGenerator:
         self.settings = settings
         self.output_path = output_path
         self.data = load_data()
-        SLUGS.open(settings.get("CACHE_PATH") if settings.get("CACHE_CONTENT") else None)
+        SLUGS.open(cache_path_of(settings))
 
     # --- context ------------------------------------------------------------------------
 
@@ -191,23 +205,10 @@ class CasebookSiteGenerator:
         key = hashlib.blake2b(json.dumps(
             [[a.metadata.get("banks") or [], a.metadata.get("province") or "", str(a.category)] for a in articles],
             ensure_ascii=False).encode(), digest_size=16).hexdigest()
-        cache_path = self.settings.get("CACHE_PATH") if self.settings.get("CACHE_CONTENT") else None
-        path = os.path.join(cache_path, "related.json") if cache_path else None
-        numbers = None
-        if path and os.path.exists(path):
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    stored = json.load(handle)
-                numbers = stored["related"] if stored.get("key") == key else None
-            except (OSError, ValueError, KeyError):
-                numbers = None
+        numbers = read_cache(cache_path_of(self.settings), "related.json", key)
         if numbers is None:
             numbers = related_numbers(articles)
-            if path:
-                os.makedirs(cache_path, exist_ok=True)   # type: ignore[arg-type]
-                with open(path + ".tmp", "w", encoding="utf-8") as handle:
-                    json.dump({"key": key, "related": numbers}, handle)
-                os.replace(path + ".tmp", path)
+            write_cache(cache_path_of(self.settings), "related.json", key, numbers)
         for article, related in zip(articles, numbers, strict=True):
             article.related_cases = [articles[other] for other in related]
 
