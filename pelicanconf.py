@@ -64,8 +64,27 @@ TAGS_SAVE_AS = "tags/index.html"
 AUTHOR_SAVE_AS = ""
 AUTHORS_SAVE_AS = ""
 ARCHIVES_SAVE_AS = "archives/index.html"
-YEAR_ARCHIVE_URL = "years/{date:%Y}/"
-YEAR_ARCHIVE_SAVE_AS = "years/{date:%Y}/index.html"
+# Year pages are written by plugins/casebook_site (Pelican's own take seconds at 10,000 cases).
+YEAR_ARCHIVE_SAVE_AS = ""
+CASEBOOK_YEAR_URL = "years/{year}/"
+CASEBOOK_YEAR_SAVE_AS = "years/{year}/index.html"
+# One language: no translations to pair up (Pelican's pairing compares every case with
+# every other one). Two cases with one slug are an error of `casebook check` and the index.
+ARTICLE_TRANSLATION_ID = None
+PAGE_TRANSLATION_ID = None
+
+
+def newest_first(content) -> tuple:  # type: ignore[no-untyped-def]
+    """Newest case first; cases of one moment by slug, so the order never depends on the
+    order the file system lists the files in."""
+    try:
+        stamp = content.date.timestamp()
+    except (AttributeError, OverflowError, ValueError):   # an undated draft (Pelican dates it at the end of time)
+        stamp = float("inf")
+    return (-stamp, content.slug)
+
+
+ARTICLE_ORDER_BY = newest_first
 DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search"]
 SEARCH_SAVE_AS = "search/index.html"
 

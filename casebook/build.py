@@ -46,11 +46,17 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
     if not preview:
         override["DRAFT_SAVE_AS"] = ""
     settings = read_settings(str(settings_file or ROOT / "pelicanconf.py"), override=override)
+    # Compiled templates are kept between builds (Jinja checks each one against its source).
+    settings["JINJA_ENVIRONMENT"] = {**settings.get("JINJA_ENVIRONMENT", {}),
+                                     "bytecode_cache": _template_cache(Path(override["CACHE_PATH"]) / "jinja")}
     case_reader.FAILED.clear()
     render_cache.LAST_STATS.clear()
     pelican = Pelican(settings)
     _quiet_pelican()
-    pelican.run()
+    try:
+        pelican.run()
+    finally:
+        indexing.abort_stream()   # a build that failed midway leaves no index process behind
     failed = list(case_reader.FAILED)
     if strict and failed:
         raise CasebookError(f"{len(failed)} case file(s) are broken", hint="; ".join(failed))
@@ -58,6 +64,13 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
     drafts = sum(1 for _ in (output / "drafts").glob("*/index.html")) if (output / "drafts").exists() else 0
     return BuildResult(articles, drafts, failed, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None,
                        render_cache.LAST_STATS.get("rendered", 0), render_cache.LAST_STATS.get("reused", 0))
+
+
+def _template_cache(folder: Path):  # type: ignore[no-untyped-def]
+    from jinja2 import FileSystemBytecodeCache
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileSystemBytecodeCache(str(folder))
 
 
 def _quiet_pelican() -> None:

@@ -171,6 +171,20 @@ def build(content: Path | None, output: Path | None, index: Path | None, strict:
     index_note = (f"; index {report.generation}: +{report.added} ~{report.updated} -{report.removed}"  # type: ignore[attr-defined]
                   if report else "")
     click.echo(f"built {result.articles} cases and {result.drafts} drafts into {settings.output_dir}{index_note}")
+    _leave_at_once()
+
+
+def _leave_at_once() -> None:
+    """End the process without freeing the build's heap object by object (every case, page
+    and template: about a second at 10,000 cases). Everything is written and the index
+    process joined by now; what buffers remain is flushed here."""
+    import logging
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(0)
 
 
 @main.command()

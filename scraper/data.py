@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -36,6 +36,7 @@ class Region:
         return short_region_name(self.name)
 
 
+@cache
 def short_region_name(name: str) -> str:
     """成都市 -> 成都, 桂东县 -> 桂东, 新疆维吾尔自治区 -> 新疆; never shorter than two characters."""
     for suffix in REGION_SUFFIXES:
@@ -104,10 +105,13 @@ class Data:
         return [t["name"] for t in self.taxonomy["tags"]]
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when PyYAML has it: every command loads these
+
+
 def _read_yaml(path: Path) -> object:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_YAML_LOADER)
     except FileNotFoundError as exc:
         raise SettingsError(f"data file {path} is missing", hint="restore it from git") from exc
     except yaml.YAMLError as exc:

@@ -21,9 +21,10 @@ from scraper.data import Data, load_data
 from scraper.extract import extract_page
 from scraper.metadata import clean_title, detect_site, find_source
 from scraper.normalize import build_case
+from scraper.sanitize import sanitize
 from scraper.sources import Document, document_from_bytes, read_file
 from scraper.stories import split
-from scraper.tomarkdown import html_to_markdown, sanitize, tidy_markdown, unwrap_image_url
+from scraper.tomarkdown import html_to_markdown, tidy_markdown, unwrap_image_url
 
 HTML_BODY_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|section|span|table)[\s/>]", re.IGNORECASE)
 COVER_KEYS = ("cover", "headimg", "thumbnail", "image", "banner", "featured_image")

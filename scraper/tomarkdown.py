@@ -1,32 +1,17 @@
-"""Article HTML to clean Markdown: sanitize (nh3), unwrap image proxies, promote bold-only
-paragraphs to headings, convert (markdownify), tidy.
-
-No script, style, iframe, event handler or javascript: URL survives: nh3 keeps only the
-tags and attributes listed here and only http(s) URLs.
-"""
+"""Article HTML to clean Markdown: sanitize (scraper/sanitize.py), unwrap image proxies,
+promote bold-only paragraphs to headings, convert (markdownify), tidy."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import unquote, urljoin
 
-import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
 from markdownify import MarkdownConverter
 
-ALLOWED_TAGS = {"p", "br", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "ul", "ol", "li",
-                "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "img", "a", "blockquote",
-                "figure", "figcaption", "div", "section", "article", "span", "pre", "code", "hr", "sup", "sub"}
-ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "title", "data-src", "data-original", "loading"},
-                      "a": {"href", "title"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"},
-                      "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+from scraper.sanitize import sanitize
+
 LAZY_SRC_ATTRS = ("data-src", "data-original", "data-actualsrc", "data-lazy-src", "data-echo", "original")
-
-
-def sanitize(html: str) -> str:
-    """Keep only harmless article markup."""
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes={"http", "https"}, link_rel=None, strip_comments=True)
 
 
 def unwrap_image_url(url: str, proxies: list[str], base_url: str | None = None) -> str:

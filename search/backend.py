@@ -17,9 +17,9 @@ from typing import Protocol, runtime_checkable
 
 from casebook.errors import SettingsError
 from casebook.settings import Settings
-from search.indexer import BuildReport, build_index
+from search.indexer import build_index
 from search.query import SearchEngine, SearchRequest, SearchResponse
-from search.schema import IndexDoc
+from search.schema import BuildReport, IndexDoc
 
 
 @runtime_checkable

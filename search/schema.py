@@ -88,3 +88,17 @@ class IndexDoc:
             "banks": ",".join(self.banks), "tags": ",".join(self.tags), "programs": ",".join(self.programs),
             "record": asdict(self),
         }
+
+
+@dataclass
+class BuildReport:
+    """What an index build did. (Here, not in the indexer: the build process receives it and
+    should not have to load the segmenter to read it.)"""
+
+    generation: str
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    rebuilt: bool
+    reason: str = ""

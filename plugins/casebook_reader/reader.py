@@ -9,6 +9,8 @@ site builds (`casebook build --strict` fails instead). Dates of month precision
 from __future__ import annotations
 
 import logging
+import string
+from functools import lru_cache
 from typing import ClassVar
 
 from pelican import signals
@@ -19,7 +21,7 @@ from casebook.check import check_text
 from casebook.errors import ContentError
 from casebook.model import date_to_datetime, normalize_date, split_front_matter
 from scraper.data import load_data
-from scraper.tomarkdown import sanitize
+from scraper.sanitize import sanitize
 
 log = logging.getLogger(__name__)
 FAILED: list[str] = []   # problems of this build, for `casebook build` to report and --strict to fail on
@@ -58,7 +60,27 @@ class CaseReader(YAMLMetadataReader):
         metadata["authors_list"] = list(meta.get("authors") or [])
         metadata.pop("authors", None)   # Pelican would make author pages of reporters' names
         metadata.pop("author", None)
+        metadata.update(self._locations(metadata))
         return content, metadata
+
+    def _locations(self, metadata: dict) -> dict:
+        """The case's URL and file name, set here (as `url` and `save_as`, which Pelican keeps
+        as its overrides) when the site's patterns need nothing but the slug: Pelican would
+        otherwise format them from the settings on every access, ~25 times per case in a
+        build. Anything else (drafts Pelican may date-shift, other patterns) is left to it."""
+        status = str(metadata.get("status") or "published").lower()
+        if status != "published" or not metadata.get("slug") or not self.settings.get("WITH_FUTURE_DATES", True):
+            return {}
+        url, save_as = self.settings.get("ARTICLE_URL", ""), self.settings.get("ARTICLE_SAVE_AS", "")
+        if not (_slug_only(url) and _slug_only(save_as)):
+            return {}
+        slug = str(metadata["slug"])
+        return {"url": url.format(slug=slug), "save_as": save_as.format(slug=slug)}
+
+
+@lru_cache(maxsize=16)
+def _slug_only(pattern: str) -> bool:
+    return bool(pattern) and {name for _, name, _, _ in string.Formatter().parse(pattern) if name} <= {"slug"}
 
 
 def display_date(iso: str) -> str:

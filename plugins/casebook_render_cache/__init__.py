@@ -17,6 +17,9 @@ What a page can show, and so its fingerprint:
   (`*_page.object_list`) and the related cases of the page's case, whose summaries it
   shows. Elsewhere a case counts by identity.
 
+Feeds get the same treatment: a feed's fingerprint is the site's and its cases' (bodies
+included), so a body edit regenerates only the feeds that carry the case.
+
 So a body edit renders the case's own page and the list pages that show it. The record
 of fingerprints is removed when a build starts and written when it finishes, so a build
 that dies half way leaves none and the next one renders everything.
@@ -34,6 +37,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pelican import signals
@@ -83,11 +87,20 @@ def _sources_digest() -> str:
     return h.hexdigest()
 
 
+def _json_default(value: object) -> object:
+    """What the C JSON encoder cannot write itself, as `_plain` would write it."""
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v) for v in value), key=str)
+    return _plain(value)
+
+
 def site_digest(context: dict, settings: dict) -> str:
     contents = [c for key in ("articles", "drafts", "pages", "hidden_pages", "draft_pages")
                 for c in context.get(key) or [] if isinstance(c, Content)]
-    metadata = sorted((c.source_path or "", json.dumps(_plain(c.metadata), ensure_ascii=False, sort_keys=True))
-                      for c in contents)
+    # The C encoder with a fallback for dates and taxonomy objects: ~4x faster than turning
+    # each metadata dict into plain values first, which at 10,000 cases was a second per build.
+    encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_json_default).encode
+    metadata = sorted((c.source_path or "", encode(c.metadata)) for c in contents)
     simple = json.dumps(_plain({k: v for k, v in settings.items() if not k.startswith("_")}), sort_keys=True)
     return _digest(_sources_digest(), simple, json.dumps(metadata, ensure_ascii=False))
 
@@ -97,7 +110,7 @@ class _Fingerprints:
     recur on thousands of pages of one build)."""
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[int, bool], str] = {}
+        self._memo: dict[tuple[int, bool | None], str] = {}   # (id, body); None: the text alone
         self._keep: list[object] = []     # memoized objects stay alive, so ids stay unique
 
     def of(self, value: object, body: bool = False) -> str:
@@ -109,6 +122,16 @@ class _Fingerprints:
             self._keep.append(value)
         return known
 
+    def _body(self, content: Content) -> str:
+        """A digest of one case's text (memoized: a case is related to many others)."""
+        key = (id(content), None)
+        known = self._memo.get(key)
+        if known is None:
+            known = _digest(f"{content.source_path}", content._content or "")
+            self._memo[key] = known
+            self._keep.append(content)
+        return known
+
     def _compute(self, value: object, body: bool) -> str:
         if isinstance(value, Content):
             identity = f"{type(value).__name__}:{value.source_path}:{getattr(value, 'save_as', '')}"
@@ -116,8 +139,7 @@ class _Fingerprints:
                 return identity
             # A case page lists its related cases with their summaries (case_list.html); their
             # own related cases do not show, so one level (relations can be cycles).
-            related = [_digest(f"{other.source_path}", other._content or "")
-                       for other in getattr(value, "related_cases", None) or []]
+            related = [self._body(other) for other in getattr(value, "related_cases", None) or []]
             return _digest(identity, value._content or "", *related)
         if isinstance(value, Page):
             return _digest("page", str(value.number), str(value.paginator.num_pages),
@@ -181,6 +203,40 @@ class RenderCacheWriter(Writer):
         return super().write_file(name, _RememberingTemplate(self, template, page_keys), context,
                                   relative_urls=relative_urls, paginated=paginated, template_name=template_name,
                                   override_output=override_output, url=url, **kwargs)
+
+    def write_feed(self, elements, context, path=None, url=None, feed_type="atom", override_output=False,  # type: ignore[no-untyped-def,override]
+                   feed_title=None):
+        """A feed whose cases, settings and site did not change since the last build is the
+        file already on disk: not generated again."""
+        if path:
+            if self.site is None:
+                self.site = site_digest(context, self.settings)
+            items = elements[: self.settings.get("FEED_MAX_ITEMS")]
+            fingerprint = _digest(self.site, "feed", path, str(url), feed_type, str(feed_title),
+                                  str(context.get("SITEURL")), str(context.get("FEED_DOMAIN")),
+                                  *(self.fingerprints.of(item, body=True) for item in items))
+            self.current[path] = fingerprint
+            if self.previous.get(path) == fingerprint and os.path.isfile(sanitised_join(self.output_path, path)):
+                self.reused += 1
+                return None
+            self.rendered += 1
+        return super().write_feed(elements, context, path=path, url=url, feed_type=feed_type,
+                                  override_output=override_output, feed_title=feed_title)
+
+    def write_derived(self, name: str, context: dict, produce: Callable[[], str]) -> None:
+        """A file derived from the site's metadata and settings alone (no case body shows in
+        it): produced and written (atomically) only when those changed since the last build."""
+        if self.site is None:
+            self.site = site_digest(context, self.settings)
+        fingerprint = _digest(self.site, "derived", name)
+        self.current[name] = fingerprint
+        path = Path(sanitised_join(self.output_path, name))
+        if self.previous.get(name) == fingerprint and path.is_file():
+            self.reused += 1
+            return
+        self.rendered += 1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, produce())
 
     def _page_fingerprint(self, template, localcontext: dict, page_keys: set[str]) -> str:  # type: ignore[no-untyped-def]
         paginated_lists = {key[:-5] for key in page_keys if key.endswith("_page") and key in localcontext}

@@ -1,7 +1,11 @@
 """Build the search index from the cases Pelican read (never from the output HTML).
 
-A generator returned through `get_generators` runs after the articles generator, reads
-`context["articles"]` (published cases only) and brings the Whoosh index up to date.
+When the articles generator starts, a forked index process starts too. Each published case
+goes to it as soon as Pelican has read it, so a fresh index is analysed on the second core
+while the first one is still reading (and then rendering). Once the articles are final, a
+generator returned through `get_generators` tells the index process which cases to serve
+(`context["articles"]`: drafts, hidden and broken cases are not indexed); the output phase
+ends by waiting for the new index generation to be swapped in.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import queue
 from pathlib import Path
 
 import lxml.html
@@ -17,6 +22,8 @@ from pelican import signals
 
 from casebook.errors import SearchError
 from search.schema import IndexDoc
+
+INDEX_NICENESS = 10   # the index yields the CPU to rendering, the build's critical path
 
 log = logging.getLogger(__name__)
 LAST_REPORT: list = []
@@ -31,78 +38,189 @@ def article_text(html: str) -> str:
     return "\n".join(line.strip() for line in root.text_content().split("\n") if line.strip())
 
 
-def index_doc(article, content_root: str) -> IndexDoc:  # type: ignore[no-untyped-def]
+def case_fields(article, content_root: str) -> dict:  # type: ignore[no-untyped-def]
+    """What the index process needs of an article: cheap to take here, the HTML still raw."""
     meta = article.metadata
-    return IndexDoc(
-        slug=article.slug, path=os.path.relpath(article.source_path, content_root), url="/" + article.url,
-        title=article.title, date=meta.get("date_iso", article.date.isoformat()),
-        category=article.category.name if getattr(article, "category", None) else "",
-        tags=[t.name for t in getattr(article, "tags", [])], banks=list(meta.get("banks") or []),
-        programs=list(meta.get("programs") or []), province=meta.get("province") or "",
-        city=meta.get("city") or "", district=meta.get("district") or "", source=meta.get("source") or "",
-        via=meta.get("via") or "", summary=meta.get("summary") or "", text=article_text(article._content),
-    )
+    source, root = article.source_path, content_root.rstrip(os.sep) + os.sep
+    return {
+        "slug": article.slug, "path": source[len(root):] if source.startswith(root) else os.path.relpath(source, root),
+        "url": "/" + article.url,
+        "title": article.title, "date": meta.get("date_iso", article.date.isoformat()),
+        "category": article.category.name if getattr(article, "category", None) else "",
+        "tags": [t.name for t in getattr(article, "tags", [])], "banks": list(meta.get("banks") or []),
+        "programs": list(meta.get("programs") or []), "province": meta.get("province") or "",
+        "city": meta.get("city") or "", "district": meta.get("district") or "", "source": meta.get("source") or "",
+        "via": meta.get("via") or "", "summary": meta.get("summary") or "", "html": article._content,
+    }
 
 
-def _build_in_child(articles: list, content_root: str, index_dir: str, conn) -> None:  # type: ignore[no-untyped-def,type-arg]
+def index_doc(fields: dict) -> IndexDoc:
+    fields = dict(fields)
+    text = article_text(fields.pop("html"))
+    return IndexDoc(**fields, text=text)
+
+
+def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, conn) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """The index process: add each case as it comes; on ("end", slugs) commit and report.
+    After an error it still drains the queue to the end, so the build never blocks on it."""
+    gc.freeze()   # the heap inherited from Pelican is never freed here: out of the collector's sight
+    os.nice(INDEX_NICENESS)
+    parent = os.getppid()
+    builder, failure = None, ""
     try:
-        # This process is a fork of Pelican's, with its whole heap (every article, page and
-        # template). Left to the garbage collector, each full collection would walk, and
-        # copy on write, millions of inherited objects that indexing never frees: frozen,
-        # they are out of its sight.
-        gc.freeze()
-        # Imported here: the segmenter, OpenCC and numpy load in the child, off the build's path.
-        from search.backend import WhooshBackend
+        from search.indexer import IndexBuilder  # the segmenter and Whoosh load here, off the build's path
 
-        # The articles came with the fork; turning them into index documents here keeps that
-        # work (an HTML parse per case) off the build's own path.
-        docs = [index_doc(article, content_root) for article in articles]
-        # One analysing process per core for a fresh build, although Pelican is rendering
-        # on one of them: the index is the longer task, and when rendering ends first (it
-        # does from ~1,000 cases on) both cores finish the index. Measured at 10,000 cases on
-        # 2 cores: 116 s for the whole build, against 139 s with one analysing process.
-        report = WhooshBackend(Path(index_dir)).update(docs, procs=0)
-        conn.send(("ok", report))
+        builder = IndexBuilder(Path(index_dir))
     except BaseException as exc:
-        conn.send(("error", f"{exc.__class__.__name__}: {exc}"))
+        failure = f"{exc.__class__.__name__}: {exc}"
+    while True:
+        try:
+            kind, payload = cases.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:   # the build was killed: leave nothing half-built behind
+                kind, payload = "abort", None
+            else:
+                continue
+        if stop.is_set():
+            kind = "abort"
+        if kind == "case" and not failure:
+            try:
+                builder.add(index_doc(payload))  # type: ignore[union-attr]
+            except BaseException as exc:
+                failure = f"{exc.__class__.__name__}: {exc}"
+                builder.cancel()  # type: ignore[union-attr]
+        elif kind == "end":
+            break
+        elif kind == "abort":
+            if builder is not None:
+                builder.cancel()
+            conn.close()
+            return
+    try:
+        if failure:
+            raise RuntimeError(failure)
+        conn.send(("ok", builder.finish(keep=set(payload))))  # type: ignore[union-attr]
+    except BaseException as exc:
+        if builder is not None:
+            builder.cancel()
+        conn.send(("error", str(exc) if failure else f"{exc.__class__.__name__}: {exc}"))
     finally:
         conn.close()
 
 
+class IndexStream:
+    """The index process of one build, and the cases sent to it so far."""
+
+    def __init__(self, index_dir: str, content_root: str) -> None:
+        self.content_root = content_root
+        context = multiprocessing.get_context("fork")
+        self.cases = context.Queue()   # a feeder thread writes to the pipe: sending never blocks the build
+        self.stop = context.Event()   # an aborted build: the cases still queued are not indexed
+        parent, child = context.Pipe(duplex=False)
+        self.process = context.Process(target=_index_in_child, args=(self.cases, self.stop, index_dir, child),
+                                       daemon=False)
+        self.process.start()
+        child.close()
+        self.conn = parent
+        self.read: list = []          # articles built since the last flush; their status is final later
+        self.sent: set[str] = set()   # source paths of the cases sent
+        self.ended = False
+
+    def flush(self) -> None:
+        """Send the articles read so far that are published. Checked one file later, because
+        Pelican can still turn an article into a draft after it is built (a future date)."""
+        read, self.read = self.read, []
+        for article in read:
+            if article.status == "published" and article.source_path not in self.sent:
+                self._send(article)
+
+    def end(self, articles: list) -> None:  # type: ignore[type-arg]
+        self.flush()
+        for article in articles:
+            if article.source_path not in self.sent:   # e.g. served from a generator-level cache
+                self._send(article)
+        self.cases.put(("end", [article.slug for article in articles]))
+        self.ended = True
+
+    def result(self):  # type: ignore[no-untyped-def]
+        try:
+            status, payload = self.conn.recv()
+        except EOFError:
+            status, payload = "error", "the indexing process died"
+        self._close()
+        return status, payload
+
+    def abort(self) -> None:
+        if not self.ended:
+            self.stop.set()
+            self.cases.put(("abort", None))
+            self.ended = True
+        self._close()
+
+    def _send(self, article) -> None:  # type: ignore[no-untyped-def]
+        self.cases.put(("case", case_fields(article, self.content_root)))
+        self.sent.add(article.source_path)
+
+    def _close(self) -> None:
+        self.process.join()
+        self.conn.close()
+        self.cases.close()
+        self.cases.join_thread()
+
+
+STREAM: list[IndexStream] = []   # the stream of the build in progress
+
+
+def start_stream(generator) -> None:  # type: ignore[no-untyped-def]
+    abort_stream()
+    index_dir = generator.settings.get("CASEBOOK_INDEX_DIR")
+    if index_dir:
+        STREAM.append(IndexStream(index_dir, generator.path))
+
+
+def abort_stream() -> None:
+    """End an index process that a failed build left running; its half-built index goes."""
+    while STREAM:
+        STREAM.pop().abort()
+
+
+def article_built(content) -> None:  # type: ignore[no-untyped-def]
+    from pelican.contents import Article
+
+    if STREAM and isinstance(content, Article):
+        STREAM[0].read.append(content)
+
+
+def next_file(generator) -> None:  # type: ignore[no-untyped-def]
+    if STREAM:
+        STREAM[0].flush()
+
+
 class SearchIndexGenerator:
-    """Starts indexing as soon as the articles are read, in a forked process, so that the index
-    is built on the second core while Pelican renders the pages on the first; joins it at the
-    end of the output phase. The index swap itself is atomic (search/indexer.py)."""
+    """Ends the index stream with the final list of published cases once the articles are
+    read, and waits for the index at the end of the output phase. The index swap itself is
+    atomic (search/indexer.py)."""
 
     def __init__(self, context, settings, path, theme, output_path, *args, **kwargs):  # type: ignore[no-untyped-def]
         self.context = context
         self.settings = settings
         self.path = path
-        self._process = None
-        self._conn = None
+        self.stream: IndexStream | None = None
 
     def generate_context(self) -> None:
-        index_dir = self.settings.get("CASEBOOK_INDEX_DIR")
-        if not index_dir:
+        if not self.settings.get("CASEBOOK_INDEX_DIR"):
             log.warning("CASEBOOK_INDEX_DIR is not set: no search index built")
             return
-        articles = list(self.context.get("articles", []))
-        context = multiprocessing.get_context("fork")
-        parent, child = context.Pipe(duplex=False)
-        self._process = context.Process(target=_build_in_child, args=(articles, self.path, index_dir, child),
-                                        daemon=False)
-        self._process.start()
-        child.close()
-        self._conn = parent
+        if not STREAM:
+            start_stream(self)   # no articles generator ran: an index of no cases
+        self.stream = STREAM[0]
+        self.stream.end(list(self.context.get("articles", [])))
 
     def generate_output(self, writer) -> None:  # type: ignore[no-untyped-def]
-        if self._process is None:
+        if self.stream is None:
             return
-        try:
-            status, payload = self._conn.recv()  # type: ignore[union-attr]
-        except EOFError:
-            status, payload = "error", "the indexing process died"
-        self._process.join()
+        status, payload = self.stream.result()
+        STREAM.clear()
         if status != "ok":
             raise SearchError(f"the search index was not built: {payload}",
                               source=self.settings.get("CASEBOOK_INDEX_DIR"),
@@ -117,4 +235,7 @@ def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
 
 
 def register() -> None:
+    signals.article_generator_init.connect(start_stream)
+    signals.content_object_init.connect(article_built)
+    signals.article_generator_preread.connect(next_file)
     signals.get_generators.connect(get_generators)

@@ -222,7 +222,27 @@ class CasebookSiteGenerator:
         for province in site["provinces"].values():
             for city in province.children:
                 self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
-        self._write_datasets()
+        self._write_year_pages(writer)
+        self._write_datasets(writer)
+
+    def _write_year_pages(self, writer) -> None:  # type: ignore[no-untyped-def]
+        """A page per year, as Pelican's own year archives would be (same template and page
+        variables). Pelican's are off (YEAR_ARCHIVE_SAVE_AS is empty): they pick each year's
+        cases by scanning every case against a list of that year's, seconds at 10,000 cases."""
+        url_pattern, save_as_pattern = self.settings.get("CASEBOOK_YEAR_URL"), self.settings.get("CASEBOOK_YEAR_SAVE_AS")
+        if not save_as_pattern:
+            return
+        template = self.settings["_casebook_env"].get_template("period_archives.html")
+        articles = self.context["articles"]
+        for year, group in itertools.groupby(self.context.get("dates") or [], key=lambda a: a.date.year):
+            dates = list(group)
+            members = {id(a) for a in dates}
+            context = {**self.context, "period": (year,), "period_num": (year,)}
+            writer.write_file(save_as_pattern.format(year=year), template, context,
+                              relative_urls=self.settings.get("RELATIVE_URLS", False),
+                              articles=[a for a in articles if id(a) in members], dates=dates,
+                              template_name="period_archives", blog=True, url=url_pattern.format(year=year),
+                              all_articles=articles)
 
     def _write_facet_pages(self, writer, kind: str, label: str, values: dict) -> None:  # type: ignore[no-untyped-def]
         env = self.settings["_casebook_env"]
@@ -239,30 +259,48 @@ class CasebookSiteGenerator:
                           paginated={"articles": value.articles}, template_name="facet",
                           url=value.url, facet=value, facet_heading=heading, facet_label=label, facet_parent=parent)
 
-    def _write_datasets(self) -> None:
-        rows = []
-        for article in self.context["articles"]:
-            meta = article.metadata
-            row = {name: meta.get(name) for name in FIELD_ORDER}
-            row.update({"title": article.title, "slug": article.slug, "date": meta.get("date_iso"),
-                        "category": article.category.name, "tags": [t.name for t in getattr(article, "tags", [])],
-                        "authors": meta.get("authors_list") or [], "url": "/" + article.url,
-                        "status": meta.get("status", "published")})
-            rows.append(row)
-        folder = os.path.join(self.output_path, "data")
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "cases.json"), "w", encoding="utf-8") as fh:
+    def _write_datasets(self, writer) -> None:  # type: ignore[no-untyped-def]
+        """data/cases.json and data/cases.csv: every published case's fields, for researchers.
+        They derive from the cases' metadata alone, so the render cache's writer keeps last
+        build's files when no metadata changed (`write_derived`)."""
+        rows: list[dict] = []
+
+        def table() -> list[dict]:
+            if not rows:
+                rows.extend(self._dataset_row(article) for article in self.context["articles"])
+            return rows
+
+        def as_json() -> str:
             # One case per line (readable, diffable) with the C encoder (indent= would not use it).
-            fh.write("[\n" + ",\n".join(json.dumps(row, ensure_ascii=False, default=str) for row in rows) + "\n]\n")
-        buffer = io.StringIO()
-        columns = [*FIELD_ORDER, "url"]
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-                             for k, v in row.items()})
-        with open(os.path.join(folder, "cases.csv"), "w", encoding="utf-8-sig", newline="") as fh:
-            fh.write(buffer.getvalue())
+            return "[\n" + ",\n".join(json.dumps(row, ensure_ascii=False, default=str) for row in table()) + "\n]\n"
+
+        def as_csv() -> str:
+            buffer = io.StringIO()
+            out = csv.DictWriter(buffer, fieldnames=[*FIELD_ORDER, "url"], extrasaction="ignore")
+            out.writeheader()
+            for row in table():
+                out.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+                              for k, v in row.items()})
+            return "\ufeff" + buffer.getvalue()     # a BOM, so that Excel reads the CSV as UTF-8
+
+        for name, produce in (("data/cases.json", as_json), ("data/cases.csv", as_csv)):
+            if hasattr(writer, "write_derived"):
+                writer.write_derived(name, self.context, produce)
+            else:
+                path = os.path.join(self.output_path, name)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(produce())
+
+    @staticmethod
+    def _dataset_row(article) -> dict:  # type: ignore[no-untyped-def]
+        meta = article.metadata
+        row = {name: meta.get(name) for name in FIELD_ORDER}
+        row.update({"title": article.title, "slug": article.slug, "date": meta.get("date_iso"),
+                    "category": article.category.name, "tags": [t.name for t in getattr(article, "tags", [])],
+                    "authors": meta.get("authors_list") or [], "url": "/" + article.url,
+                    "status": meta.get("status", "published")})
+        return row
 
 
 def related_numbers(articles: list) -> list[list[int]]:  # type: ignore[type-arg]
@@ -365,12 +403,15 @@ class MembershipList(list):
 
 def fast_membership(generator) -> None:  # type: ignore[no-untyped-def]
     """Once Pelican has grouped the articles (nothing changes them after), make the groups
-    MembershipLists, in the generator and in the context the templates see."""
+    MembershipLists, in the generator and in the context the templates see. (Author pages
+    are not written, but Pelican still matches every case against the site author's list.)"""
     for tag in list(generator.tags):
         generator.tags[tag] = MembershipList(generator.tags[tag])
     generator.categories = [(category, MembershipList(items)) for category, items in generator.categories]
+    generator.authors = [(author, MembershipList(items)) for author, items in generator.authors]
     generator.context["tags"] = list(generator.tags.items())
     generator.context["categories"] = generator.categories
+    generator.context["authors"] = generator.authors
 
 
 def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
