@@ -76,7 +76,7 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _writer(ix, fresh_docs: int, procs: int):  # type: ignore[no-untyped-def]
+def _writer(ix, fresh_docs: int, procs: int, threshold: int = STREAM_FROM):  # type: ignore[no-untyped-def]
     """A writer: for a large fresh build, one analysing process per core, each writing its
     own segment (Whoosh's MpWriter, multisegment: no merge pass); else a single writer.
 
@@ -84,7 +84,7 @@ def _writer(ix, fresh_docs: int, procs: int):  # type: ignore[no-untyped-def]
     sorts runs out to disk and merges them back, and with the limit at 128 or 256 MB an
     index of 10,000 cases on 2 cores took 42 s instead of 24 s. (The pool's accounting
     overstates its use: ~540 MB resident per process at 5,000 cases, at 512 or 1024 MB.)"""
-    if procs > 1 and fresh_docs >= STREAM_FROM:
+    if procs > 1 and fresh_docs >= threshold:
         return ix.writer(procs=procs, limitmb=POSTING_POOL_MB, multisegment=True)
     return ix.writer(limitmb=256)
 
@@ -158,8 +158,9 @@ class IndexBuilder:
     changed cases and writes them at `finish`, which also removes the cases that are gone.
     Nothing is visible to readers before `finish` swaps the new generation in."""
 
-    def __init__(self, index_dir: Path, *, full: bool = False, procs: int = 0) -> None:
+    def __init__(self, index_dir: Path, *, full: bool = False, procs: int = 0, stream_from: int = STREAM_FROM) -> None:
         ensure_dictionary()
+        self.stream_from = stream_from
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.procs = procs or min(4, os.cpu_count() or 1)
@@ -189,7 +190,7 @@ class IndexBuilder:
             return
         # A fresh build starts writing once it is clearly large (one analysing process per
         # core pays off from a few hundred cases); a small one is written at `finish`.
-        if self.writer is None and len(self.docs) >= STREAM_FROM:
+        if self.writer is None and len(self.docs) >= self.stream_from:
             self._open(len(self.docs))
             for slug in self.docs:
                 self._stream(slug)
@@ -264,7 +265,7 @@ class IndexBuilder:
             shutil.copytree(self.current, self.building, copy_function=_link_or_copy)  # type: ignore[arg-type]
             (self.building / MANIFEST).unlink(missing_ok=True)
             ix = whoosh_index.open_dir(str(self.building))
-        self.writer = _writer(ix, fresh_docs, self.procs)
+        self.writer = _writer(ix, fresh_docs, self.procs, self.stream_from)
 
     def _stream(self, slug: str) -> None:
         self.writer.add_document(**self.docs[slug].fields())  # type: ignore[union-attr]

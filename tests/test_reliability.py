@@ -88,6 +88,27 @@ def test_sigkill_during_build_keeps_the_serving_index(tmp_path, seed_content):
     assert not list((tmp_path / "index").glob(".building-*"))
 
 
+def test_index_process_of_a_killed_build_exits_on_its_own(tmp_path, seed_content):
+    """Only the build process is killed: its index process notices, cleans up and exits."""
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "build", "--content", str(content), "--output",
+                                str(tmp_path / "out"), "--index", str(tmp_path / "index")], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    children: list[psutil.Process] = []
+    while not children and time.monotonic() < deadline and process.poll() is None:
+        children = psutil.Process(process.pid).children(recursive=True)
+        time.sleep(0.02)
+    assert children, "the build never started its index process"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    _gone, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive
+    assert not list((tmp_path / "index").glob(".building-*"))
+    assert current_generation(tmp_path / "index") is None
+
+
 @pytest.fixture()
 def live_server(tmp_path, seed_content):
     from casebook.build import build_site

@@ -185,3 +185,51 @@ def test_cached_answers_follow_a_new_generation(tmp_path, seed_content):
     build_site(content, tmp_path / "out", tmp_path / "index")
     time.sleep(0.6)                                                  # the engine looks for a new generation
     assert engine.search(SearchRequest(q="心家园")).total == 0
+
+
+def _fragment(text: str) -> str:
+    import re
+
+    return re.search(r"[\u4e00-\u9fff]{6,}", text).group()[:6]  # type: ignore[union-attr]
+
+
+def test_a_streamed_build_serves_exactly_the_cases_kept(tmp_path):
+    """A build hands cases to the index as Pelican reads them; a case set aside after it was
+    read (Pelican can still drop one) must not be served."""
+    from whoosh import index as whoosh_index
+
+    from bench.corpus import real_cases
+    from search.indexer import IndexBuilder, build_index, current_generation
+
+    docs = real_cases()
+    kept = docs[3:]       # the first three are read, then set aside
+    builder = IndexBuilder(tmp_path / "streamed", procs=2, stream_from=10)
+    for doc in docs:
+        builder.add(doc)
+    assert len(builder.streamed) == len(docs)          # written while the cases came, by two processes
+    report = builder.finish(keep={d.slug for d in kept})
+    assert report.rebuilt and report.added == len(kept)
+    assert whoosh_index.open_dir(str(current_generation(tmp_path / "streamed"))).doc_count() == len(kept)
+    build_index(kept, tmp_path / "whole", procs=1)
+    streamed, whole = SearchEngine(tmp_path / "streamed"), SearchEngine(tmp_path / "whole")
+    for doc in docs[:8]:
+        phrase = f'"{_fragment(doc.text)}"'
+        assert set(slugs(streamed, phrase)) == set(slugs(whole, phrase))
+        assert (doc.slug in slugs(streamed, phrase)) == (doc in kept)
+
+
+def test_a_failed_streamed_build_leaves_nothing_behind(tmp_path):
+    from bench.corpus import real_cases
+    from casebook.errors import SearchError
+    from search.indexer import IndexBuilder, current_generation
+
+    docs = real_cases()[:12]
+    builder = IndexBuilder(tmp_path / "index", procs=2, stream_from=4)
+    for doc in docs:
+        builder.add(doc)
+    with pytest.raises(SearchError, match="share the slug"):
+        builder.add(docs[0])
+    builder.cancel()
+    assert current_generation(tmp_path / "index") is None
+    assert not list((tmp_path / "index").glob(".building-*"))
+    assert not [p for p in __import__("multiprocessing").active_children() if p.is_alive()]

@@ -162,3 +162,41 @@ def test_rebuild_renders_only_what_changed_and_equals_a_full_build(tmp_path, see
     retitled = build_site(content, out, index)
     assert retitled.pages_reused == 0          # titles show on many pages: everything again
     check_against_full_build("title")
+
+
+def test_cases_of_one_date_are_listed_by_slug(tmp_path, seed_content):
+    """Cases of the same moment keep one order (by slug) whatever order the file system
+    lists their files in: lists, year pages and previous/next links never shuffle."""
+    import re
+    import shutil
+
+    from casebook.build import build_site
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    source = next((content / "cases").glob("2025-01-09-*.md"))
+    text = source.read_text(encoding="utf-8")
+    slug = re.search(r"^slug: (\S+)$", text, re.M).group(1)  # type: ignore[union-attr]
+    for twin in ("zz-twin", "aa-twin"):     # written in reverse order of their slugs
+        (content / "cases" / f"{twin}.md").write_text(text.replace(slug, f"{slug}-{twin}"), encoding="utf-8")
+    build_site(content, tmp_path / "out", tmp_path / "index")
+    year = (tmp_path / "out" / "years" / "2025" / "index.html").read_text(encoding="utf-8")
+    found = re.findall(rf'href="/cases/({re.escape(slug)}[^/"]*)/"', year)
+    order = list(dict.fromkeys(found))
+    assert order == sorted(order) and len(order) == 3
+
+
+def test_shipped_slug_table_is_current():
+    """Region, bank and programme pages take their URLs from scraper/data/slugs.json; it must
+    say what tools/build_slugs.py makes of the data files now."""
+    import json
+
+    from plugins.casebook_site.generator import SLUG_TABLE
+    from scraper.data import load_data
+    from tools.build_slugs import build_table
+
+    shipped = json.loads((load_data().directory / SLUG_TABLE).read_text(encoding="utf-8"))
+    fresh = build_table()
+    assert shipped["regions"] == fresh["regions"], "regions changed: run python tools/build_slugs.py"
+    assert shipped["names"] == fresh["names"], "banks or programmes changed: run python tools/build_slugs.py"
+    assert shipped["regions"]["山西省"] != shipped["regions"]["陕西省"]

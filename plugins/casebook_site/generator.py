@@ -71,9 +71,12 @@ def cache_path_of(settings: dict) -> str | None:
     return settings.get("CACHE_PATH") if settings.get("CACHE_CONTENT") else None
 
 
+SLUG_TABLE = "slugs.json"
+
+
 class _SlugMemo:
-    """Transliterations kept between builds (CACHE_PATH/slugs.json): pinyin for the 3,000
-    names of the gazetteer takes a second or more, on every build, for the same answers."""
+    """Transliterations of names the shipped table does not have (a bank branch, a new
+    programme), kept between builds in CACHE_PATH/slugs.json."""
 
     def __init__(self) -> None:
         self.cache_path: str | None = None
@@ -97,32 +100,54 @@ class _SlugMemo:
 SLUGS = _SlugMemo()
 
 
-def ascii_slug(name: str, settings: dict, *, tones: bool = False) -> str:
-    regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS", [])
-    memo = regex_subs == DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]
-    key = f"{int(tones)}:{name}"
-    if memo and key in SLUGS.slugs:
-        return SLUGS.slugs[key]
-    from pypinyin import Style, lazy_pinyin
+def transliterate(name: str, *, tones: bool = False) -> str:
+    """Pinyin slug of a name with Pelican's default slug rules: 成都农商银行 -> cheng-du-nong-shang-yin-hang."""
+    from pypinyin import Style, lazy_pinyin  # its dictionaries load slowly: only for names not in a table
 
     syllables = lazy_pinyin(name, style=Style.TONE3, neutral_tone_with_five=True) if tones else lazy_pinyin(name)
-    slug = slugify("-".join(syllables), regex_subs=regex_subs)
-    if memo:
-        SLUGS.slugs[key], SLUGS.changed = slug, True
-    return slug
+    return slugify("-".join(syllables), regex_subs=DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])
+
+
+@lru_cache(maxsize=1)
+def shipped_slugs() -> dict:
+    """The slugs shipped with the data files (SLUG_TABLE, made by tools/build_slugs.py): every
+    division of the gazetteer, every bank of the registry and every known programme. Their
+    pages' URLs so stay the same whatever pypinyin version is installed, and a build needs
+    no transliteration for them."""
+    try:
+        return json.loads((load_data().directory / SLUG_TABLE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def ascii_slug(name: str, settings: dict, *, tones: bool = False) -> str:
+    regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS", [])
+    if regex_subs != DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]:   # the site's own rules: nothing reusable
+        from pypinyin import lazy_pinyin
+
+        return slugify("-".join(lazy_pinyin(name)), regex_subs=regex_subs)
+    if not tones and name in shipped_slugs().get("names", {}):
+        return shipped_slugs()["names"][name]
+    key = f"{int(tones)}:{name}"
+    if key not in SLUGS.slugs:
+        SLUGS.slugs[key], SLUGS.changed = transliterate(name, tones=tones), True
+    return SLUGS.slugs[key]
+
+
+def compute_region_slugs() -> dict[str, str]:
+    """Slugs of every division name, unique over the whole gazetteer (so they never change as
+    cases arrive): toneless pinyin, or pinyin with tone numbers where two names would share it
+    (山西省 shan1-xi1-sheng3, 陕西省 shan3-xi1-sheng3)."""
+    plain: dict[str, list[str]] = defaultdict(list)
+    for name in sorted({r.name for r in load_data().gazetteer.regions.values()}):
+        plain[transliterate(name)].append(name)
+    return {name: (slug if len(group) == 1 else transliterate(name, tones=True))
+            for slug, group in plain.items() for name in group}
 
 
 @lru_cache(maxsize=1)
 def _region_slugs() -> dict[str, str]:
-    """Slugs of every division name, unique over the whole gazetteer (so they never change as
-    cases arrive): toneless pinyin, or pinyin with tone numbers where two names would share it
-    (山西省 shan1-xi1-sheng3, 陕西省 shan3-xi1-sheng3)."""
-    settings = {"SLUG_REGEX_SUBSTITUTIONS": DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]}
-    plain: dict[str, list[str]] = defaultdict(list)
-    for name in sorted({r.name for r in load_data().gazetteer.regions.values()}):
-        plain[ascii_slug(name, settings)].append(name)
-    return {name: (slug if len(group) == 1 else ascii_slug(name, settings, tones=True))
-            for slug, group in plain.items() for name in group}
+    return shipped_slugs().get("regions") or compute_region_slugs()
 
 
 def region_slug(name: str, settings: dict) -> str:
