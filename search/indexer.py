@@ -175,7 +175,7 @@ class IndexBuilder:
         self.old_hashes: dict[str, str] = {} if self.rebuild else old_manifest.get("hashes", {})
         self.docs: dict[str, IndexDoc] = {}
         self.hashes: dict[str, str] = {}
-        self.streamed: list[str] = []      # slugs already handed to the writer, in order
+        self.streamed: set[str] = set()    # slugs already handed to the writer
         self.name = _next_name(self.index_dir)
         self.building = self.index_dir / f".building-{self.name}"
         self.writer = None
@@ -215,11 +215,10 @@ class IndexBuilder:
                 self._open(len(changed) if self.rebuild else 0)
             writer, self.writer = self.writer, None
             try:
-                streamed = set(self.streamed)
                 for slug in removed:
                     writer.delete_by_term("slug", slug)
                 for slug in changed:
-                    if slug in streamed:
+                    if slug in self.streamed:
                         continue
                     fields = self.docs[slug].fields()
                     if self.rebuild:
@@ -269,7 +268,7 @@ class IndexBuilder:
 
     def _stream(self, slug: str) -> None:
         self.writer.add_document(**self.docs[slug].fields())  # type: ignore[union-attr]
-        self.streamed.append(slug)
+        self.streamed.add(slug)
 
     def _drop_streamed_strays(self) -> None:
         """Cases written while streaming and dropped before `finish` (rare: Pelican can still

@@ -196,8 +196,7 @@ class RenderCacheWriter(Writer):
 
     def write_file(self, name, template, context, relative_urls=False, paginated=None, template_name=None,  # type: ignore[no-untyped-def,override]
                    override_output=False, url=None, **kwargs):
-        if self.site is None:
-            self.site = site_digest(context, self.settings)
+        self._know_site(context)
         page_keys = set(kwargs) | {f"{key}_{part}" for key in (paginated or {"articles": 0, "dates": 0})
                                    for part in ("page", "paginator", "previous_page", "next_page")}
         return super().write_file(name, _RememberingTemplate(self, template, page_keys), context,
@@ -209,34 +208,35 @@ class RenderCacheWriter(Writer):
         """A feed whose cases, settings and site did not change since the last build is the
         file already on disk: not generated again."""
         if path:
-            if self.site is None:
-                self.site = site_digest(context, self.settings)
             items = elements[: self.settings.get("FEED_MAX_ITEMS")]
-            fingerprint = _digest(self.site, "feed", path, str(url), feed_type, str(feed_title),
+            fingerprint = _digest(self._know_site(context), "feed", path, str(url), feed_type, str(feed_title),
                                   str(context.get("SITEURL")), str(context.get("FEED_DOMAIN")),
                                   *(self.fingerprints.of(item, body=True) for item in items))
-            self.current[path] = fingerprint
-            if self.previous.get(path) == fingerprint and os.path.isfile(sanitised_join(self.output_path, path)):
-                self.reused += 1
+            if self._unchanged(path, fingerprint):
                 return None
-            self.rendered += 1
         return super().write_feed(elements, context, path=path, url=url, feed_type=feed_type,
                                   override_output=override_output, feed_title=feed_title)
 
     def write_derived(self, name: str, context: dict, produce: Callable[[], str]) -> None:
         """A file derived from the site's metadata and settings alone (no case body shows in
         it): produced and written (atomically) only when those changed since the last build."""
+        if not self._unchanged(name, _digest(self._know_site(context), "derived", name)):
+            atomic_write(Path(sanitised_join(self.output_path, name)), produce())
+
+    def _know_site(self, context: dict) -> str:
         if self.site is None:
             self.site = site_digest(context, self.settings)
-        fingerprint = _digest(self.site, "derived", name)
+        return self.site
+
+    def _unchanged(self, name: str, fingerprint: str) -> bool:
+        """Record the output's fingerprint; True when the file on disk already is that output
+        (nothing to render, nothing to write), counted as reused, else counted as rendered."""
         self.current[name] = fingerprint
-        path = Path(sanitised_join(self.output_path, name))
-        if self.previous.get(name) == fingerprint and path.is_file():
+        if self.previous.get(name) == fingerprint and os.path.isfile(sanitised_join(self.output_path, name)):
             self.reused += 1
-            return
+            return True
         self.rendered += 1
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, produce())
+        return False
 
     def _page_fingerprint(self, template, localcontext: dict, page_keys: set[str]) -> str:  # type: ignore[no-untyped-def]
         paginated_lists = {key[:-5] for key in page_keys if key.endswith("_page") and key in localcontext}
@@ -250,16 +250,10 @@ class RenderCacheWriter(Writer):
 
     def render(self, template, localcontext: dict, page_keys: set[str]) -> str:  # type: ignore[no-untyped-def]
         name = localcontext.get("output_file", "")
-        fingerprint = self._page_fingerprint(template, localcontext, page_keys)
-        self.current[name] = fingerprint
-        if self.previous.get(name) == fingerprint:
-            path = sanitised_join(self.output_path, name)
-            if os.path.isfile(path):
-                # The file on disk is this page already: nothing to render, nothing to write.
-                self.unchanged_paths.add(path)
-                self.reused += 1
-                return ""
-        self.rendered += 1
+        if self._unchanged(name, self._page_fingerprint(template, localcontext, page_keys)):
+            # Pelican still opens the file to write what this returns: `_open_w` gives it devnull.
+            self.unchanged_paths.add(sanitised_join(self.output_path, name))
+            return ""
         return template.render(localcontext)
 
     def _open_w(self, filename, encoding, override=False):  # type: ignore[no-untyped-def]

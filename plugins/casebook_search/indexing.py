@@ -96,16 +96,15 @@ def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, conn) ->
                 builder.cancel()
             conn.close()
             return
-    try:
-        if failure:
-            raise RuntimeError(failure)
-        conn.send(("ok", builder.finish(keep=set(payload))))  # type: ignore[union-attr]
-    except BaseException as exc:
-        if builder is not None:
-            builder.cancel()
-        conn.send(("error", str(exc) if failure else f"{exc.__class__.__name__}: {exc}"))
-    finally:
-        conn.close()
+    if failure:
+        conn.send(("error", failure))
+    else:
+        try:
+            conn.send(("ok", builder.finish(keep=set(payload))))  # type: ignore[union-attr]
+        except BaseException as exc:
+            builder.cancel()  # type: ignore[union-attr]
+            conn.send(("error", f"{exc.__class__.__name__}: {exc}"))
+    conn.close()
 
 
 class IndexStream:

@@ -100,12 +100,14 @@ class _SlugMemo:
 SLUGS = _SlugMemo()
 
 
-def transliterate(name: str, *, tones: bool = False) -> str:
-    """Pinyin slug of a name with Pelican's default slug rules: 成都农商银行 -> cheng-du-nong-shang-yin-hang."""
+def transliterate(name: str, *, tones: bool = False, regex_subs: list | None = None) -> str:
+    """Pinyin slug of a name, with Pelican's default slug rules unless others are given:
+    成都农商银行 -> cheng-du-nong-shang-yin-hang."""
     from pypinyin import Style, lazy_pinyin  # its dictionaries load slowly: only for names not in a table
 
     syllables = lazy_pinyin(name, style=Style.TONE3, neutral_tone_with_five=True) if tones else lazy_pinyin(name)
-    return slugify("-".join(syllables), regex_subs=DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])
+    return slugify("-".join(syllables), regex_subs=DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]
+                   if regex_subs is None else regex_subs)
 
 
 @lru_cache(maxsize=1)
@@ -123,9 +125,7 @@ def shipped_slugs() -> dict:
 def ascii_slug(name: str, settings: dict, *, tones: bool = False) -> str:
     regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS", [])
     if regex_subs != DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]:   # the site's own rules: nothing reusable
-        from pypinyin import lazy_pinyin
-
-        return slugify("-".join(lazy_pinyin(name)), regex_subs=regex_subs)
+        return transliterate(name, tones=tones, regex_subs=regex_subs)
     if not tones and name in shipped_slugs().get("names", {}):
         return shipped_slugs()["names"][name]
     key = f"{int(tones)}:{name}"
