@@ -163,3 +163,18 @@ def _check(data: Data) -> None:
         except re.error as exc:
             raise SettingsError(f"boilerplate pattern {pattern!r} is not a valid regex: {exc}",
                                 source=str(data.directory / "boilerplate.yaml")) from exc
+    _check_selectors(data)
+
+
+def _check_selectors(data: Data) -> None:
+    from cssselect import GenericTranslator, SelectorError
+
+    translator = GenericTranslator()
+    for site in data.sites:
+        for selector in [*site.get("content", []), *site.get("drop", [])]:
+            try:
+                translator.css_to_xpath(selector)
+            except SelectorError as exc:
+                raise SettingsError(f"site {site.get('name')!r}: {selector!r} is not a CSS selector: {exc}",
+                                    source=str(data.directory / "sites.yaml"),
+                                    hint="use CSS3 selectors (tag, .class, #id, [attr^=value], descendant)") from exc

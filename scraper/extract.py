@@ -11,12 +11,15 @@ WeChat's msg_title and ct) before the generic extractor's guesses.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
 
+import lxml.etree
+import lxml.html
 import trafilatura
-from bs4 import BeautifulSoup
+from cssselect import SelectorError
 from readability import Document as ReadabilityDocument
 from readability.readability import Unparseable
 
@@ -29,6 +32,8 @@ DATE_META_NAMES = ("article:published_time", "og:release_date", "publishdate", "
                    "PubDate", "og:published_time", "datePublished", "date", "dc.date", "weibo:article:create_at")
 MIN_BODY_CHARS = 80
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class PageArticle:
@@ -40,61 +45,116 @@ class PageArticle:
     lines: list[str]          # the page's visible text lines, for 来源/发布时间 rules
 
 
-def _meta(soup: BeautifulSoup, *names: str) -> str | None:
-    for name in names:
-        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name}) \
-            or soup.find("meta", attrs={"itemprop": name})
-        if tag and tag.get("content", "").strip():
-            return tag["content"].strip()
+META_KEYS = ("property", "name", "itemprop")
+UNSEEN_TAGS = ("script", "style", "noscript", "iframe", "template")
+
+
+def parse_page(html: str) -> lxml.html.HtmlElement:
+    """The page as an lxml tree (bytes in: a page whose text still declares its original
+    encoding in an XML prolog would be refused as a str). An empty page is an empty tree."""
+    try:
+        return lxml.html.document_fromstring(html.encode("utf-8"), parser=PAGE_PARSER)
+    except (lxml.etree.ParserError, ValueError):
+        return lxml.html.document_fromstring("<html><body></body></html>")
+
+
+PAGE_PARSER = lxml.html.HTMLParser(encoding="utf-8")
+
+
+class PageMeta:
+    """The page's <meta> declarations, read in one pass: for each (attribute, value), the
+    content of the first tag that declares it."""
+
+    def __init__(self, root: lxml.html.HtmlElement) -> None:
+        self.first: dict[tuple[str, str], str] = {}
+        for tag in root.iter("meta"):
+            for key in META_KEYS:
+                if (value := tag.get(key)) is not None:
+                    self.first.setdefault((key, value), tag.get("content") or "")
+
+    def get(self, *names: str) -> str | None:
+        """The first of `names` declared with a non-empty content (property, then name, then itemprop)."""
+        for name in names:
+            for key in META_KEYS:
+                if (key, name) in self.first:
+                    if content := self.first[(key, name)].strip():
+                        return content
+                    break
+        return None
+
+
+def _text(node: lxml.html.HtmlElement, separator: str) -> str:
+    return separator.join(part.strip() for part in node.itertext() if part.strip())
+
+
+def _first_text(root: lxml.html.HtmlElement, tag: str) -> str | None:
+    found = next(root.iter(tag), None)
+    return _text(found, " ") if found is not None else None
+
+
+def _canonical(root: lxml.html.HtmlElement) -> str | None:
+    for link in root.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            return link.get("href")
     return None
 
 
-def _site_content(soup: BeautifulSoup, site: dict | None) -> str | None:
+def _select(root: lxml.html.HtmlElement, selector: str) -> list:  # type: ignore[type-arg]
+    try:
+        return root.cssselect(selector)
+    except (SelectorError, ValueError):
+        log.warning("sites.yaml: %r is not a CSS selector this parser knows; skipped", selector)
+        return []
+
+
+def _site_content(root: lxml.html.HtmlElement, site: dict | None) -> str | None:
     if not site:
         return None
     for selector in site.get("drop", []):
-        for node in soup.select(selector):
-            node.decompose()
+        for node in _select(root, selector):
+            node.drop_tree()
     for selector in site.get("content", []):
-        try:
-            nodes = soup.select(selector)
-        except ValueError:
-            continue
-        for node in nodes:
-            if len(node.get_text(strip=True)) >= MIN_BODY_CHARS:
-                return str(node)
+        for node in _select(root, selector):
+            if len(_text(node, "")) >= MIN_BODY_CHARS:
+                return lxml.html.tostring(node, encoding="unicode", with_tail=False)
     return None
 
 
 def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -> PageArticle:
-    soup = BeautifulSoup(html, "lxml")
-    for node in soup(["script", "style", "noscript", "iframe", "template"]):
-        if node.name == "script" and node.string and "msg_title" in node.string:
-            continue
-        node.decompose()
-    title = (_meta(soup, "og:title", "twitter:title")
+    # One lxml tree for the page's own declarations, its text lines and the site's rules
+    # (a BeautifulSoup of a whole page cost more than trafilatura's extraction of it).
+    root = parse_page(html)
+    for node in list(root.iter(*UNSEEN_TAGS)):
+        node.drop_tree()
+    meta = PageMeta(root)
+    title = (meta.get("og:title", "twitter:title")
              or (m.group("t") if (m := WECHAT_TITLE_RE.search(html)) else None)
-             or (soup.h1.get_text(" ", strip=True) if soup.h1 else None)
-             or (soup.title.get_text(" ", strip=True) if soup.title else None))
-    date = _meta(soup, *DATE_META_NAMES)
+             or _first_text(root, "h1") or _first_text(root, "title"))
+    date = meta.get(*DATE_META_NAMES)
     if not date and (m := WECHAT_TIME_RE.search(html)):
         date = m.group("ts")
-    canonical = soup.find("link", rel="canonical")
-    page_url = url or _meta(soup, "og:url") or (canonical.get("href") if canonical else None)
-    lines = [line.strip() for line in soup.get_text("\n").split("\n") if line.strip()]
-    body = _site_content(soup, site)
+    page_url = url or meta.get("og:url") or _canonical(root)
+    lines = [line.strip() for line in "\n".join(root.itertext()).split("\n") if line.strip()]
+    body = _site_content(root, site)
     if body is None:
         body = consensus(html, title=title, url=page_url)
     return PageArticle(html=body, title=title, date=date, url=page_url,
-                       description=_meta(soup, "description", "og:description"), lines=lines[:400])
+                       description=meta.get("description", "og:description"), lines=lines[:400])
 
 
 def _plain(html: str) -> str:
-    return re.sub(r"[\W_]+", "", BeautifulSoup(html, "lxml").get_text()) if html else ""
+    """A fragment's letters and digits only (lxml directly: a soup per proposal cost more than
+    the proposals' comparison)."""
+    if not html.strip():
+        return ""
+    try:
+        text = lxml.html.fragment_fromstring(html, create_parent="div").text_content()
+    except (lxml.etree.ParserError, ValueError):
+        text = re.sub(r"<[^>]*>", "", html)
+    return re.sub(r"[\W_]+", "", text)
 
 
-def _grams(html: str) -> Counter[str]:
-    text = _plain(html)
+def _grams(text: str) -> Counter[str]:
     return Counter(text[i:i + 4] for i in range(max(0, len(text) - 3)))
 
 
@@ -125,18 +185,19 @@ def candidates(html: str, *, title: str | None, url: str | None) -> tuple[dict[s
 def consensus(html: str, *, title: str | None, url: str | None) -> str:
     """The candidate closest to the others (the medoid); ties go to the order above."""
     proposals, anchored = candidates(html, title=title, url=url)
-    grams = {name: _grams(body) for name, body in proposals.items()}
+    plains = {name: _plain(body) for name, body in proposals.items()}
+    grams = {name: _grams(text) for name, text in plains.items()}
     story = grams["density"]
     if anchored and sum(story.values()) >= 60:
         # The story under the page's own headline, which another extractor found too but
         # with much more around it (the next stories of an endless page, a recommendation
         # feed): the headline's story is the article.
-        lead = _plain(proposals["density"])[:20]
+        lead = plains["density"][:20]
         for name in ("trafilatura", "readability"):
             other = grams[name]
             contained = sum((story & other).values()) / sum(story.values())
-            position = _plain(proposals[name]).find(lead)
-            starts_there = 0 <= position <= 0.15 * len(_plain(proposals[name]))
+            position = plains[name].find(lead)
+            starts_there = 0 <= position <= 0.15 * len(plains[name])
             if contained >= 0.8 and starts_there and sum(other.values()) >= 2.5 * sum(story.values()):
                 return proposals["density"]
     live = [name for name in proposals if grams[name]]

@@ -94,3 +94,18 @@ def test_meta_charset_that_lies():
     page = '<html><head><meta charset="gb2312"></head><body><p>银行服务社区</p></body></html>'
     decoded, codec = decode(page.encode("utf-8"), source="x")
     assert "银行服务社区" in decoded and codec == "utf-8"
+
+
+def test_a_site_rule_that_is_not_a_css_selector_is_refused_at_start_up(tmp_path):
+    import shutil
+
+    from casebook.errors import SettingsError
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(DATA.directory, data_dir)
+    sites = data_dir / "sites.yaml"
+    sites.write_text(sites.read_text(encoding="utf-8").replace("content: [.content, .article-content]",
+                                                              'content: [".content >> p"]', 1), encoding="utf-8")
+    with pytest.raises(SettingsError, match="not a CSS selector") as raised:
+        load_data(data_dir)
+    assert raised.value.source == str(sites)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -193,9 +195,11 @@ def _fragment(text: str) -> str:
     return re.search(r"[\u4e00-\u9fff]{6,}", text).group()[:6]  # type: ignore[union-attr]
 
 
-def test_a_streamed_build_serves_exactly_the_cases_kept(tmp_path):
-    """A build hands cases to the index as Pelican reads them; a case set aside after it was
-    read (Pelican can still drop one) must not be served."""
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_streamed_build_serves_exactly_the_cases_kept(tmp_path, procs):
+    """A build hands cases to the index as Pelican reads them (to one writer beside a small
+    build, to one per core beside a large one); a case set aside after it was read (Pelican
+    can still drop one) must not be served."""
     from whoosh import index as whoosh_index
 
     from bench.corpus import real_cases
@@ -203,10 +207,10 @@ def test_a_streamed_build_serves_exactly_the_cases_kept(tmp_path):
 
     docs = real_cases()
     kept = docs[3:]       # the first three are read, then set aside
-    builder = IndexBuilder(tmp_path / "streamed", procs=2, stream_from=10)
+    builder = IndexBuilder(tmp_path / "streamed", procs=procs, stream_from=10)
     for doc in docs:
         builder.add(doc)
-    assert len(builder.streamed) == len(docs)          # written while the cases came, by two processes
+    assert len(builder.streamed) == len(docs)          # written while the cases came
     report = builder.finish(keep={d.slug for d in kept})
     assert report.rebuilt and report.added == len(kept)
     assert whoosh_index.open_dir(str(current_generation(tmp_path / "streamed"))).doc_count() == len(kept)
@@ -233,3 +237,18 @@ def test_a_failed_streamed_build_leaves_nothing_behind(tmp_path):
     assert current_generation(tmp_path / "index") is None
     assert not list((tmp_path / "index").glob(".building-*"))
     assert not [p for p in __import__("multiprocessing").active_children() if p.is_alive()]
+
+
+def test_the_index_process_sizes_its_writer_from_the_case_files(tmp_path, seed_content):
+    """One analysing process beside a small build, one per core from ONE_WRITER_BELOW files."""
+    from types import SimpleNamespace
+
+    from plugins.casebook_search.indexing import ONE_WRITER_BELOW, _case_files
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    generator = SimpleNamespace(path=str(content), settings={"ARTICLE_PATHS": ["cases"]},
+                                readers=SimpleNamespace(extensions=["md", "markdown"]))
+    cases = len(list((content / "cases").glob("*.md")))
+    (content / "cases" / "notes.txt").write_text("not a case", encoding="utf-8")
+    assert cases and _case_files(generator) == cases < ONE_WRITER_BELOW

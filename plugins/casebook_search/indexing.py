@@ -24,6 +24,10 @@ from casebook.errors import SearchError
 from search.schema import IndexDoc
 
 INDEX_NICENESS = 10   # the index yields the CPU to rendering, the build's critical path
+# Below this many case files the index process analyses alone: the build's own process keeps
+# one core busy, and Whoosh's extra analysing processes would cost more CPU than they save.
+# Above it the index would outlast the build on one core, so it takes one process per core.
+ONE_WRITER_BELOW = 3000
 
 log = logging.getLogger(__name__)
 LAST_REPORT: list = []
@@ -60,7 +64,7 @@ def index_doc(fields: dict) -> IndexDoc:
     return IndexDoc(**fields, text=text)
 
 
-def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, conn) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, procs: int, conn) -> None:  # type: ignore[no-untyped-def,type-arg]
     """The index process: add each case as it comes; on ("end", slugs) commit and report.
     After an error it still drains the queue to the end, so the build never blocks on it."""
     gc.freeze()   # the heap inherited from Pelican is never freed here: out of the collector's sight
@@ -70,7 +74,7 @@ def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, conn) ->
     try:
         from search.indexer import IndexBuilder  # the segmenter and Whoosh load here, off the build's path
 
-        builder = IndexBuilder(Path(index_dir))
+        builder = IndexBuilder(Path(index_dir), procs=procs)
     except BaseException as exc:
         failure = f"{exc.__class__.__name__}: {exc}"
     while True:
@@ -110,13 +114,14 @@ def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, conn) ->
 class IndexStream:
     """The index process of one build, and the cases sent to it so far."""
 
-    def __init__(self, index_dir: str, content_root: str) -> None:
+    def __init__(self, index_dir: str, content_root: str, expected: int = 0) -> None:
         self.content_root = content_root
+        procs = 1 if expected < ONE_WRITER_BELOW else 0   # 0: one per core
         context = multiprocessing.get_context("fork")
         self.cases = context.Queue()   # a feeder thread writes to the pipe: sending never blocks the build
         self.stop = context.Event()   # an aborted build: the cases still queued are not indexed
         parent, child = context.Pipe(duplex=False)
-        self.process = context.Process(target=_index_in_child, args=(self.cases, self.stop, index_dir, child),
+        self.process = context.Process(target=_index_in_child, args=(self.cases, self.stop, index_dir, procs, child),
                                        daemon=False)
         self.process.start()
         child.close()
@@ -174,7 +179,18 @@ def start_stream(generator) -> None:  # type: ignore[no-untyped-def]
     abort_stream()
     index_dir = generator.settings.get("CASEBOOK_INDEX_DIR")
     if index_dir:
-        STREAM.append(IndexStream(index_dir, generator.path))
+        STREAM.append(IndexStream(index_dir, generator.path, _case_files(generator)))
+
+
+def _case_files(generator) -> int:  # type: ignore[no-untyped-def]
+    """How many files the articles generator is about to read (an upper bound of the cases)."""
+    readers = getattr(generator, "readers", None)
+    extensions = tuple(f".{ext}" for ext in (readers.extensions if readers else ["md"]))
+    total = 0
+    for folder in generator.settings.get("ARTICLE_PATHS", [""]):
+        for _root, _dirs, files in os.walk(os.path.join(generator.path, folder)):
+            total += sum(name.endswith(extensions) for name in files)
+    return total
 
 
 def abort_stream() -> None:
