@@ -55,8 +55,18 @@ def looks_binary(raw: bytes) -> bool:
     return control > len(sample) * 0.05
 
 
+# C0 control characters other than tab and line breaks: invisible in a page, refused by lxml
+# (and by XML, so by feeds) wherever a tree's text is set.
+CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def decode(raw: bytes, *, source: str, http_charset: str | None = None) -> tuple[str, str]:
-    """(text, codec name). Raises InputError for empty or binary input."""
+    """(text without control characters, codec name). Raises InputError for empty or binary input."""
+    text, codec = _decode(raw, source=source, http_charset=http_charset)
+    return CONTROL_CHARS_RE.sub("", text), codec
+
+
+def _decode(raw: bytes, *, source: str, http_charset: str | None) -> tuple[str, str]:
     if not raw.strip():
         raise InputError("the input is empty", source=source, hint="nothing to extract; check the file was saved whole")
     for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):

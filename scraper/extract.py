@@ -143,15 +143,11 @@ def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -
 
 
 def _plain(html: str) -> str:
-    """A fragment's letters and digits only (lxml directly: a soup per proposal cost more than
-    the proposals' comparison)."""
+    """A proposal's letters and digits only (one lxml parse: a soup per proposal cost more
+    than comparing them)."""
     if not html.strip():
         return ""
-    try:
-        text = lxml.html.fragment_fromstring(html, create_parent="div").text_content()
-    except (lxml.etree.ParserError, ValueError):
-        text = re.sub(r"<[^>]*>", "", html)
-    return re.sub(r"[\W_]+", "", text)
+    return re.sub(r"[\W_]+", "", parse_page(html).text_content())
 
 
 def _grams(text: str) -> Counter[str]:
