@@ -4,13 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: setup system-deps run ingest build serve test lint gate bench clean
+.PHONY: setup bytecode system-deps run ingest build serve test lint gate bench clean
 
 $(BIN)/casebook: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
+	$(MAKE) --no-print-directory bytecode
 	touch $@
+
+# Our modules' bytecode, written once: where PYTHONDONTWRITEBYTECODE is set, every command
+# would otherwise compile them from source again (~0.1 s a run). Stale files are ignored.
+bytecode:
+	$(BIN)/python -m compileall -q casebook scraper search plugins bench tools pelicanconf.py >/dev/null
 
 setup: $(BIN)/casebook
 
