@@ -47,6 +47,7 @@ class PageArticle:
 
 META_KEYS = ("property", "name", "itemprop")
 UNSEEN_TAGS = ("script", "style", "noscript", "iframe", "template")
+PAGE_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
 
 def parse_page(html: str) -> lxml.html.HtmlElement:
@@ -56,9 +57,6 @@ def parse_page(html: str) -> lxml.html.HtmlElement:
         return lxml.html.document_fromstring(html.encode("utf-8"), parser=PAGE_PARSER)
     except (lxml.etree.ParserError, ValueError):
         return lxml.html.document_fromstring("<html><body></body></html>")
-
-
-PAGE_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
 
 class PageMeta:
@@ -112,7 +110,8 @@ def _site_content(root: lxml.html.HtmlElement, site: dict | None) -> str | None:
         return None
     for selector in site.get("drop", []):
         for node in _select(root, selector):
-            node.drop_tree()
+            if node.getparent() is not None:   # a rule that names the whole page drops nothing
+                node.drop_tree()
     for selector in site.get("content", []):
         for node in _select(root, selector):
             if len(_text(node, "")) >= MIN_BODY_CHARS:
