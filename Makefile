@@ -16,7 +16,7 @@ $(BIN)/casebook: pyproject.toml
 # Our modules' bytecode, written once: where PYTHONDONTWRITEBYTECODE is set, every command
 # would otherwise compile them from source again (~0.1 s a run). Stale files are ignored.
 bytecode:
-	$(BIN)/python -m compileall -q casebook scraper search plugins bench tools pelicanconf.py >/dev/null
+	$(BIN)/python -c "from bench.run import compile_sources; compile_sources()"
 
 setup: $(BIN)/casebook
 

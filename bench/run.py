@@ -327,10 +327,11 @@ def bench_plain_whoosh(index: Path) -> dict:
 
 def compile_sources() -> None:
     """Bytecode for our modules, as the baseline's installed packages have it: where
-    PYTHONDONTWRITEBYTECODE is set, every build would otherwise compile them from source."""
+    PYTHONDONTWRITEBYTECODE is set, every build would otherwise compile them from source.
+    (`make setup` runs this too.)"""
     import compileall
 
-    for folder in ("casebook", "scraper", "search", "plugins", "bench"):
+    for folder in ("casebook", "scraper", "search", "plugins", "bench", "tools"):
         compileall.compile_dir(str(ROOT / folder), quiet=1)
     compileall.compile_file(str(ROOT / "pelicanconf.py"), quiet=1)
 

@@ -167,9 +167,11 @@ def _check(data: Data) -> None:
 
 
 def _check_selectors(data: Data) -> None:
-    from cssselect import GenericTranslator, SelectorError
+    """Every site selector, with the translator lxml's `cssselect()` uses: extraction then
+    never meets one it cannot read."""
+    from cssselect import HTMLTranslator, SelectorError
 
-    translator = GenericTranslator()
+    translator = HTMLTranslator()
     for site in data.sites:
         for selector in [*site.get("content", []), *site.get("drop", [])]:
             try:

@@ -14,6 +14,7 @@ import re
 from charset_normalizer import from_bytes
 
 from casebook.errors import InputError
+from casebook.model import CONTROL_RE
 
 ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
            "big5": "big5hkscs", "utf8": "utf-8", "unicode": "utf-8"}
@@ -55,15 +56,12 @@ def looks_binary(raw: bytes) -> bool:
     return control > len(sample) * 0.05
 
 
-# C0 control characters other than tab and line breaks: invisible in a page, refused by lxml
-# (and by XML, so by feeds) wherever a tree's text is set.
-CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
 def decode(raw: bytes, *, source: str, http_charset: str | None = None) -> tuple[str, str]:
     """(text without control characters, codec name). Raises InputError for empty or binary input."""
     text, codec = _decode(raw, source=source, http_charset=http_charset)
-    return CONTROL_CHARS_RE.sub("", text), codec
+    # Control characters are invisible in a page, and lxml refuses them wherever a tree's text
+    # is set: the ones a case file never keeps go at once.
+    return CONTROL_RE.sub("", text), codec
 
 
 def _decode(raw: bytes, *, source: str, http_charset: str | None) -> tuple[str, str]:

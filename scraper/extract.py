@@ -11,7 +11,6 @@ WeChat's msg_title and ct) before the generic extractor's guesses.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 import lxml.etree
 import lxml.html
 import trafilatura
-from cssselect import SelectorError
 from readability import Document as ReadabilityDocument
 from readability.readability import Unparseable
 
@@ -31,8 +29,6 @@ WECHAT_TIME_RE = re.compile(r"""\bct\s*=\s*["'](?P<ts>\d{10})["']""")
 DATE_META_NAMES = ("article:published_time", "og:release_date", "publishdate", "pubdate", "publish_date",
                    "PubDate", "og:published_time", "datePublished", "date", "dc.date", "weibo:article:create_at")
 MIN_BODY_CHARS = 80
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -97,23 +93,15 @@ def _canonical(root: lxml.html.HtmlElement) -> str | None:
     return None
 
 
-def _select(root: lxml.html.HtmlElement, selector: str) -> list:  # type: ignore[type-arg]
-    try:
-        return root.cssselect(selector)
-    except (SelectorError, ValueError):
-        log.warning("sites.yaml: %r is not a CSS selector this parser knows; skipped", selector)
-        return []
-
-
 def _site_content(root: lxml.html.HtmlElement, site: dict | None) -> str | None:
     if not site:
         return None
     for selector in site.get("drop", []):
-        for node in _select(root, selector):
+        for node in root.cssselect(selector):   # checked when the data files load
             if node.getparent() is not None:   # a rule that names the whole page drops nothing
                 node.drop_tree()
     for selector in site.get("content", []):
-        for node in _select(root, selector):
+        for node in root.cssselect(selector):
             if len(_text(node, "")) >= MIN_BODY_CHARS:
                 return lxml.html.tostring(node, encoding="unicode", with_tail=False)
     return None
