@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from casebook.safety import strip_invisible
+
 FIELD_ORDER = [
     "title", "slug", "date", "category", "tags", "banks", "province", "city", "district",
     "programs", "source", "source_url", "via", "reposts", "authors", "summary", "cover", "images",
@@ -90,7 +92,44 @@ def yaml_error_line(exc: yaml.YAMLError, first_line: int = 2) -> int | None:
     return mark.line + first_line if mark is not None else None
 
 
+MAX_YAML_CHARS = 256 * 1024
+MAX_YAML_DEPTH = 32
+
+
+class YAMLLimitError(yaml.YAMLError):
+    """YAML that could be parsed but is refused: aliases, too deep or too large."""
+
+    def __init__(self, problem: str, mark: Any = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+def _check_yaml_tokens(text: str) -> None:
+    """Refuse anchors and aliases (an alias bomb is a few hundred bytes that expand to
+    gigabytes) and nesting deeper than any case needs. The scan is libyaml's, linear in the
+    text, and runs only when the text could hold either."""
+    depth = 0
+    for token in yaml.scan(text, Loader=_BaseLoader):
+        if isinstance(token, yaml.AliasToken | yaml.AnchorToken):
+            raise YAMLLimitError("YAML anchors and aliases (&name, *name) are not allowed here; write the value out",
+                                 token.start_mark)
+        if isinstance(token, yaml.FlowSequenceStartToken | yaml.FlowMappingStartToken
+                      | yaml.BlockSequenceStartToken | yaml.BlockMappingStartToken):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise YAMLLimitError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels", token.start_mark)
+        elif isinstance(token, yaml.FlowSequenceEndToken | yaml.FlowMappingEndToken | yaml.BlockEndToken):
+            depth -= 1
+
+
 def load_yaml(text: str) -> Any:
+    """Safe YAML with limits, for every YAML that comes from outside (front matter of posts
+    and case files): no aliases, bounded size and depth. Errors are `yaml.YAMLError`s."""
+    if len(text) > MAX_YAML_CHARS:
+        raise YAMLLimitError(f"YAML of {len(text):,} characters; at most {MAX_YAML_CHARS:,} are read")
+    if "&" in text or "*" in text or text.count("[") + text.count("{") + text.count("- ") > MAX_YAML_DEPTH:
+        _check_yaml_tokens(text)
     return yaml.load(text, Loader=_Loader)
 
 
@@ -113,9 +152,10 @@ UNSAFE_LINK_RE = re.compile(r"\]\(\s*(?!https?://|/|#|mailto:)[^)\s]*\)", re.IGN
 
 
 def clean_text(text: str, *, single_line: bool = False) -> str:
-    """Text as a case file stores it: no control characters, no Unicode line separators
-    (YAML reads U+0085, U+2028 and U+2029 as line breaks), one line for a field value."""
-    text = LINE_BREAKS_RE.sub("\n", CONTROL_RE.sub("", text))
+    """Text as a case file stores it: no control or invisible characters (bidi overrides
+    included), no Unicode line separators (YAML reads U+0085, U+2028 and U+2029 as line
+    breaks), one line for a field value."""
+    text = LINE_BREAKS_RE.sub("\n", strip_invisible(CONTROL_RE.sub("", text)))
     if single_line:
         # A field value is plain text: markup in it (<script ...) is dropped, not escaped.
         return re.sub(r"\s*\n\s*", " ", TAG_LIKE_RE.sub("", text))
@@ -217,15 +257,17 @@ def date_to_datetime(iso: str) -> dt.datetime:
     return parsed
 
 
-IMAGE_MD_RE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+IMAGE_MD_RE = re.compile(r"!\[[^\[\]\n]*\]\(([^()\s]+)\)")
 
 
 def plain_text(markdown: str) -> str:
     """A Markdown body as plain text: no images, link targets, heading marks or emphasis."""
     text = IMAGE_MD_RE.sub("", markdown)
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    # [^[\]] rather than [^\]]: each match attempt then stops at the next bracket, so a run of
+    # 100,000 "[" is linear, not quadratic.
+    text = re.sub(r"\[([^\[\]\n]*)\]\([^()\n]*\)", r"\1", text)
     text = re.sub(r"^#+\s*", "", text, flags=re.MULTILINE)
-    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"<[^<>]+>", "", text)
     text = re.sub(r"[*_`>]+", "", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
