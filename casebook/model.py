@@ -148,7 +148,14 @@ _Dumper.add_representer(list, _represent_list)
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
 LINE_BREAKS_RE = re.compile(r"[\x85\u2028\u2029]|\r\n?")
 TAG_LIKE_RE = re.compile(r"<\s*/?\s*[A-Za-z][^<>\u3000-\u9fff]*>?")
-UNSAFE_LINK_RE = re.compile(r"\]\(\s*(?!https?://|/|#|mailto:)[^)\s]*\)", re.IGNORECASE)
+# A link target that is not http(s), site-relative, an anchor or mailto loses its head: the
+# scheme part up to the first bracket, parenthesis or space becomes "#", which is enough to
+# defuse it (`[x](javascript:alert(1))` -> `[x](#(1))`). Possessive `\s*+` and a class that
+# stops at the next bracket keep each attempt local, so runs of "](" are linear.
+UNSAFE_LINK_RE = re.compile(r"\]\(\s*+(?!<?(?:https?://|/|#|mailto:))[^()\[\]\s]*", re.IGNORECASE)
+# Whitespace holding a line break, matched only from the start of a whitespace run: a match
+# attempt inside a long run of spaces (U+3000, tabs) would rescan the rest of it.
+LINE_BREAK_SPACE_RE = re.compile(r"(?<!\s)\s*\n\s*")
 
 
 def clean_text(text: str, *, single_line: bool = False) -> str:
@@ -158,9 +165,9 @@ def clean_text(text: str, *, single_line: bool = False) -> str:
     text = LINE_BREAKS_RE.sub("\n", strip_invisible(CONTROL_RE.sub("", text)))
     if single_line:
         # A field value is plain text: markup in it (<script ...) is dropped, not escaped.
-        return re.sub(r"\s*\n\s*", " ", TAG_LIKE_RE.sub("", text))
+        return LINE_BREAK_SPACE_RE.sub(" ", TAG_LIKE_RE.sub("", text))
     # In the body only http(s), site-relative and anchor links survive.
-    return UNSAFE_LINK_RE.sub("](#)", text)
+    return UNSAFE_LINK_RE.sub("](#", text)
 
 
 def _clean_value(value: Any) -> Any:

@@ -38,6 +38,14 @@ class Settings:
     fetch_retries: int = field(default=2, metadata={"help": "retries after a failed request"})
     fetch_max_redirects: int = field(default=5, metadata={"help": "redirects followed per request"})
     fetch_host_interval: float = field(default=1.0, metadata={"help": "seconds between requests to one host"})
+    fetch_deadline: float = field(default=60.0, metadata={
+        "help": "seconds one fetch may take in all (connect, redirects, body): a trickling server is cut off"})
+    fetch_allow_private: bool = field(default=False, metadata={
+        "help": "fetch loopback, private, link-local and reserved addresses (off: only public hosts)"})
+    max_feed_links: int = field(default=500, metadata={"help": "article links followed from one feed or sitemap"})
+    max_feed_depth: int = field(default=2, metadata={"help": "feeds or sitemaps followed from a feed or sitemap"})
+    input_time_budget: float = field(default=120.0, metadata={
+        "help": "seconds one input may take to read and extract before it is failed (0: no budget)"})
     user_agent: str = field(default="CasebookBot/0.1 (+https://github.com/casebook; community finance case library)",
                             metadata={"help": "User-Agent of the fetcher"})
     max_query_chars: int = field(default=200, metadata={"help": "longest search query accepted"})
@@ -64,10 +72,23 @@ def _coerce(name: str, value: object) -> object:
             return int(value)  # type: ignore[arg-type]
         if kind == "float":
             return float(value)  # type: ignore[arg-type]
+        if kind == "bool":
+            return _boolean(value)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name} = {value!r} is not a valid {kind}",
                             hint=f"CASEBOOK_{name.upper()} or the matching CLI option") from exc
     return str(value)
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
 
 
 def check(settings: Settings) -> Settings:
@@ -76,10 +97,12 @@ def check(settings: Settings) -> Settings:
         raise SettingsError(f"data_dir {settings.data_dir} holds no taxonomy.yaml",
                             hint="point CASEBOOK_DATA_DIR at scraper/data")
     for name in ("max_input_bytes", "fetch_retries", "fetch_max_redirects", "max_query_chars",
-                 "max_page", "max_page_size"):
+                 "max_page", "max_page_size", "max_feed_links", "max_feed_depth"):
         if getattr(settings, name) < 0:
             raise SettingsError(f"setting {name} must not be negative")
-    if settings.fetch_timeout <= 0 or settings.query_time_limit <= 0:
+    if settings.input_time_budget < 0:
+        raise SettingsError("setting input_time_budget must not be negative (0 turns the budget off)")
+    if settings.fetch_timeout <= 0 or settings.fetch_deadline <= 0 or settings.query_time_limit <= 0:
         raise SettingsError("timeouts must be positive")
     return settings
 

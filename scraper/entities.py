@@ -224,7 +224,9 @@ def find_programs(text: str, data: Data) -> list[str]:
 # --- key figures ---------------------------------------------------------------------------
 
 FIGURE_RE = re.compile(
-    r"(?P<qual>超过|超|逾|近|约|累计|共|达到|达)?(?P<num>\d+(?:\.\d+)?)(?P<mult>[万亿千百]*)"
+    # (?<![\d.]): a number starts only where a digit run starts, so a long run of digits is
+    # read once, not once from each of its digits (quadratic).
+    r"(?P<qual>超过|超|逾|近|约|累计|共|达到|达)?(?<![\d.])(?P<num>\d++(?:\.\d++)?)(?P<mult>[万亿千百]*+)"
     r"(?P<unit>%|个百分点|余户|万户|户|余家|家|个|余名|名|人次|余人|人|次|元|张|笔|场|期|项|台|平方米|公里|所|间|套|份|门|单|支)")
 CLAUSE_SPLIT_RE = re.compile(r"[，。；;！？!?、,:：（）()\s]")
 

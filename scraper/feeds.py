@@ -5,10 +5,14 @@ from __future__ import annotations
 from lxml import etree
 
 from casebook.errors import ExtractionError
-from scraper.sources import Document
+from casebook.safety import safe_url
+from scraper.sources import Document, is_url
 
 
-def discover_links(doc: Document) -> list[str]:
+def discover_links(doc: Document, *, max_links: int | None = None) -> list[str]:
+    """The article links a feed or sitemap lists, in order, each once; only absolute http(s)
+    addresses (the fetcher then refuses any that lead to a private network), at most
+    `max_links` of them."""
     try:
         root = etree.fromstring(doc.text.encode("utf-8"), parser=etree.XMLParser(recover=True, resolve_entities=False,
                                                                                   no_network=True))
@@ -22,20 +26,24 @@ def discover_links(doc: Document) -> list[str]:
         if tag == "link":
             href = element.get("href") or (element.text or "").strip()
             rel = element.get("rel", "alternate")
-            if href.startswith("http") and rel == "alternate":
-                links.append(href)
-        elif tag == "loc" and (element.text or "").strip().startswith("http"):
-            links.append(element.text.strip())
+            if rel == "alternate" and (url := safe_url(href.strip(), allow_relative=False)) and is_url(url):
+                links.append(url)
+        elif tag == "loc" and (url := safe_url((element.text or "").strip(), allow_relative=False)) and is_url(url):
+            links.append(url)
     # An RSS <channel> links to the site's home page, not to an article.
     channel_links = set()
     for channel in root.iter("{*}channel"):
         for child in channel:
             if isinstance(child.tag, str) and etree.QName(child).localname == "link":
                 channel_links.add((child.text or "").strip())
-    unique = []
+    unique: list[str] = []
+    kept: set[str] = set()   # a set: a sitemap may list 50,000 links
     for link in links:
-        if link not in unique and link not in channel_links:
+        if link not in kept and link not in channel_links:
             unique.append(link)
+            kept.add(link)
+        if max_links is not None and len(unique) >= max_links:
+            break
     if not unique:
         raise ExtractionError("the feed lists no article links", source=doc.input)
     return unique

@@ -19,10 +19,11 @@ from casebook.settings import Settings
 from scraper import boilerplate, dates, textdump
 from scraper.data import Data, load_data
 from scraper.extract import extract_page
+from scraper.guard import as_input_error, check_budget, time_budget
 from scraper.metadata import clean_title, detect_site, find_source
 from scraper.normalize import build_case
 from scraper.sanitize import sanitize
-from scraper.sources import Document, document_from_bytes, read_file
+from scraper.sources import Document, document_from_bytes, is_url, read_file
 from scraper.stories import split
 from scraper.tomarkdown import html_to_markdown, tidy_markdown, unwrap_image_url
 
@@ -80,6 +81,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         page_lines = [b for b in blocks]
     elif doc.kind == "html":
         page = extract_page(doc.body, url=doc.url, site=site, data=data)
+        check_budget()
         markdown, _ = html_to_markdown(page.html, proxies=data.image_proxies, base_url=page.url)
         blocks = _blocks(markdown)
         title = clean_title(page.title, data)
@@ -107,6 +109,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     page_text = "\n".join(page_lines)
     cases = []
     for story in stories:
+        check_budget()
         case = build_case(story, page_text=page_text, page_lines=page_lines, declared_date=declared_date,
                           declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
                           else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data,
@@ -119,7 +122,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
 
 def read_input(item: str, settings: Settings, fetcher: object | None = None) -> Document:
     """A file path or an http(s) URL, read and sniffed."""
-    if re.match(r"^https?://", item):
+    if is_url(item):
         from scraper.fetch import Fetcher  # local import: fetching is optional for file inputs
 
         fetcher = fetcher or Fetcher(settings)
@@ -134,14 +137,21 @@ def read_input(item: str, settings: Settings, fetcher: object | None = None) -> 
 
 def extract_input(item: str, settings: Settings, data: Data | None = None,
                   fetcher: object | None = None) -> Extraction:
-    """Never raises for a bad input: the error is returned with the input it belongs to."""
-    data = data or load_data(settings.data_dir)
+    """Never raises for a bad input: whatever goes wrong (a CasebookError, a RecursionError
+    from hostile markup, MemoryError, the input's time budget running out) is returned as
+    the error of the input it belongs to, and the batch goes on."""
+    budget = settings.input_time_budget
     try:
-        doc = read_input(item, settings, fetcher)
-        if doc.kind == "feed":
-            from scraper.feeds import discover_links
+        with time_budget(budget):
+            data = data or load_data(settings.data_dir)
+            doc = read_input(item, settings, fetcher)
+            check_budget()
+            if doc.kind == "feed":
+                from scraper.feeds import discover_links
 
-            return Extraction(item, links=discover_links(doc))
-        return Extraction(item, cases=extract_document(doc, data))
-    except CasebookError as exc:
-        return Extraction(item, error=exc)
+                return Extraction(item, links=discover_links(doc, max_links=settings.max_feed_links))
+            return Extraction(item, cases=extract_document(doc, data))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # whatever it is, one input must never stop the batch
+        return Extraction(item, error=as_input_error(exc, item, budget))

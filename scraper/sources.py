@@ -96,11 +96,15 @@ def read_file(path: Path, *, max_bytes: int) -> bytes:
         raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from exc
 
 
+def is_url(item: str) -> bool:
+    return re.match(r"^https?://", item, re.IGNORECASE) is not None
+
+
 def expand_inputs(inputs: list[str]) -> list[str]:
     """Folders become their files (sorted, hidden files skipped); files and URLs stay."""
     expanded: list[str] = []
     for item in inputs:
-        if re.match(r"^https?://", item):
+        if is_url(item):
             expanded.append(item)
             continue
         path = Path(item)
