@@ -54,7 +54,8 @@ def _is_noise_image(block: str, data: Data) -> bool:
 
 
 def _is_short_fragment(block: str, data: Data) -> bool:
-    text = _plain(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", block)).lstrip("- ").strip()
+    # [^[\]] and [^()]: each match attempt stops at the next bracket, so runs of "[" are linear.
+    text = _plain(re.sub(r"\[([^\[\]]*)\]\([^()]*\)", r"\1", block)).lstrip("- ").strip()
     return (0 < len(text) <= data.boilerplate.get("navigation_line_chars", 10)
             and not re.search(r"[。！？；，,.!?;]", text) and "\n" not in block)
 

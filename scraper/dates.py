@@ -21,8 +21,10 @@ CN_NUM = "〇零○一二三四五六七八九十"
 
 FULL_RE = re.compile(
     r"(?P<y>(?:19|20)\d{2})\s*[年\-/.]\s*(?P<m>\d{1,2})\s*[月\-/.]\s*(?P<d>\d{1,2})\s*日?"
-    r"(?:\s*(?:T|\s)?\s*(?P<H>\d{1,2})[:：时](?P<M>\d{2})(?:[:：分](?P<S>\d{2}))?秒?)?"
-    r"(?:\s*(?P<tz>[+\-]\d{2}:?\d{2}|Z|GMT|UTC))?")
+    # Possessive \s*+ around an optional T: "\s*\s?\s*" before a time would try every split of
+    # a long run of spaces (quadratic).
+    r"(?:\s*+T?\s*+(?P<H>\d{1,2})[:：时](?P<M>\d{2})(?:[:：分](?P<S>\d{2}))?秒?)?"
+    r"(?:\s*+(?P<tz>[+\-]\d{2}:?\d{2}|Z|GMT|UTC))?")
 CN_FULL_RE = re.compile(rf"(?P<y>[{CN_NUM}]{{4}})年(?P<m>[{CN_NUM}]{{1,2}})月(?P<d>[{CN_NUM}]{{1,3}})日")
 MONTH_DAY_RE = re.compile(r"(?<![\d年])(?P<m>\d{1,2})月(?P<d>\d{1,2})日")
 YEAR_MONTH_RE = re.compile(r"(?P<y>(?:19|20)\d{2})年(?P<m>\d{1,2})月")

@@ -22,7 +22,7 @@ THRESHOLD = 0.7
 
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
-    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"!\[[^\[\]]*\]\([^()]*\)", "", text)   # stops at the next bracket: linear on runs of "!["
     return re.sub(r"[\W_]+", "", text)
 
 

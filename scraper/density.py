@@ -152,7 +152,7 @@ def title_node(root: etree._Element, title: str | None) -> etree._Element | None
     candidates = list(root.iter("h1")) or list(root.iter("h2"))
     if not title:
         return candidates[0] if len(candidates) == 1 else None
-    headline = re.split(r"\s*(?:_|\s[-–—|｜]\s|｜|\|)\s*", title.strip())[0]
+    headline = re.split(r"(?<!\s)(?:\s*+(?:_|｜|\|)|\s++[-–—](?=\s))\s*+", title.strip())[0]
     for node in [*root.iter("h1"), *root.iter("h2"), *root.iter("h3")]:
         text = _text(node)
         if _similar(text, title) or (len(headline) >= 2 and text == headline):

@@ -21,10 +21,13 @@ import trafilatura
 from readability import Document as ReadabilityDocument
 from readability.readability import Unparseable
 
+from casebook.errors import ExtractionError
 from scraper import density
 from scraper.data import Data
 
-WECHAT_TITLE_RE = re.compile(r"""var\s+msg_title\s*=\s*['"](?P<t>.*?)['"]\s*(?:\.html\(false\))?\s*;""")
+# The title is bounded (500 characters): an unbounded lazy .*? rescans the rest of the line
+# from every "var msg_title" of a hostile page.
+WECHAT_TITLE_RE = re.compile(r"""var\s++msg_title\s*+=\s*+['"](?P<t>[^\n]{0,500}?)['"]\s*+(?:\.html\(false\))?\s*+;""")
 WECHAT_TIME_RE = re.compile(r"""\bct\s*=\s*["'](?P<ts>\d{10})["']""")
 DATE_META_NAMES = ("article:published_time", "og:release_date", "publishdate", "pubdate", "publish_date",
                    "PubDate", "og:published_time", "datePublished", "date", "dc.date", "weibo:article:create_at")
@@ -107,10 +110,26 @@ def _site_content(root: lxml.html.HtmlElement, site: dict | None) -> str | None:
     return None
 
 
-def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -> PageArticle:
+# libxml2 stops reading a page nested deeper than 255 elements, silently: the rest of the page is
+# lost to every extractor. No real page nests that deep, so such a page is refused with a reason.
+MAX_PAGE_DEPTH = 250
+
+
+def check_depth(root: lxml.html.HtmlElement, source: str | None) -> None:
+    # One absolute path of MAX_PAGE_DEPTH steps: each step keeps only the elements of one
+    # level, so this reads the tree once.
+    if root.xpath("/*" * MAX_PAGE_DEPTH):
+        raise ExtractionError(f"the page's markup is nested more than {MAX_PAGE_DEPTH} elements deep, where the "
+                              "HTML parser stops reading", source=source,
+                              hint="the page is malformed or hostile; save the article text instead")
+
+
+def extract_page(html: str, *, url: str | None, site: dict | None, data: Data, source: str | None = None
+                 ) -> PageArticle:
     # One lxml tree for the page's own declarations, its text lines and the site's rules
     # (a BeautifulSoup of a whole page cost more than trafilatura's extraction of it).
     root = parse_page(html)
+    check_depth(root, source or url)
     for node in list(root.iter(*UNSEEN_TAGS)):
         node.drop_tree()
     meta = PageMeta(root)

@@ -26,8 +26,13 @@ CREDIT_RE = re.compile(r"(?:供图|摄影报道|摄影|报道|摄|图|文/图|�
 ROLE_WORDS = ("记者", "通讯员", "见习记者", "特约记者", "实习生", "摄影")
 QUOTED_UNDERSCORE_RE = re.compile(r"_([^_\s]{1,20}?)_")
 QUOTED_APOSTROPHES_RE = re.compile(r"''([^']{1,20}?)''")
-SEGMENT_SPLIT_RE = re.compile(r"\s*(?:_|\s[-–—|｜]\s|｜|\||--)\s*")
-GENERIC_SUFFIX_RE = re.compile(r"\s*[_|｜\-–—]+\s*(?:[^_|｜\-–—]{2,16}(?:网|频道|新闻|日报|晚报|报|号|在线|客户端|资讯|财经|股吧))+\s*$")
+# Separators are matched from the start of a run of spaces only, with possessive runs: an
+# attempt inside a long run of spaces would rescan all of it (quadratic).
+SEGMENT_SPLIT_RE = re.compile(r"(?<!\s)(?:\s*+(?:_|｜|\||--)|\s++[-–—](?=\s))\s*+")
+# One suffix segment at the end (strip_site_suffix repeats it); a repeated group here would
+# try every way to cut a long run of 网 into segments (exponential).
+GENERIC_SUFFIX_RE = re.compile(r"(?<![\s_|｜\-–—])\s*+[_|｜\-–—]++\s*+[^_|｜\-–—]{2,16}(?:网|频道|新闻|日报|晚报|报|号|在线|客户端|资讯|财经|股吧)\s*+$")
+MAX_TITLE_CHARS = 300   # a longer "title" is a page's text: only its head is kept
 
 
 @dataclass
@@ -67,7 +72,7 @@ def clean_title(title: str | None, data: Data, *, mirrored: bool = False) -> str
     matter) also get back the quotes their file names could not hold."""
     if not title:
         return None
-    title = re.sub(r"\s+", " ", title).strip()
+    title = re.sub(r"\s+", " ", title).strip()[:MAX_TITLE_CHARS]
     if mirrored:
         return restore_quotes(title) or None
     return strip_site_suffix(title, data) or None

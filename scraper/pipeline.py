@@ -60,7 +60,7 @@ def _post_article(doc: Document, data: Data) -> tuple[str, list[str], str | None
     if HTML_BODY_RE.search(body):
         markdown, _images = html_to_markdown(body, proxies=data.image_proxies, base_url=doc.url)
     else:
-        markdown = tidy_markdown(re.sub(r"<[^>]+>", "", sanitize(body)) if "<" in body else body)
+        markdown = tidy_markdown(re.sub(r"<[^<>]+>", "", sanitize(body)) if "<" in body else body)
     cover = next((str(doc.meta[k]) for k in COVER_KEYS if doc.meta.get(k)), None)
     cover = unwrap_image_url(cover, data.image_proxies) if cover else None
     title = clean_title(str(doc.meta["title"]), data, mirrored=True) if doc.meta.get("title") else None
@@ -80,7 +80,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         meta_via = _meta_via(doc.meta, data)
         page_lines = [b for b in blocks]
     elif doc.kind == "html":
-        page = extract_page(doc.body, url=doc.url, site=site, data=data)
+        page = extract_page(doc.body, url=doc.url, site=site, data=data, source=doc.input)
         check_budget()
         markdown, _ = html_to_markdown(page.html, proxies=data.image_proxies, base_url=page.url)
         blocks = _blocks(markdown)

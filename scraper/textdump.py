@@ -98,13 +98,18 @@ def is_caption(text: str, data: Data) -> bool:
             and text.endswith(("。", ".")))
 
 
+# A rejoined paragraph stops growing here: every join re-reads the paragraph (open quotes, its
+# last clause), so a hostile dump of 100,000 broken lines would otherwise be quadratic.
+MAX_JOINED_CHARS = 4000
+
+
 def repair(paras: list[str], data: Data) -> list[str]:
     """Rejoin sentences that a dump broke, dropping the orphaned image captions between them."""
     out: list[str] = []
     i = 0
     while i < len(paras):
         current = paras[i]
-        while i + 1 < len(paras):
+        while i + 1 < len(paras) and len(current) < MAX_JOINED_CHARS:
             nxt = paras[i + 1]
             # An orphaned image caption between the halves comes first: "大家看到了 / 市民观察员
             # 走进小区院落。/ 学校在……" is one sentence and a caption, not a sentence ending in it.

@@ -3,14 +3,23 @@ promote bold-only paragraphs to headings, convert (markdownify), tidy."""
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from urllib.parse import unquote, urljoin
 
 from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 from markdownify import MarkdownConverter
 
 from scraper.sanitize import sanitize
 
+# markdownify converts recursively, a few Python frames per element: markup nested deeper than
+# this is flattened first (the text stays; deep blocks become line breaks). Real articles
+# nest a dozen levels; a hostile page nests thousands.
+MAX_MARKUP_DEPTH = 64
+BLOCK_TAGS = frozenset({"p", "div", "section", "article", "li", "ul", "ol", "table", "tr", "td", "th",
+                        "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "figure", "figcaption", "pre"})
+VOID_TAGS = frozenset({"br", "img", "hr", "meta", "link", "input", "source", "wbr", "area", "col", "embed"})
 LAZY_SRC_ATTRS = ("data-src", "data-original", "data-actualsrc", "data-lazy-src", "data-echo", "original")
 
 
@@ -57,9 +66,53 @@ def _promote_bold_paragraphs(soup: BeautifulSoup) -> None:
             previous_was_heading = False
 
 
+def markup_depth(root: Tag) -> int:
+    """How deep elements nest under `root` (iteratively: the tree may be hostile)."""
+    depth: dict[int, int] = {id(root): 0}
+    deepest = 0
+    for node in root.descendants:
+        if isinstance(node, Tag):
+            level = depth.get(id(node.parent), 0) + 1
+            depth[id(node)] = level
+            deepest = max(deepest, level)
+    return deepest
+
+
+def _opening_tag(tag: Tag) -> str:
+    attrs = "".join(f' {name}="{html_lib.escape(" ".join(value) if isinstance(value, list) else str(value))}"'
+                    for name, value in tag.attrs.items())
+    return f"<{tag.name}{attrs}>"
+
+
+def capped_html(root: Tag, limit: int = MAX_MARKUP_DEPTH) -> str:
+    """`root`'s contents as HTML with no element deeper than `limit`: deeper elements are
+    dropped but their text kept, a deep block leaving a line break. Iterative and linear."""
+    out: list[str] = []
+    stack: list[tuple[object, int, bool]] = [(child, 1, False) for child in reversed(root.contents)]
+    while stack:
+        node, level, closing = stack.pop()
+        if closing:
+            out.append(f"</{node.name}>")  # type: ignore[attr-defined]
+            continue
+        if isinstance(node, Tag):
+            if level <= limit:
+                out.append(_opening_tag(node))
+                if node.name not in VOID_TAGS:
+                    stack.append((node, level, True))
+            elif node.name in BLOCK_TAGS or node.name == "br":
+                out.append("<br>")
+            stack.extend((child, level + 1, False) for child in reversed(node.contents))
+        elif isinstance(node, NavigableString) and not isinstance(
+                node, Comment | Declaration | Doctype | ProcessingInstruction):
+            out.append(html_lib.escape(str(node), quote=False))
+    return "".join(out)
+
+
 def html_to_markdown(html: str, *, proxies: list[str], base_url: str | None = None) -> tuple[str, list[str]]:
     """(markdown, image URLs in order)."""
     soup = BeautifulSoup(html, "lxml")
+    if markup_depth(soup) > MAX_MARKUP_DEPTH:
+        soup = BeautifulSoup(capped_html(soup.body or soup), "lxml")
     for img in soup.find_all("img"):
         src = img.get("src") or ""
         for attr in LAZY_SRC_ATTRS:
@@ -95,5 +148,6 @@ def tidy_markdown(markdown: str) -> str:
     lines = [line.rstrip() for line in markdown.replace("\r\n", "\n").replace("\xa0", " ").split("\n")]
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
-    text = re.sub(r"^\s*\*\*\s*\*\*\s*$", "", text, flags=re.MULTILINE)
+    # [^\S\n]: spaces within the line only; \s would rescan every following empty line.
+    text = re.sub(r"^[^\S\n]*\*\*[^\S\n]*\*\*[^\S\n]*$", "", text, flags=re.MULTILINE)
     return text.strip()
