@@ -36,6 +36,10 @@ class FetchError(InputError):
     """A URL could not be fetched."""
 
 
+class FetchRefused(FetchError):
+    """A URL leads to an address that is not fetched (loopback, private, link-local, ...)."""
+
+
 class ExtractionError(CasebookError):
     """A document was read but no story could be extracted from it."""
 
