@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from casebook.safety import strip_invisible
+from casebook.safety import safe_url, strip_invisible, url_scheme
 
 FIELD_ORDER = [
     "title", "slug", "date", "category", "tags", "banks", "province", "city", "district",
@@ -180,9 +180,41 @@ def _clean_value(value: Any) -> Any:
     return value
 
 
+def web_url(value: object) -> str | None:
+    """`value` when it is an absolute http(s) URL safe to emit (casebook.safety's rule), else
+    None: what source_url, cover, images and reposts' urls may hold."""
+    url = safe_url(value.strip() if isinstance(value, str) else value, allow_relative=False)
+    return url if url is not None and url_scheme(url) in ("http", "https") else None
+
+
+def _safe_urls(meta: dict[str, Any]) -> dict[str, Any]:
+    """Front matter with every URL field reduced to http(s): an unsafe one is dropped."""
+    for name in ("source_url", "cover"):
+        if meta.get(name) is not None:
+            meta[name] = web_url(meta[name])
+    if isinstance(meta.get("images"), list):
+        meta["images"] = [url for url in (web_url(u) for u in meta["images"]) if url]
+    if isinstance(meta.get("reposts"), list):
+        meta["reposts"] = [{k: (web_url(v) if k == "url" else v) for k, v in r.items()
+                            if k != "url" or web_url(v)} if isinstance(r, dict) else r for r in meta["reposts"]]
+    return meta
+
+
+def clean_case(case: Case) -> Case:
+    """The case as it will be written, in place: text fields without control, bidi or invisible
+    characters and markup, URL fields http(s) only, the body's unsafe link targets defused.
+    Ingest applies it to every case it extracts, so the report, `extract --json`, slugs and
+    dedupe see what the file will hold."""
+    meta = _safe_urls({name: _clean_value(value) for name, value in case.front_matter().items()})
+    for name, value in meta.items():
+        setattr(case, name, value)
+    case.body = clean_text(case.body).strip()
+    return case
+
+
 def render(case: Case) -> str:
     """The case file's text: front matter, then the Markdown body, ending in one newline."""
-    meta = {name: _clean_value(value) for name, value in case.front_matter().items()}
+    meta = _safe_urls({name: _clean_value(value) for name, value in case.front_matter().items()})
     text = yaml.dump(meta, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
     # An ISO date written by PyYAML as a quoted string becomes a bare timestamp.
     text = re.sub(r"^date: '([0-9T:+\-]+)'$", r"date: \1", text, flags=re.MULTILINE)
@@ -264,7 +296,7 @@ def date_to_datetime(iso: str) -> dt.datetime:
     return parsed
 
 
-IMAGE_MD_RE = re.compile(r"!\[[^\[\]\n]*\]\(([^()\s]+)\)")
+IMAGE_MD_RE = re.compile(r"!\[[^\[\]]*\]\(([^()\s]+)\)")
 
 
 def plain_text(markdown: str) -> str:
@@ -272,7 +304,8 @@ def plain_text(markdown: str) -> str:
     text = IMAGE_MD_RE.sub("", markdown)
     # [^[\]] rather than [^\]]: each match attempt then stops at the next bracket, so a run of
     # 100,000 "[" is linear, not quadratic.
-    text = re.sub(r"\[([^\[\]\n]*)\]\([^()\n]*\)", r"\1", text)
+    # (Link text may span lines: extractors wrap a block-level ad in one link.)
+    text = re.sub(r"\[([^\[\]]*)\]\([^()]*\)", r"\1", text)
     text = re.sub(r"^#+\s*", "", text, flags=re.MULTILINE)
     text = re.sub(r"<[^<>]+>", "", text)
     text = re.sub(r"[*_`>]+", "", text)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from casebook.errors import CasebookError, ExtractionError
-from casebook.model import CHINA_TZ, Case
+from casebook.model import CHINA_TZ, Case, clean_case, web_url
 from casebook.settings import Settings
 from scraper import boilerplate, dates, textdump
 from scraper.data import Data, load_data
@@ -82,12 +82,13 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     elif doc.kind == "html":
         page = extract_page(doc.body, url=doc.url, site=site, data=data, source=doc.input)
         check_budget()
-        markdown, _ = html_to_markdown(page.html, proxies=data.image_proxies, base_url=page.url)
+        markdown, _ = html_to_markdown(page.html, proxies=data.image_proxies, base_url=doc.url or web_url(page.url))
         blocks = _blocks(markdown)
         title = clean_title(page.title, data)
         declared_date = dates.parse_date_value(page.date) if page.date else None
         page_lines = page.lines
-        doc.url = doc.url or page.url
+        # og:url / canonical are the page's own claims: kept only as absolute http(s) URLs.
+        doc.url = doc.url or web_url(page.url)
     elif doc.kind == "text":
         blocks = textdump.paragraphs(doc.body)
         page_lines = list(blocks)
@@ -116,7 +117,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
                           collected=doc.collected)
         case.input = doc.input
         case.key = f"{doc.key}#{story.index}"
-        cases.append(case)
+        cases.append(clean_case(case))
     return cases
 
 

@@ -1,0 +1,82 @@
+"""Every regex over input text must be linear: each special character (and short combinations
+of them) as a 100,000-character run, through the real ingest path (a text dump, a whole HTML
+page, a mirrored post with a Markdown and an HTML body) and through the case model (render,
+parse, plain_text, clean_text).
+
+A run may take at most 5 s; one that takes longer (a slow machine, a heavy but linear
+library) must then still scale linearly: 4x the input may cost at most 8x the time, where a
+quadratic regex costs 16x. Each run is under a 60 s budget, so a catastrophic one fails
+instead of hanging the suite."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+
+import pytest
+
+from casebook.errors import CasebookError
+from casebook.model import Case, clean_text, parse, plain_text, render
+from scraper.data import load_data
+from scraper.guard import BudgetExpired, time_budget
+from scraper.pipeline import extract_document
+from scraper.sources import document_from_bytes
+
+pytestmark = pytest.mark.slow
+
+DATA = load_data()
+SIZE = int(os.environ.get("LINEAR_RUN_CHARS", "100000"))
+LIMIT_S = 5.0
+RUNS = ["[", "](", "[a](", "<a", "<", ">", "<p>", "<meta ", "\u3000", " ", "\t", "\xa0", "\n", "#", "*", "**", "_",
+        "`", "!", "![", "|", "\\", "&", "-", "【", "（", "（\n", "，\n", "1", "年", "2020-1-1 ", "1月", "来源：", "_网",
+        "标题 - ", "var msg_title='a' ", "\u202e"]
+
+
+def _run(text: str, size: int) -> str:
+    return (text * (size // len(text) + 1))[:size]
+
+
+def _ingest(raw: str) -> None:
+    # A clear refusal is a fine answer; any other exception fails the test.
+    with contextlib.suppress(CasebookError):
+        extract_document(document_from_bytes(raw.encode("utf-8"), input="run"), DATA)
+
+
+SHAPES: dict[str, Callable[[str], None]] = {
+    "text dump": lambda run: _ingest(f"社区银行服务居民\n{run}\n来源：新华网\n"),
+    "html page": lambda run: _ingest(f"<html><head><title>银行进社区</title></head><body><h1>银行进社区</h1>"
+                                     f"<p>{run}</p><p>来源：新华网</p></body></html>"),
+    "post": lambda run: _ingest(f"---\ntitle: 银行进社区\n---\n{run}\n"),
+    "html post": lambda run: _ingest(f"---\ntitle: 银行进社区\n---\n<p>社区银行</p><p>{run}</p>\n"),
+    "render": lambda run: render(Case(title=run, summary=run, body=run, slug="x", date="2022-01-01",
+                                      category="网点进社区", authors=[run])),
+    "parse": lambda run: parse(f"---\ntitle: x\n---\n{run}"),
+    "plain_text": plain_text,
+    "clean_text": clean_text,
+    "clean_text single line": lambda run: clean_text(run, single_line=True),
+}
+
+
+def _seconds(shape: Callable[[str], None], text: str, size: int) -> float:
+    started = time.perf_counter()
+    try:
+        with time_budget(60):
+            shape(_run(text, size))
+    except BudgetExpired:
+        pytest.fail(f"{text!r} x {size:,} ran past 60 s")
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("text", RUNS, ids=[repr(r) for r in RUNS])
+def test_long_runs_are_linear(text):
+    slow = []
+    for name, shape in SHAPES.items():
+        big = _seconds(shape, text, SIZE)
+        if big <= LIMIT_S:
+            continue
+        small = _seconds(shape, text, SIZE // 4)
+        if big > 8 * max(small, 0.05):
+            slow.append(f"{name}: {small:.2f} s for {SIZE // 4:,} characters, {big:.2f} s for {SIZE:,}")
+    assert not slow, slow
