@@ -1,0 +1,194 @@
+"""Regression tests for issue 12's ingest examples, with real hostile inputs through the real
+ingest path (and the `casebook ingest` command): no input stops a batch, each bad input gets a
+precise `failed` reason, and nothing unsafe reaches a case."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from casebook.model import parse
+from casebook.safety import INVISIBLE_RE
+from scraper.guard import time_budget
+from scraper.ingest import ingest
+from scraper.pipeline import extract_input
+from tests.conftest import ROOT, SEEDS_RAW
+
+GOOD = SEEDS_RAW / "002_94ab2356a5567251.txt"
+ARTICLE = ("<p>2022年2月24日，成都农商银行走进成华区白莲池社区，为社区居民开展金融知识宣传活动，现场讲解防范电信诈骗知识，"
+           "帮助老年人使用手机银行，受到社区居民欢迎。</p><p>活动中，银行工作人员向居民发放宣传资料，并设置咨询台解答居民关于"
+           "存款、理财和社保卡的问题。</p><p>社区负责人表示，银行网点进社区让居民在家门口就能享受便捷的金融服务。</p>")
+ALIAS_BOMB = """---
+title: 银行进社区
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+cover: *h
+---
+成都农商银行在社区开展金融知识宣传活动，为居民提供便捷的金融服务。
+"""
+
+
+def _page(body: str, head: str = "") -> str:
+    return (f'<html><head><meta charset="utf-8"><title>成都农商银行金融服务进社区</title>{head}</head>'
+            f"<body><h1>成都农商银行金融服务进社区</h1><p>来源：新华网</p><div class=\"article\">{body}</div>"
+            "</body></html>")
+
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "casebook.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.shared
+def test_deep_markup_fails_its_input_and_the_batch_goes_on(tmp_path):
+    bad = tmp_path / "bad.html"
+    bad.write_text(_page("<i>" * 300 + ARTICLE + "</i>" * 300), encoding="utf-8")
+    report = tmp_path / "report.jsonl"
+    result = _cli("ingest", str(bad), str(GOOD), "--out", str(tmp_path / "cases"), "--report", str(report))
+    assert result.returncode == 1, result.stderr   # one input failed
+    rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert [(Path(r["input"]).name, r["status"]) for r in rows] == [("bad.html", "failed"), (GOOD.name, "written")]
+    assert "nested more than 250 elements deep" in rows[0]["reason"] and "bad.html" in rows[0]["reason"]
+
+
+def test_deep_markup_in_a_post_is_flattened(settings, tmp_path):
+    post = tmp_path / "deep.md"
+    post.write_text("---\ntitle: 成都农商银行金融服务进社区\n---\n" + "<i>" * 3000 + ARTICLE + "</i>" * 3000,
+                    encoding="utf-8")
+    extraction = extract_input(str(post), settings)
+    assert extraction.error is None, extraction.error
+    assert "白莲池社区" in extraction.cases[0].body and "<i>" not in extraction.cases[0].body
+
+
+def test_a_recursion_error_becomes_the_inputs_failed_row(settings, tmp_path):
+    # Markup under the flattening depth, with the interpreter's recursion limit lowered so the
+    # real markdownify runs out of stack: the guard, not the depth rule, is what is tested.
+    post = tmp_path / "nested.md"
+    post.write_text("---\ntitle: 银行进社区\n---\n" + "<b>" * 60 + ARTICLE + "</b>" * 60, encoding="utf-8")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(_stack()) + 120)
+    try:
+        extraction = extract_input(str(post), settings)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert extraction.cases == []
+    assert "nested too deeply" in str(extraction.error) and str(post) in str(extraction.error)
+
+
+def _stack() -> list:
+    import inspect
+
+    return inspect.stack(0)
+
+
+def test_alias_bomb_post_fails_fast_with_a_clear_message(settings, tmp_path):
+    bomb = tmp_path / "bomb.md"
+    bomb.write_text(ALIAS_BOMB, encoding="utf-8")
+    assert len(ALIAS_BOMB.encode()) < 700
+    started = time.monotonic()
+    rows = ingest([str(bomb), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert time.monotonic() - started < 20
+    assert [r.status for r in rows] == ["failed", "written"]
+    assert f"{bomb}:3:" in rows[0].reason and "anchors and aliases" in rows[0].reason
+
+
+def test_an_input_over_its_time_budget_fails_and_the_batch_goes_on(settings, tmp_path):
+    heavy = tmp_path / "heavy.md"
+    heavy.write_text("---\ntitle: 银行进社区\n---\n" + "<p>" * 60_000, encoding="utf-8")
+    budget = settings.with_overrides(input_time_budget=0.3)
+    started = time.monotonic()
+    rows = ingest([str(heavy), str(GOOD)], budget, out_dir=tmp_path / "cases")
+    assert time.monotonic() - started < 15
+    assert [r.status for r in rows] == ["failed", "written"], rows
+    assert "0.3-second budget" in rows[0].reason and str(heavy) in rows[0].reason
+
+
+def _extract_in_worker(item: str, budget: float) -> str:
+    from casebook.settings import load
+
+    extraction = extract_input(item, load(input_time_budget=budget))
+    return str(extraction.error) if extraction.error else "ok"
+
+
+def test_the_budget_holds_in_a_worker_process(tmp_path):
+    heavy = tmp_path / "heavy.md"
+    heavy.write_text("---\ntitle: 银行进社区\n---\n" + "<p>" * 60_000, encoding="utf-8")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1) as pool:
+        started = time.monotonic()
+        reason = pool.submit(_extract_in_worker, str(heavy), 0.3).result(timeout=60)
+        assert time.monotonic() - started < 15
+        assert "budget" in reason
+        assert pool.submit(_extract_in_worker, str(GOOD), 60).result(timeout=60) == "ok"
+
+
+def test_an_outer_timer_survives_a_budget():
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with time_budget(5):
+            pass
+        time.sleep(1)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fired == [1]
+
+
+def test_100000_brackets_do_not_hang_ingest(settings, tmp_path):
+    dump = tmp_path / "brackets.txt"
+    dump.write_text("成都农商银行社区服务\n" + "[" * 100_000 + "\n", encoding="utf-8")
+    started = time.monotonic()
+    rows = ingest([str(dump), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert time.monotonic() - started < 30
+    assert rows[-1].status == "written"
+
+
+def test_javascript_og_url_never_becomes_source_url(settings, tmp_path):
+    hostile = _page(ARTICLE.replace("</p><p>活动中", '<a href="javascript:alert(4)">详情</a></p><p>活动中')
+                    + '<p><img src="javascript:alert(5)"><img src="data:image/png;base64,AAAA">'
+                    '<img src="http://img.example.cn/a.jpg"></p>',
+                    head='<meta property="og:url" content="javascript:alert(document.domain)//">'
+                         '<link rel="canonical" href="javascript:alert(2)//">')
+    hostile = hostile.replace("<h1>成都农商银行金融服务进社区</h1>", "<h1>成都农商银行\u202e金融服务\u2066进社区\u200b</h1>")
+    page = tmp_path / "js.html"
+    page.write_text(hostile, encoding="utf-8")
+    rows = ingest([str(page)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["written"], rows
+    text = Path(rows[0].output).read_text(encoding="utf-8")
+    case = parse(text)
+    assert case.source_url is None and case.source == "新华网"
+    assert case.cover == "http://img.example.cn/a.jpg" and case.images == ["http://img.example.cn/a.jpg"]
+    assert "javascript" not in text.lower() and "data:image" not in text
+    assert not INVISIBLE_RE.search(text)
+    assert case.title == "成都农商银行金融服务进社区"
+
+
+def test_post_fields_are_cleaned_at_ingest(settings, tmp_path):
+    post = tmp_path / "post.md"
+    post.write_text("---\ntitle: \"成都农商银行\\u202e进社区<script>alert(1)</script>\"\n"
+                    "cover: 'javascript:alert(1)'\nauthor: \"张三\\u200b\"\n---\n"
+                    "成都农商银行在白莲池社区开展金融知识宣传活动，为居民提供便捷的金融服务，帮助老年人使用手机银行。"
+                    "[详情](javascript:alert(1)) ![图](JaVaScRiPt:alert(2))\n\n来源：新华网\n", encoding="utf-8")
+    extraction = extract_input(str(post), settings)
+    assert extraction.error is None, extraction.error
+    case = extraction.cases[0]
+    assert case.title == "成都农商银行进社区alert(1)"   # bidi override and markup gone, the text kept
+    assert case.cover is None
+    assert case.body.endswith("[详情](#(1)) ![图](#(2))")
