@@ -100,3 +100,91 @@ def assert_published_html_is_safe(case_text: str) -> None:
         for name, value in element.attrib.items():
             assert not name.lower().startswith("on"), name
             assert not value.strip().lower().startswith("javascript:"), value
+
+
+# --- hostile classes (issue 12): deep nesting, alias bombs, long special-character runs,
+# hostile URLs, through the whole guarded ingest path (`extract_input` on a real file).
+HOSTILE_URLS = st.sampled_from([
+    "javascript:alert(document.domain)//", " JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "java&#x09;script:x",
+    "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "&#106;avascript:alert(1)", "\\\\evil.example/x",
+    "/\\evil.example/x", "file:///etc/passwd", "\u202ejavascript:alert(1)", "feed:javascript:alert(1)",
+    "https://ok.example.cn/a.jpg", "//cdn.example.cn/b.jpg", "a.jpg", "mailto:x@example.cn", ""])
+RUN_TEXT = ["[", "](", "[a](", "<a", "<", "\u3000", " ", "#", "*", "**", "【", "（", "1", "年", "\n", "![", "_网",
+            "，\n", "2020-1-1 ", "&", "\u202e", "\u200b"]
+RUNS = st.builds(lambda text, n: text * n, st.sampled_from(RUN_TEXT), st.integers(500, 8_000))
+DEEP = st.builds(lambda tag, n, text: f"<{tag}>" * n + text + f"</{tag}>" * n,
+                 st.sampled_from(["i", "b", "div", "span", "p", "li", "table", "blockquote", "a"]),
+                 st.integers(40, 400), TEXT)
+ARTICLE = ("成都农商银行走进成华区白莲池社区，为社区居民开展金融知识宣传活动，现场讲解防范电信诈骗知识，帮助老年人使用手机银行。"
+           "活动中，银行工作人员向居民发放宣传资料，并设置咨询台解答居民关于存款和社保卡的问题。")
+
+
+def _alias_bomb(levels: int, width: int) -> str:
+    lines = ['l0: &l0 ["lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\ncover: *l{levels - 1}\n"
+
+
+ALIAS_BOMBS = st.builds(_alias_bomb, st.integers(1, 9), st.integers(1, 9))
+# A fifth of FUZZ_EXAMPLES each: one example is a whole guarded ingest of a page of up to ~30k characters.
+HOSTILE_INGEST_EXAMPLES = max(1, int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")) // 5)
+
+
+def _extract_file(text: str, suffix: str):  # type: ignore[no-untyped-def]
+    import tempfile
+    from pathlib import Path
+
+    from casebook.settings import load
+    from scraper.pipeline import extract_input
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"input{suffix}"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        return extract_input(str(path), load(), DATA)
+
+
+def assert_hostile_input_handled(extraction) -> None:  # type: ignore[no-untyped-def]
+    """A precise refusal or cases whose URLs are http(s), whose text holds no invisible
+    characters, and whose published HTML cannot run code; never a crash of the batch."""
+    from casebook.model import web_url
+    from casebook.safety import INVISIBLE_RE
+
+    if extraction.error is not None:
+        reason = str(extraction.error)
+        assert "unexpected" not in reason and "nested too deeply" not in reason, reason
+        assert extraction.input in reason, reason
+        return
+    for case in extraction.cases:
+        for url in [case.source_url, case.cover, *case.images, *[r.get("url") for r in case.reposts]]:
+            assert url is None or web_url(url) == url, url
+        for value in [case.title, case.summary, case.source, case.via, *case.authors]:
+            assert not INVISIBLE_RE.search(value or ""), value
+        assert_published_html_is_safe(render(case))
+
+
+@settings(max_examples=HOSTILE_INGEST_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(og_url=HOSTILE_URLS, canonical=HOSTILE_URLS, image=HOSTILE_URLS, link=HOSTILE_URLS,
+       parts=st.lists(st.one_of(TEXT, HOSTILE, RUNS, DEEP), max_size=4))
+def test_hostile_pages_are_refused_or_made_safe(og_url, canonical, image, link, parts):
+    import html
+
+    head = (f'<meta property="og:url" content="{html.escape(og_url)}">'
+            f'<link rel="canonical" href="{html.escape(canonical)}">')
+    body = (f'<p>{ARTICLE}</p><p><img src="{html.escape(image)}"><a href="{html.escape(link)}">详情</a></p>'
+            + "".join(f"<p>{part}</p>" for part in parts) + f"<p>{ARTICLE}</p><p>来源：新华网</p>")
+    page = (f"<html><head><title>成都农商银行\u202e进社区</title>{head}</head>"
+            f"<body><h1>成都农商银行\u2066进社区</h1>{body}</body></html>")
+    assert_hostile_input_handled(_extract_file(page, ".html"))
+
+
+@settings(max_examples=HOSTILE_INGEST_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bomb=st.one_of(st.just(""), ALIAS_BOMBS), cover=HOSTILE_URLS, title=TEXT,
+       body=st.lists(st.one_of(TEXT, HOSTILE, RUNS, DEEP), max_size=4), markup=st.booleans())
+def test_hostile_posts_are_refused_or_made_safe(bomb, cover, title, body, markup):
+    meta = yaml.safe_dump({"title": "银行进社区" + title, "cover": cover}, allow_unicode=True)
+    parts = [ARTICLE, *body, "来源：新华网"]
+    text = "<p>" + "</p><p>".join(parts) + "</p>" if markup else "\n\n".join(parts)
+    extraction = _extract_file(f"---\n{meta}{bomb}---\n{text}\n", ".md")
+    if bomb:
+        assert extraction.error is not None and "anchors and aliases" in str(extraction.error)
+    assert_hostile_input_handled(extraction)
