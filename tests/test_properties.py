@@ -1,5 +1,7 @@
 """Property tests (Hypothesis) on the normalizer: it never crashes, its front matter always
-round-trips through YAML, and no unsafe markup survives."""
+round-trips through YAML, and no unsafe markup survives; and on the whole guarded ingest path
+with hostile pages and posts (deep nesting, alias bombs, long special-character runs,
+hostile URLs): each is refused with a precise reason or made safe."""
 
 from __future__ import annotations
 
