@@ -77,14 +77,17 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
 def extract(inputs: tuple[str, ...], as_json: bool) -> None:
     """Read and normalize inputs without writing anything (no relevance gate)."""
     from scraper.data import load_data
+    from scraper.fetch import Fetcher
     from scraper.pipeline import extract_input
     from scraper.sources import expand_inputs
 
     settings = _settings()
     data = load_data(settings.data_dir)
     records, failed = [], False
-    for item in expand_inputs(list(inputs)):
-        result = extract_input(item, settings, data)
+    with Fetcher(settings) as fetcher:   # one for all inputs: robots.txt and host intervals kept
+        results = [extract_input(item, settings, data, fetcher) for item in expand_inputs(list(inputs))]
+    for result in results:
+        item = result.input
         if result.error:
             failed = True
             records.append({"input": item, "error": str(result.error)})

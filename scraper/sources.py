@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from casebook.errors import InputError
-from casebook.model import load_yaml, yaml_error_line
+from casebook.model import YAMLLimitError, load_yaml, yaml_error_line
 from scraper.decode import decode
 
 FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(?P<meta>.*?)\n---[ \t]*\n?(?P<body>.*)\Z", re.DOTALL)
@@ -57,6 +57,10 @@ def parse_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
         return {}, text
     try:
         meta = load_yaml(match.group("meta")) or {}
+    except YAMLLimitError as exc:
+        # An alias bomb or hostile nesting: refused before it is expanded.
+        raise InputError(f"the front matter is refused: {exc.problem}", source=source, line=yaml_error_line(exc),
+                         hint="write the values out; anchors, aliases and deep nesting are not read from inputs") from exc
     except yaml.YAMLError as exc:
         line = yaml_error_line(exc)
         raise InputError(f"the front matter is not valid YAML: {getattr(exc, 'problem', exc)}", source=source,
