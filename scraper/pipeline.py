@@ -45,10 +45,22 @@ def _blocks(markdown: str) -> list[str]:
     return [b.strip() for b in re.split(r"\n\s*\n", markdown) if b.strip()]
 
 
+def _meta_text(value: object) -> str | None:
+    """A front-matter value as text, when it is one (a post's YAML may hold any type)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+def _meta_texts(value: object) -> list[str]:
+    """A front-matter value as a list of texts: a scalar or a list of scalars."""
+    values = value if isinstance(value, list) else [value]
+    return [text for text in (_meta_text(v) for v in values) if text]
+
+
 def _meta_via(meta: dict, data: Data) -> str | None:
     """A mirrored post names the portal it copied from as its author or category."""
-    values = [str(meta.get("author", "")), *[str(c) for c in (meta.get("categories") or []) if c]]
-    values += [str(t) for t in (meta.get("tags") or []) if t] if isinstance(meta.get("tags"), list) else []
+    values = [*_meta_texts(meta.get("author")), *_meta_texts(meta.get("categories")), *_meta_texts(meta.get("tags"))]
     for site in data.sites:
         if site.get("role") == "via" and any(site["name"] == v.strip() for v in values):
             return site["name"]
@@ -61,9 +73,10 @@ def _post_article(doc: Document, data: Data) -> tuple[str, list[str], str | None
         markdown, _images = html_to_markdown(body, proxies=data.image_proxies, base_url=doc.url)
     else:
         markdown = tidy_markdown(re.sub(r"<[^<>]+>", "", sanitize(body)) if "<" in body else body)
-    cover = next((str(doc.meta[k]) for k in COVER_KEYS if doc.meta.get(k)), None)
+    cover = next((text for k in COVER_KEYS if (text := _meta_text(doc.meta.get(k)))), None)
     cover = unwrap_image_url(cover, data.image_proxies) if cover else None
-    title = clean_title(str(doc.meta["title"]), data, mirrored=True) if doc.meta.get("title") else None
+    title = _meta_text(doc.meta.get("title"))
+    title = clean_title(title, data, mirrored=True) if title else None
     return markdown, _blocks(markdown), title, cover
 
 

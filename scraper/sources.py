@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def parse_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
     except YAMLLimitError as exc:
         # An alias bomb or hostile nesting: refused before it is expanded.
         raise InputError(f"the front matter is refused: {exc.problem}", source=source, line=yaml_error_line(exc),
-                         hint="write the values out; anchors, aliases and deep nesting are not read from inputs") from exc
+                         hint="anchors, aliases and deep nesting are not read from inputs") from exc
     except yaml.YAMLError as exc:
         line = yaml_error_line(exc)
         raise InputError(f"the front matter is not valid YAML: {getattr(exc, 'problem', exc)}", source=source,
@@ -87,17 +88,26 @@ def document_from_bytes(raw: bytes, *, input: str, url: str | None = None, http_
 
 
 def read_file(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of a regular file, at most `max_bytes`: a device (/dev/zero), a FIFO or a
+    file growing while it is read can neither hang the batch nor fill the memory."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from exc
-    if size > max_bytes:
-        raise InputError(f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit", source=str(path),
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file (a device, a pipe or a socket)", source=str(path),
+                         hint="ingest saved pages, text files or folders of them")
+    if info.st_size > max_bytes:
+        raise InputError(f"the file is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit", source=str(path),
                          hint="split it, or raise CASEBOOK_MAX_INPUT_BYTES")
     try:
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", source=str(path)) from exc
+    if len(raw) > max_bytes:
+        raise InputError(f"the file grew past the {max_bytes:,}-byte limit while it was read", source=str(path))
+    return raw
 
 
 def is_url(item: str) -> bool:

@@ -192,3 +192,23 @@ def test_post_fields_are_cleaned_at_ingest(settings, tmp_path):
     assert case.title == "成都农商银行进社区alert(1)"   # bidi override and markup gone, the text kept
     assert case.cover is None
     assert case.body.endswith("[详情](#(1)) ![图](#(2))")
+
+
+def test_devices_and_pipes_are_refused_not_read(settings, tmp_path):
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    rows = ingest(["/dev/zero", str(fifo), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["failed", "failed", "written"]
+    assert all("not a regular file" in r.reason for r in rows[:2])
+
+
+@pytest.mark.parametrize("field", ["title: [1, 2]", "categories: 5", "author: {x: y}", "cover: {a: 1}",
+                                   "date: [x]", "tags: 5", "title: 12", "headimg: [javascript:x]"])
+def test_post_front_matter_of_any_type_is_read(settings, tmp_path, field):
+    post = tmp_path / "typed.md"
+    post.write_text(f"---\n{field}\n---\n成都农商银行在白莲池社区开展金融知识宣传活动，为居民提供便捷的金融服务。\n",
+                    encoding="utf-8")
+    extraction = extract_input(str(post), settings)
+    assert extraction.error is None, extraction.error
+    case = extraction.cases[0]
+    assert isinstance(case.title, str) and "[" not in case.title and case.cover is None

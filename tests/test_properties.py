@@ -127,6 +127,10 @@ def _alias_bomb(levels: int, width: int) -> str:
     return "\n".join(lines) + f"\ncover: *l{levels - 1}\n"
 
 
+# Front-matter values of any type a post's YAML can hold, where a string or a list was expected.
+YAML_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=2),
+                           max_leaves=6)
 ALIAS_BOMBS = st.builds(_alias_bomb, st.integers(1, 9), st.integers(1, 9))
 # A fifth of FUZZ_EXAMPLES each: one example is a whole guarded ingest of a page of up to ~30k characters.
 HOSTILE_INGEST_EXAMPLES = max(1, int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")) // 5)
@@ -181,9 +185,12 @@ def test_hostile_pages_are_refused_or_made_safe(og_url, canonical, image, link, 
 
 @settings(max_examples=HOSTILE_INGEST_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bomb=st.one_of(st.just(""), ALIAS_BOMBS), cover=HOSTILE_URLS, title=TEXT,
-       body=st.lists(st.one_of(TEXT, HOSTILE, RUNS, DEEP), max_size=4), markup=st.booleans())
-def test_hostile_posts_are_refused_or_made_safe(bomb, cover, title, body, markup):
-    meta = yaml.safe_dump({"title": "银行进社区" + title, "cover": cover}, allow_unicode=True)
+       body=st.lists(st.one_of(TEXT, HOSTILE, RUNS, DEEP), max_size=4), markup=st.booleans(),
+       wrong_types=st.dictionaries(st.sampled_from(["title", "date", "cover", "headimg", "author", "categories", "tags"]),
+                                   YAML_VALUES, max_size=3))
+def test_hostile_posts_are_refused_or_made_safe(bomb, cover, title, body, markup, wrong_types):
+    fields = {"title": "银行进社区" + title, "cover": cover, **wrong_types}
+    meta = yaml.safe_dump(fields, allow_unicode=True)
     parts = [ARTICLE, *body, "来源：新华网"]
     text = "<p>" + "</p><p>".join(parts) + "</p>" if markup else "\n\n".join(parts)
     extraction = _extract_file(f"---\n{meta}{bomb}---\n{text}\n", ".md")
