@@ -38,6 +38,7 @@ import httpx
 
 from casebook.errors import FetchError, FetchRefused
 from casebook.settings import Settings
+from scraper.guard import BudgetExpired, time_budget
 
 
 @dataclass
@@ -237,7 +238,14 @@ class Fetcher:
         key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
         deadline = time.monotonic() + self.settings.fetch_deadline
         try:
-            return self._fetch(url, key, deadline)
+            # Checked between reads below; the timer (on the main thread) also ends a server
+            # that trickles its headers, which the HTTP client reads in one call.
+            with time_budget(self.settings.fetch_deadline + 0.5):
+                return self._fetch(url, key, deadline)
+        except BudgetExpired:
+            if time.monotonic() < deadline:
+                raise   # the input's own budget ran out first: not this fetch's to report
+            raise self._late(url) from None
         except FetchError as exc:
             if exc.source is None:
                 exc.source = url

@@ -54,16 +54,22 @@ def time_budget(seconds: float) -> Iterator[None]:
         finally:
             _state.deadline = previous_deadline
         return
+    started = time.monotonic()
     previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
     previous_timer = signal.setitimer(signal.ITIMER_REAL, seconds, _REPEAT)
+    if 0 < previous_timer[0] < seconds:
+        # An outer timer (an input's budget around a fetch's deadline) that ends first stays in charge.
+        signal.setitimer(signal.ITIMER_REAL, *previous_timer)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
         if previous_timer[0] > 0:
-            # An outer timer (another budget, a test harness) keeps its remaining time.
-            signal.setitimer(signal.ITIMER_REAL, *previous_timer)
+            # The outer timer (another budget, a test harness) keeps what is left of its time,
+            # and fires at once if that ran out meanwhile.
+            left = previous_timer[0] - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_timer[1])
         _state.deadline = previous_deadline
 
 

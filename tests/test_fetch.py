@@ -66,6 +66,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(b"<")
                     self.wfile.flush()
                     time.sleep(0.25)
+        elif path == "/trickle-headers":
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(120):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.25)
+        elif path == "/to-file":
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.end_headers()
         elif path.startswith("/to-loopback"):
             # A public-looking hop that sends the fetcher to a loopback address by IP literal.
             self.send_response(302)
@@ -299,3 +310,16 @@ def test_one_fetcher_per_batch_reads_robots_once(server, fetch_settings, cases_d
     before = Handler.hits.get("/robots.txt", 0)
     ingest([f"{server}/case", f"{server}/gbk", f"{server}/missing"], fetch_settings, out_dir=cases_dir)
     assert Handler.hits["/robots.txt"] - before == 1
+
+
+def test_a_header_trickle_ends_at_the_deadline(server, fetch_settings):
+    settings = fetch_settings.with_overrides(fetch_deadline=2.0, fetch_timeout=5.0, fetch_retries=0)
+    started = time.monotonic()
+    with Fetcher(settings) as fetcher, pytest.raises(FetchError, match="2-second deadline"):
+        fetcher.fetch(f"{server}/trickle-headers")
+    assert time.monotonic() - started < 5
+
+
+def test_a_redirect_to_another_scheme_is_refused(server, fetch_settings):
+    with Fetcher(fetch_settings) as fetcher, pytest.raises(FetchError, match="not an http"):
+        fetcher.fetch(f"{server}/to-file")
