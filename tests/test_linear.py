@@ -80,3 +80,94 @@ def test_long_runs_are_linear(text):
         if big > 8 * max(small, 0.05):
             slow.append(f"{name}: {small:.2f} s for {SIZE // 4:,} characters, {big:.2f} s for {SIZE:,}")
     assert not slow, slow
+
+
+# --- the rules kept as data (boilerplate lines and cut markers, noise images, image proxies):
+# regexes an editor adds must stay linear too.
+def _data_patterns() -> list[str]:
+    rules = DATA.boilerplate
+    return [*rules.get("lines", []), *rules.get("cut_after", []), *rules.get("noise_images", []),
+            *DATA.image_proxies]
+
+
+def _nested_unbounded(pattern: str) -> bool:
+    r"""True for the shapes whose failures backtrack exponentially: an unbounded repeat of "."
+    inside another unbounded repeat ((x.*y)*), or an unbounded repeat whose body is only an
+    unbounded repeat ((a+)+, (a*)*). A repeat delimited by literals it cannot match (the
+    separators of (?:\s*\|\s*\d+%)+) is fine, and the timed runs below check it."""
+    import re._constants as sre
+    import re._parser as parser
+
+    def children(op, arg) -> list:  # type: ignore[no-untyped-def]
+        if op == sre.SUBPATTERN:
+            return [arg[-1]]
+        if op == sre.BRANCH:
+            return list(arg[1])
+        if op in (sre.ASSERT, sre.ASSERT_NOT):
+            return [arg[1]]
+        return []
+
+    def only_repeat(body) -> bool:  # type: ignore[no-untyped-def]
+        items = list(body)
+        while len(items) == 1 and items[0][0] == sre.SUBPATTERN:
+            items = list(items[0][1][-1])
+        return len(items) == 1 and items[0][0] in (sre.MAX_REPEAT, sre.MIN_REPEAT) and \
+            items[0][1][1] == sre.MAXREPEAT
+
+    def walk(items, inside: bool) -> bool:  # type: ignore[no-untyped-def]
+        for op, arg in items:
+            if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+                _low, high, body = arg
+                unbounded = high == sre.MAXREPEAT
+                if unbounded and (only_repeat(body) or (inside and any(o == sre.ANY for o, _ in body))):
+                    return True
+                if walk(body, inside or unbounded):
+                    return True
+            elif any(walk(child, inside) for child in children(op, arg)):
+                return True
+        return False
+
+    return walk(parser.parse(pattern), False)
+
+
+def _pattern_runs(pattern: str) -> list[str]:
+    """Hostile lines made of the pattern's own characters: its literal text repeated, and
+    each of its characters as a run."""
+    import re._constants as sre
+    import re._parser as parser
+
+    literals: list[str] = []
+
+    def walk(items) -> None:  # type: ignore[no-untyped-def]
+        for op, arg in items:
+            if op == sre.LITERAL:
+                literals.append(chr(arg))
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+                walk(arg[2])
+            elif op == sre.SUBPATTERN:
+                walk(arg[-1])
+            elif op == sre.BRANCH:
+                for branch in arg[1]:
+                    walk(branch)
+
+    walk(parser.parse(pattern))
+    text = "".join(literals) or "x"
+    return [_run(text + "()|", 20_000) + "\x00", *[_run(c, 20_000) + "\x00" for c in set(text)]]
+
+
+@pytest.mark.parametrize("pattern", _data_patterns())
+def test_data_rules_are_linear(pattern):
+    import re
+
+    assert not _nested_unbounded(pattern), f"{pattern!r} nests an unbounded repeat inside another"
+    compiled = re.compile(pattern)
+    for line in _pattern_runs(pattern):
+        started = time.perf_counter()
+        with time_budget(30):
+            compiled.search(line)
+        assert time.perf_counter() - started < 2, (pattern, line[:40])
+
+
+def test_the_nesting_check_catches_the_old_rule():
+    assert _nested_unbounded(r"^\[?返回.{0,10}\]?\(.*\)(\s*[｜|]\s*\[?返回.{0,10}\]?\(.*\))*$")
+    assert _nested_unbounded(r"(a+)+$") and not _nested_unbounded(r"^(?:ab|cd)*$")
