@@ -378,6 +378,19 @@ class Fetcher:
         return b"".join(chunks)
 
 
+_SHARED: dict[Settings, Fetcher] = {}
+
+
+def shared_fetcher(settings: Settings) -> Fetcher:
+    """This process's fetcher for `settings`, for callers that were handed none (a worker of
+    a process pool reading one URL after another): robots.txt answers and host intervals are
+    then kept across its inputs, as a batch's own fetcher keeps them."""
+    fetcher = _SHARED.get(settings)
+    if fetcher is None:
+        fetcher = _SHARED[settings] = Fetcher(settings)
+    return fetcher
+
+
 def _charset(content_type: str | None) -> str | None:
     if not content_type or "charset=" not in content_type.lower():
         return None

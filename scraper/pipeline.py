@@ -137,9 +137,9 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
 def read_input(item: str, settings: Settings, fetcher: object | None = None) -> Document:
     """A file path or an http(s) URL, read and sniffed."""
     if is_url(item):
-        from scraper.fetch import Fetcher  # local import: fetching is optional for file inputs
+        from scraper.fetch import shared_fetcher  # local import: fetching is optional for file inputs
 
-        fetcher = fetcher or Fetcher(settings)
+        fetcher = fetcher or shared_fetcher(settings)
         response = fetcher.fetch(item)  # type: ignore[attr-defined]
         return document_from_bytes(response.body, input=item, url=response.url,
                                    http_charset=response.charset, key=response.key,

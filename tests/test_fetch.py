@@ -323,3 +323,13 @@ def test_a_header_trickle_ends_at_the_deadline(server, fetch_settings):
 def test_a_redirect_to_another_scheme_is_refused(server, fetch_settings):
     with Fetcher(fetch_settings) as fetcher, pytest.raises(FetchError, match="not an http"):
         fetcher.fetch(f"{server}/to-file")
+
+
+def test_inputs_read_without_a_fetcher_share_one_per_process(server, fetch_settings):
+    # What a process pool's worker does: extract_input per URL, with no fetcher handed over.
+    from scraper.pipeline import extract_input
+
+    before = Handler.hits.get("/robots.txt", 0)
+    results = [extract_input(f"{server}/{path}", fetch_settings) for path in ("case", "gbk")]
+    assert all(r.error is None for r in results), results
+    assert Handler.hits["/robots.txt"] - before == 1
