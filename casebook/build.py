@@ -15,7 +15,8 @@ from casebook.settings import ROOT
 class BuildResult:
     articles: int
     drafts: int
-    failed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)      # case files skipped, each with file:line and reason
+    dropped: list[str] = field(default_factory=list)     # values left out of published cases (unsafe URLs)
     index_report: object | None = None
     pages_rendered: int = 0
     pages_reused: int = 0       # unchanged since the last build: the previous output kept
@@ -50,6 +51,7 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
     settings["JINJA_ENVIRONMENT"] = {**settings.get("JINJA_ENVIRONMENT", {}),
                                      "bytecode_cache": _template_cache(Path(override["CACHE_PATH"]) / "jinja")}
     case_reader.FAILED.clear()
+    case_reader.DROPPED.clear()
     render_cache.LAST_STATS.clear()
     pelican = Pelican(settings)
     _quiet_pelican()
@@ -57,12 +59,13 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
         pelican.run()
     finally:
         indexing.abort_stream()   # a build that failed midway leaves no index process behind
-    failed = list(case_reader.FAILED)
-    if strict and failed:
-        raise CasebookError(f"{len(failed)} case file(s) are broken", hint="; ".join(failed))
+    failed, dropped = list(dict.fromkeys(case_reader.FAILED)), list(dict.fromkeys(case_reader.DROPPED))
+    if strict and (failed or dropped):
+        raise CasebookError(f"{len(failed)} case file(s) are broken, {len(dropped)} value(s) unsafe",
+                            hint="; ".join(failed + dropped))
     articles = sum(1 for _ in (output / "cases").glob("*/index.html")) if (output / "cases").exists() else 0
     drafts = sum(1 for _ in (output / "drafts").glob("*/index.html")) if (output / "drafts").exists() else 0
-    return BuildResult(articles, drafts, failed, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None,
+    return BuildResult(articles, drafts, failed, dropped, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None,
                        render_cache.LAST_STATS.get("rendered", 0), render_cache.LAST_STATS.get("reused", 0))
 
 

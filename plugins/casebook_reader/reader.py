@@ -9,22 +9,26 @@ site builds (`casebook build --strict` fails instead). Dates of month precision
 from __future__ import annotations
 
 import logging
+import os
 import string
 from functools import lru_cache
+from pathlib import Path
 from typing import ClassVar
 
 from pelican import signals
 from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader
 from pelican.utils import SafeDatetime
 
-from casebook.check import check_text
+from casebook.check import check_text, content_root, fatal, leaves, rules_of, site_metadata
 from casebook.errors import ContentError
 from casebook.model import date_to_datetime, normalize_date, split_front_matter
+from casebook.safety import strip_invisible
 from scraper.data import load_data
 from scraper.sanitize import sanitize
 
 log = logging.getLogger(__name__)
 FAILED: list[str] = []   # problems of this build, for `casebook build` to report and --strict to fail on
+DROPPED: list[str] = []  # values left out of a published case (unsafe URLs, summary markup)
 
 
 class CaseReader(YAMLMetadataReader):
@@ -32,23 +36,35 @@ class CaseReader(YAMLMetadataReader):
     file_extensions: ClassVar[list[str]] = ["md", "markdown"]
 
     def read(self, source_path: str):  # type: ignore[override]
-        with open(source_path, encoding="utf-8-sig") as fh:
-            text = fh.read()
-        problems, meta = check_text(text, source_path, load_data())
-        errors = [p for p in problems if p.severity == "error"]
+        data = load_data()
+        text = self._text(source_path, rules_of(data).max_file_bytes)
+        problems, meta = check_text(text, source_path, data)
+        errors = fatal(problems)
         for problem in problems:
             if problem.severity != "error":
                 log.warning("%s", problem)
         if errors or meta is None:
             FAILED.extend(str(p) for p in errors)
             raise ContentError("; ".join(str(p) for p in errors) + " — skipped; run `casebook check` for hints")
+        for problem in problems:
+            if problem.severity == "error":   # repaired: the value is left out
+                DROPPED.append(str(problem))
+                log.warning("%s — left out of the site", problem)
         # One YAML parse per file (the checked one), then the yaml_metadata reader's own
-        # processing of the fields (tags, category, ...) and the Markdown body.
+        # processing of the fields (tags, category, ...) and the Markdown body. Only the
+        # content model's fields go on: a key Pelican would obey (save_as, template, ...)
+        # never reaches it, whatever `check` said.
+        meta = site_metadata(meta, data)
         metadata = self._parse_yaml_metadata(dict(meta), source_path)
+        # Pelican formats these fields (the summary) with Markdown itself: they get the
+        # body's sanitizer, or a link or <script> in a summary would be live in the feeds.
+        for name in self.settings.get("FORMATTED_FIELDS", []):
+            if isinstance(metadata.get(name), str):
+                metadata[name] = strip_invisible(sanitize(metadata[name]))
         body = split_front_matter(text)[1]  # type: ignore[index]
         self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
         # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
-        content = sanitize(self._md.reset().convert(body))
+        content = strip_invisible(sanitize(self._md.reset().convert(strip_invisible(body))))
         iso = normalize_date(meta["date"])
         moment = date_to_datetime(iso)  # type: ignore[arg-type]
         metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
@@ -62,6 +78,25 @@ class CaseReader(YAMLMetadataReader):
         metadata.pop("author", None)
         metadata.update(self._locations(metadata))
         return content, metadata
+
+    def _text(self, source_path: str, limit: int) -> str:
+        """The file's text; a file reached through a link leaving the content folder, too
+        large, or not UTF-8 is a failed case (with its reason), never published."""
+        root = self.settings.get("PATH") or content_root(Path(source_path))
+        problem = None
+        try:
+            if leaves(Path(source_path), Path(root)):
+                problem = f"links to {os.path.realpath(source_path)}, outside the content folder"
+            elif os.path.getsize(source_path) > limit:
+                problem = f"the file is larger than {limit:,} bytes"
+            else:
+                with open(source_path, encoding="utf-8-sig") as fh:
+                    return fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"cannot read the file: {exc}"
+        message = f"{source_path}:1: {problem}"
+        FAILED.append(message)
+        raise ContentError(message + " — skipped; run `casebook check` for hints")
 
     def _locations(self, metadata: dict) -> dict:
         """The case's URL and file name, set here (as `url` and `save_as`, which Pelican keeps
