@@ -8,8 +8,10 @@ site builds (`casebook build --strict` fails instead). Dates of month precision
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
 import string
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +24,7 @@ from pelican.utils import SafeDatetime
 from casebook.check import check_text, content_root, fatal, leaves, rules_of, site_metadata
 from casebook.errors import ContentError
 from casebook.model import date_to_datetime, normalize_date, split_front_matter
-from casebook.safety import strip_invisible
+from casebook.safety import safe_url, strip_invisible, url_scheme
 from scraper.data import load_data
 from scraper.sanitize import sanitize
 
@@ -60,11 +62,11 @@ class CaseReader(YAMLMetadataReader):
         # body's sanitizer, or a link or <script> in a summary would be live in the feeds.
         for name in self.settings.get("FORMATTED_FIELDS", []):
             if isinstance(metadata.get(name), str):
-                metadata[name] = strip_invisible(sanitize(metadata[name]))
+                metadata[name] = self._safe_html(metadata[name])
         body = split_front_matter(text)[1]  # type: ignore[index]
         self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
         # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
-        content = strip_invisible(sanitize(self._md.reset().convert(strip_invisible(body))))
+        content = self._safe_html(self._md.reset().convert(strip_invisible(body)))
         iso = normalize_date(meta["date"])
         moment = date_to_datetime(iso)  # type: ignore[arg-type]
         metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
@@ -78,6 +80,14 @@ class CaseReader(YAMLMetadataReader):
         metadata.pop("author", None)
         metadata.update(self._locations(metadata))
         return content, metadata
+
+    def _safe_html(self, html: str) -> str:
+        """HTML the site may publish: the body's sanitizer, no invisible characters, and no
+        Pelican link marker in front of a URL with a scheme. Pelican rewrites `{static}x`
+        links after we sanitized, and for a target it cannot find it puts the value's own
+        scheme back in front: `{static}javascript:alert(1)` became `javascript:...`."""
+        marker = re.compile(INTRASITE_ATTR.format(self.settings.get("INTRASITE_LINK_REGEX", "[{|](?P<what>.*?)[|}]")))
+        return marker.sub(_neutral_link, strip_invisible(sanitize(html)))
 
     def _text(self, source_path: str, limit: int) -> str:
         """The file's text; a file reached through a link leaving the content folder, too
@@ -111,6 +121,18 @@ class CaseReader(YAMLMetadataReader):
             return {}
         slug = str(metadata["slug"])
         return {"url": url.format(slug=slug), "save_as": save_as.format(slug=slug)}
+
+
+# An attribute whose quoted value starts with Pelican's link marker (nh3 writes attributes
+# double-quoted, with & < > " escaped).
+INTRASITE_ATTR = r'(?P<attr>\s[\w-]+=")(?P<marker>{})(?P<value>[^"]*)"'
+
+
+def _neutral_link(match: re.Match) -> str:
+    value = html.unescape(match.group("value"))
+    if url_scheme(value) is not None or safe_url(value) is None:
+        return f'{match.group("attr")}#"'
+    return match.group(0)
 
 
 @lru_cache(maxsize=16)

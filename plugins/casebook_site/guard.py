@@ -39,6 +39,14 @@ def _link_note(path: str) -> str:
             "(copy the file into content/ instead)")
 
 
+class SortedFiles(set):
+    """A set of paths that iterates in path order: Pelican reads the files in this order, so
+    which of two cases with one slug comes first (and is kept) never depends on hashing."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(set.__iter__(self)))
+
+
 def get_files(self, paths, exclude=None, extensions=None) -> set[str]:  # type: ignore[no-untyped-def]
     """Pelican's Generator.get_files, with links leaving the content folder (and link loops)
     refused. Same arguments, same answer for a folder without such links."""
@@ -50,7 +58,7 @@ def get_files(self, paths, exclude=None, extensions=None) -> set[str]:  # type: 
         exclusions.setdefault(parent, set()).add(name)
     ignores = self.settings["IGNORE_FILES"]
     content = os.path.realpath(self.path)
-    files: set[str] = set()
+    files: set[str] = SortedFiles()
     for path in paths:
         start = os.path.join(self.path, path) if path else self.path
         if os.path.isdir(start):
