@@ -32,8 +32,8 @@ def _json_urls(value: object, key: str = "") -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _json_urls(v, key)
-    elif isinstance(value, str) and (key in JSONLD_URL_KEYS or re.match(r"^\s*[a-zA-Z][\w+.\-]*:", value)
-                                     and key not in ("headline", "description", "name", "keywords", "about")):
+    elif isinstance(value, str) and (key in JSONLD_URL_KEYS or (re.match(r"^\s*[a-zA-Z][\w+.\-]*:", value)
+                                     and key not in ("headline", "description", "name", "keywords", "about"))):
         yield value
 
 
