@@ -364,6 +364,8 @@ def site_metadata(meta: dict, data: Data) -> dict:
         elif kind == "reposts":
             out[name] = [{key: _clean(item, rules.repost_keys[key]["type"]) for key, item in entry.items()
                           if key in rules.repost_keys} for entry in value or [] if isinstance(entry, dict)]
+        elif kind == "text_list":
+            out[name] = _clean(value or [], kind)
         else:
             out[name] = _clean(value, kind)
     return out
