@@ -6,15 +6,22 @@ import os
 import sys
 
 sys.path.append(os.curdir)
-from pelicanconf import *  # also puts this repository on sys.path, and its safe_url in scope
+from pelicanconf import *
 
 SITEURL = os.environ.get("CASEBOOK_SITEURL", "https://cases.example.org")
-# Every link of the public site starts with SITEURL: it obeys the site's one URL rule.
-if safe_url(SITEURL, allow_relative=False) is None or not SITEURL.startswith(("http://", "https://")):
-    from casebook.errors import SettingsError
 
-    raise SettingsError(f"CASEBOOK_SITEURL {SITEURL!r} is not an http(s) address", source="publishconf.py",
-                        hint="e.g. CASEBOOK_SITEURL=https://cases.example.org")
+
+def _check_siteurl(url: str) -> None:
+    """Every link of the public site starts with SITEURL: it obeys the site's one URL rule."""
+    from casebook.errors import SettingsError
+    from casebook.safety import safe_url
+
+    if safe_url(url, allow_relative=False) is None or not url.startswith(("http://", "https://")):
+        raise SettingsError(f"CASEBOOK_SITEURL {url!r} is not an http(s) address", source="publishconf.py",
+                            hint="e.g. CASEBOOK_SITEURL=https://cases.example.org")
+
+
+_check_siteurl(SITEURL)
 FEED_DOMAIN = SITEURL
 RELATIVE_URLS = False
 CASEBOOK_PREVIEW = False
