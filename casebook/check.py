@@ -35,6 +35,7 @@ from scraper.data import Data, load_data
 from scraper.entities import bank_index
 
 RULES_FILE = "case_fields.yaml"
+CASE_SUFFIXES = (".md", ".markdown")   # what the site's reader reads (plugins/casebook_reader)
 # Link targets and tags in a summary: Markdown links ("](target"), autolinks ("<scheme:"),
 # and raw HTML. Linear: each pattern is a literal start and one negated class.
 SUMMARY_LINK_RE = re.compile(r"\]\(\s*<?([^)\s>]*)|<([A-Za-z][A-Za-z0-9+.\-]*:[^>\s]*)>")
@@ -56,6 +57,7 @@ class FieldRules:
     max_file_bytes: int
     min_year: int
     max_year: int
+    static_suffixes: tuple[str, ...]
 
     def is_reserved(self, key: str) -> bool:
         return key.lower() in self.reserved or key.lower().startswith(self.reserved_prefixes)
@@ -66,7 +68,7 @@ def field_rules(directory: Path) -> FieldRules:
     raw = yaml.safe_load((directory / RULES_FILE).read_text(encoding="utf-8"))
     return FieldRules(raw["fields"], raw["repost_keys"], frozenset(raw["reserved_keys"]),
                       tuple(raw["reserved_prefixes"]), int(raw["max_file_bytes"]), int(raw["min_year"]),
-                      int(raw["max_year"]))
+                      int(raw["max_year"]), tuple(f".{s.lower()}" for s in raw["image_types"]))
 
 
 def rules_of(data: Data) -> FieldRules:
@@ -379,8 +381,23 @@ def _walk(path: Path) -> tuple[list[Path], list[Path]]:
         for name in [*dirs, *names]:
             if os.path.islink(os.path.join(folder, name)):
                 links.append(Path(folder, name))
-        files.extend(Path(folder, n) for n in names if n.endswith(".md") and not os.path.islink(os.path.join(folder, n)))
+        files.extend(Path(folder, n) for n in names if n.endswith(CASE_SUFFIXES)
+                     and not os.path.islink(os.path.join(folder, n)))
     return sorted(files), sorted(links)
+
+
+def _stray_files(folder: Path, allowed: tuple[str, ...], what: str) -> list[Problem]:
+    """Files of `folder` the build does not publish: not a case file (in cases/), not an
+    image type (in images/: an .html or .svg there would run script on the site's origin)."""
+    problems = []
+    for base, _dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(names):
+            if name.startswith(".") or name.endswith(".fresh") or name.lower().endswith(allowed):
+                continue
+            problems.append(Problem(str(Path(base, name)), 1, f"not {what}: the site leaves this file out",
+                                    f"use one of {', '.join(allowed)}", severity="warning" if what == "a case file"
+                                    else "error"))
+    return problems
 
 
 def content_root(path: Path) -> Path:
@@ -422,6 +439,10 @@ def check_paths(paths: list[Path], data: Data | None = None) -> list[Problem]:
                 roots.add(root)
                 _, image_links = _walk(root / "images") if (root / "images").is_dir() else ([], [])
                 links = sorted(set(links) | set(image_links))
+                if (root / "images").is_dir():
+                    problems.extend(_stray_files(root / "images", rules_of(data).static_suffixes, "an image"))
+            if path.name == "cases":
+                problems.extend(_stray_files(path, CASE_SUFFIXES, "a case file"))
             problems.extend(_link_problems(links, root))
             for link in links:   # a link inside content/ to a case elsewhere in it is read
                 if link.suffix == ".md" and link.is_file() and not leaves(link, root):

@@ -47,6 +47,16 @@ def _hostile_content(root: Path, seed_content: Path) -> tuple[Path, list]:
     os.symlink(outside / "secret.jpg", content / "images" / "leak.jpg")
     os.symlink(outside, content / "images" / "leak-dir")
     os.symlink(content, content / "images" / "loop")       # a link back into content/: no endless walk
+    # Files Pelican's own readers would publish raw (and obey their save_as), and script
+    # files that would be served from the site's origin.
+    (content / "cases" / "raw.html").write_text(
+        '<html><head><title>RAW-HTML-CASE</title><meta name="save_as" content="index.html"></head>'
+        '<body><script>alert(1)</script></body></html>', encoding="utf-8")
+    (content / "cases" / "raw.mkd").write_text("Title: RAW-MKD-CASE\nDate: 2022-01-01\n\n<script>alert(1)</script>\n",
+                                               encoding="utf-8")
+    (content / "images" / "evil.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+                                                 encoding="utf-8")
+    (content / "images" / "evil.html").write_text("<script>alert(1)</script>", encoding="utf-8")
     static = base.replace("slug: 2022-02-24-", "slug: h-static-link-").replace(
         "\n---\n", "\n---\n![秘密]({static}/../outside/secret.jpg) ![图]({static}/images/ok.jpg)\n", 1)
     (content / "cases" / "static-link.md").write_text(static, encoding="utf-8")
@@ -81,6 +91,9 @@ def test_check_reports_every_hostile_case_at_its_line(hostile_site):
     links = {Path(p.path).name: p for p in errors if "symbolic link" in p.message}
     assert {"leak.md", "leak.jpg", "leak-dir"} <= set(links), links
     assert "loop" not in links   # it stays inside content/
+    strays = {Path(p.path).name: p for p in problems if "the site leaves this file out" in p.message}
+    assert strays["evil.svg"].severity == strays["evil.html"].severity == "error"
+    assert strays["raw.html"].severity == "warning" and "raw.mkd" in strays
     # The base case itself, and the seeds, raise nothing.
     assert not [p for p in errors if "/cases/2022-" in p.path or "/cases/2021-" in p.path]
 
@@ -129,6 +142,9 @@ def test_nothing_from_outside_content_is_published(hostile_site):
         assert b"OUTSIDE-SECRET" not in data, path
     assert (out / "images" / "ok.jpg").exists()
     assert not (out / "images" / "leak.jpg").exists() and not (out / "images" / "leak-dir").exists()
+    assert not (out / "images" / "evil.svg").exists() and not (out / "images" / "evil.html").exists()
+    for path in _output_files(out):
+        assert b"RAW-HTML-CASE" not in path.read_bytes() and b"RAW-MKD-CASE" not in path.read_bytes(), path
     assert (out / "cases" / "h-static-link-zhenghe-jinrong-ziyuan-ru-quan-rang" / "index.html").exists()
 
 

@@ -151,6 +151,12 @@ def display_date(iso: str) -> str:
 
 
 def add_reader(readers) -> None:  # type: ignore[no-untyped-def]
+    """Case files are read by CaseReader alone. Pelican's other readers (.html, .htm, .rst,
+    .mkd, .mdown) would publish a file's raw HTML and obey its metadata (save_as, template)
+    unchecked, so they are removed: such a file in content/ is not read at all."""
+    for extension in list(readers.reader_classes):
+        if extension != "static":
+            del readers.reader_classes[extension]
     for extension in CaseReader.file_extensions:
         readers.reader_classes[extension] = CaseReader
 

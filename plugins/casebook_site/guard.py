@@ -8,6 +8,8 @@ page's place.
   seen, so a link loop ends) and reports each as a failed case.
 - A case body may link a static file (`{static}../../secret`): Pelican then copies it.
   Static files whose real path leaves the content folder are dropped before output.
+- Only image types are copied from content/ (an .html or .svg there would run script on
+  the site's origin).
 - Two cases with one slug would both be written to cases/<slug>/ (Pelican stops the whole
   build there): the first by file name is kept, the others are failed cases.
 """
@@ -17,7 +19,10 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+from pathlib import Path
 from types import MethodType
+
+from scraper.data import load_data
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +108,18 @@ def guard_listing(generator) -> None:  # type: ignore[no-untyped-def]
 def drop_outside_static(generator) -> None:  # type: ignore[no-untyped-def]
     """Static files (found, or linked from a body with {static}/{attach}) must lie inside
     the content folder; the theme's own files are copied separately."""
+    from casebook.check import field_rules
+
     content = os.path.realpath(generator.path)
+    suffixes = field_rules(Path(load_data().directory)).static_suffixes
     kept = []
     for static in generator.staticfiles:
-        if _inside(static.source_path, content):
-            kept.append(static)
-        else:
+        if not _inside(static.source_path, content):
             _failed(f"{static.source_path}:1: a file outside the content folder — not published")
+        elif not static.source_path.lower().endswith(suffixes):
+            _failed(f"{static.source_path}:1: not an image ({', '.join(suffixes)}) — not published")
+        else:
+            kept.append(static)
     generator.staticfiles[:] = kept
 
 
