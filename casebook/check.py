@@ -58,6 +58,10 @@ class FieldRules:
     min_year: int
     max_year: int
     static_suffixes: tuple[str, ...]
+    syntax_chars: str
+    max_syntax: int
+    max_link_work: int
+    render_seconds: float
 
     def is_reserved(self, key: str) -> bool:
         return key.lower() in self.reserved or key.lower().startswith(self.reserved_prefixes)
@@ -68,7 +72,9 @@ def field_rules(directory: Path) -> FieldRules:
     raw = yaml.safe_load((directory / RULES_FILE).read_text(encoding="utf-8"))
     return FieldRules(raw["fields"], raw["repost_keys"], frozenset(raw["reserved_keys"]),
                       tuple(raw["reserved_prefixes"]), int(raw["max_file_bytes"]), int(raw["min_year"]),
-                      int(raw["max_year"]), tuple(f".{s.lower()}" for s in raw["image_types"]))
+                      int(raw["max_year"]), tuple(f".{s.lower()}" for s in raw["image_types"]),
+                      raw["markdown_syntax_chars"], int(raw["max_syntax_per_paragraph"]), int(raw["max_link_work"]),
+                      float(raw["max_render_seconds"]))
 
 
 def rules_of(data: Data) -> FieldRules:
@@ -333,7 +339,37 @@ def check_text(text: str, path: str, data: Data) -> tuple[list[Problem], dict | 
     problems = checker.problems
     if not body.strip():
         problems.append(Problem(path, body_line, "the case has no body text", "write the report below the front matter"))
+    dense = dense_paragraph(body, checker.rules)
+    if dense is not None:
+        problems.append(Problem(path, body_line + dense[0], dense[1],
+                                "split it into paragraphs or remove the run of symbols"))
+    if isinstance(meta.get("summary"), str) and "summary" not in checker.bad:
+        dense = dense_paragraph(meta["summary"].replace("\n", " "), checker.rules)
+        if dense is not None:
+            problems.append(Problem(path, checker.lines.at("summary"), f"`summary`: {dense[1]}",
+                                    "write the summary as plain text"))
     return problems, meta
+
+
+def dense_paragraph(body: str, rules: FieldRules) -> tuple[int, str] | None:
+    """(line offset, problem) of the first paragraph that Python-Markdown would take too long
+    to render, or None. Linear: str.count per character, per paragraph."""
+    total = sum(body.count(c) for c in rules.syntax_chars)
+    if total <= rules.max_syntax and body.count("[") * len(body) <= rules.max_link_work:
+        return None
+    offset = 0
+    for paragraph in re.split(r"(\n[ \t]*\n)", body):
+        start = offset + len(paragraph) - len(paragraph.lstrip("\n"))
+        count = sum(paragraph.count(c) for c in rules.syntax_chars)
+        if count > rules.max_syntax:
+            return start, (f"a paragraph holds {count:,} Markdown syntax characters ({rules.syntax_chars}); "
+                            f"at most {rules.max_syntax:,} are rendered")
+        brackets = paragraph.count("[")
+        if brackets * len(paragraph) > rules.max_link_work:
+            return start, (f"a paragraph of {len(paragraph):,} characters holds {brackets:,} '[': rendering it "
+                            f"would take too long (at most {rules.max_link_work:,} for their product)")
+        offset += paragraph.count("\n")
+    return None
 
 
 def fatal(problems: list[Problem]) -> list[Problem]:

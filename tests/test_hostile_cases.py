@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from lxml import html as lxml_html
 from casebook.check import check_paths
 from casebook.safety import FORMULA_START, INVISIBLE_RE
 from tests.conftest import ROOT
-from tests.hostile_cases import base_case, hostile_cases, line_of, outside_case
+from tests.hostile_cases import base_case, hostile_cases, line_of, outside_case, replace_fields
 from tests.site_scan import feed_urls, html_urls, unsafe_urls
 
 pytestmark = pytest.mark.shared
@@ -57,6 +58,13 @@ def _hostile_content(root: Path, seed_content: Path) -> tuple[Path, list]:
     (content / "images" / "evil.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
                                                  encoding="utf-8")
     (content / "images" / "evil.html").write_text("<script>alert(1)</script>", encoding="utf-8")
+    # Python-Markdown needs minutes for 100,000 "[" (or "\\[") in one paragraph.
+    (content / "cases" / "brackets.md").write_text(
+        base.replace("slug: 2022-02-24-", "slug: h-brackets-") + "\n" + "[" * 100_000 + "\n\n" + "\\[" * 50_000 + "\n",
+        encoding="utf-8")
+    (content / "cases" / "summary-brackets.md").write_text(
+        replace_fields(base, {"slug": "h-summary-brackets", "summary": "'" + "[a " * 900 + "'"}),
+        encoding="utf-8")
     static = base.replace("slug: 2022-02-24-", "slug: h-static-link-").replace(
         "\n---\n", "\n---\n![秘密]({static}/../outside/secret.jpg) ![图]({static}/images/ok.jpg)\n", 1)
     (content / "cases" / "static-link.md").write_text(static, encoding="utf-8")
@@ -69,8 +77,10 @@ def hostile_site(tmp_path_factory, seed_content) -> dict:
 
     root = tmp_path_factory.mktemp("hostile")
     content, cases = _hostile_content(root, seed_content)
+    started = time.monotonic()
     result = build_site(content, root / "output", root / "index", preview=True)
-    return {"root": root, "content": content, "cases": cases, "output": root / "output", "result": result}
+    return {"root": root, "content": content, "cases": cases, "output": root / "output", "result": result,
+            "seconds": time.monotonic() - started}
 
 
 def _output_files(output: Path) -> list[Path]:
@@ -105,6 +115,33 @@ def test_check_command_prints_file_line_and_exits_1(hostile_site):
     alias = hostile_site["content"] / "cases" / "title-alias.md"
     assert f"{alias}:2: front matter is not valid YAML: YAML anchors and aliases" in run.stdout
     assert "Traceback" not in run.stderr
+
+
+def test_markup_the_renderer_cannot_afford_is_refused_in_linear_time(hostile_site):
+    cases = hostile_site["content"] / "cases"
+    started = time.monotonic()
+    problems = {Path(p.path).name: p for p in check_paths([cases / "brackets.md", cases / "summary-brackets.md"])
+                if p.severity == "error"}
+    assert time.monotonic() - started < 10
+    text = (cases / "brackets.md").read_text(encoding="utf-8")
+    run_line = text[: text.index("[" * 100)].count("\n") + 1
+    assert problems["brackets.md"].line == run_line and "Markdown syntax characters" in problems["brackets.md"].message
+    assert problems["summary-brackets.md"].line == 17 and "'['" in problems["summary-brackets.md"].message
+    failed = "\n".join(hostile_site["result"].failed)
+    assert "brackets.md:" in failed and "summary-brackets.md:17:" in failed
+    assert hostile_site["seconds"] < 120, hostile_site["seconds"]
+
+
+def test_render_budget_interrupts_a_case_that_renders_too_long():
+    from plugins.casebook_reader.reader import FAILED, RenderTimeout, render_budget
+
+    started = time.monotonic()
+    with pytest.raises(RenderTimeout, match=r"longer than 0\.2 s"), render_budget(0.2, "slow.md"):
+        import markdown
+
+        markdown.markdown("[a " * 3000)   # a real slow rendering: seconds without the budget
+    assert time.monotonic() - started < 2
+    assert FAILED.pop().startswith("slow.md:1: rendering took longer than 0.2 s")
 
 
 # --- build: skipped, never crashing, never replacing a page, never leaking ----------------------

@@ -12,7 +12,11 @@ import html
 import logging
 import os
 import re
+import signal
 import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
@@ -57,16 +61,17 @@ class CaseReader(YAMLMetadataReader):
         # content model's fields go on: a key Pelican would obey (save_as, template, ...)
         # never reaches it, whatever `check` said.
         meta = site_metadata(meta, data)
-        metadata = self._parse_yaml_metadata(dict(meta), source_path)
-        # Pelican formats these fields (the summary) with Markdown itself: they get the
-        # body's sanitizer, or a link or <script> in a summary would be live in the feeds.
-        for name in self.settings.get("FORMATTED_FIELDS", []):
-            if isinstance(metadata.get(name), str):
-                metadata[name] = self._safe_html(metadata[name])
-        body = split_front_matter(text)[1]  # type: ignore[index]
-        self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
-        # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
-        content = self._safe_html(self._md.reset().convert(strip_invisible(body)))
+        with render_budget(rules_of(data).render_seconds, source_path):
+            metadata = self._parse_yaml_metadata(dict(meta), source_path)
+            # Pelican formats these fields (the summary) with Markdown itself: they get the
+            # body's sanitizer, or a link or <script> in a summary would be live in the feeds.
+            for name in self.settings.get("FORMATTED_FIELDS", []):
+                if isinstance(metadata.get(name), str):
+                    metadata[name] = self._safe_html(metadata[name])
+            body = split_front_matter(text)[1]  # type: ignore[index]
+            self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
+            # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
+            content = self._safe_html(self._md.reset().convert(strip_invisible(body)))
         iso = normalize_date(meta["date"])
         moment = date_to_datetime(iso)  # type: ignore[arg-type]
         metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
@@ -121,6 +126,37 @@ class CaseReader(YAMLMetadataReader):
             return {}
         slug = str(metadata["slug"])
         return {"url": url.format(slug=slug), "save_as": save_as.format(slug=slug)}
+
+
+class RenderTimeout(ContentError):
+    """One case took longer to render than its budget."""
+
+
+@contextmanager
+def render_budget(seconds: float, source_path: str) -> Iterator[None]:
+    """At most `seconds` to render one case: Python-Markdown is superlinear on some inputs
+    (`check` refuses the known ones: dense runs of link syntax); this catches the rest. A
+    timer signal interrupts the rendering; the case is then skipped with its reason. Only in
+    the main thread (where Pelican reads), and only when no other timer is set."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or \
+            signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield
+        return
+
+    def expire(signum, frame) -> None:  # type: ignore[no-untyped-def]
+        raise RenderTimeout(f"rendering took longer than {seconds:g} s", source=source_path, line=1,
+                            hint="split long paragraphs and remove runs of Markdown symbols")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except RenderTimeout as exc:
+        FAILED.append(str(exc))
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # An attribute whose quoted value starts with Pelican's link marker (nh3 writes attributes
