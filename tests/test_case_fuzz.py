@@ -64,7 +64,7 @@ def mutation(draw) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
     if kind == "alias":
         return ("alias", draw(FIELD), draw(st.sampled_from(["&a [*a]", "&a [x, x]", "*a", "&a x"])))
     if kind == "raw":
-        return ("raw", draw(st.integers(0, 3000)), draw(st.one_of(ODD_TEXT, st.sampled_from([*MARKUP, "\n", ": ", "- "]))))
+        return ("raw", draw(st.integers(0, 3000)), draw(st.one_of(ODD_TEXT, HUGE, st.sampled_from([*MARKUP, "\n", ": ", "- "]))))
     if kind == "cut":
         return ("cut", draw(st.integers(0, 3000)), "")
     return ("extra", draw(FIELD), _dump(draw(VALUE)))
