@@ -444,6 +444,11 @@ def _stray_files(folder: Path, allowed: tuple[str, ...], what: str) -> list[Prob
     problems = []
     for base, _dirs, names in os.walk(folder, followlinks=False):
         for name in sorted(names):
+            full = os.path.join(base, name)
+            if not os.path.islink(full) and not os.path.isfile(full):
+                problems.append(Problem(full, 1, "not a regular file: the site leaves it out",
+                                        "save it as an ordinary file"))
+                continue
             if name.startswith(".") or name.endswith(".fresh") or name.lower().endswith(allowed):
                 continue
             problems.append(Problem(str(Path(base, name)), 1, f"not {what}: the site leaves this file out",
@@ -512,6 +517,8 @@ def check_paths(paths: list[Path], data: Data | None = None) -> list[Problem]:
 def _check_file(file: Path, data: Data, slugs: dict[str, str]) -> list[Problem]:
     limit = rules_of(data).max_file_bytes
     try:
+        if not file.is_file():   # a FIFO or device would block the read forever
+            return [Problem(str(file), 1, "not a regular file", "save the case as an ordinary file")]
         if file.stat().st_size > limit:
             return [Problem(str(file), 1, f"the file is larger than {limit:,} bytes",
                             "a case is one report: split it or shorten it")]

@@ -58,6 +58,8 @@ def _hostile_content(root: Path, seed_content: Path) -> tuple[Path, list]:
     (content / "images" / "evil.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
                                                  encoding="utf-8")
     (content / "images" / "evil.html").write_text("<script>alert(1)</script>", encoding="utf-8")
+    os.mkfifo(content / "cases" / "fifo.md")   # reading it would wait forever
+    os.mkfifo(content / "images" / "fifo.jpg")
     # Python-Markdown needs minutes for 100,000 "[" (or "\\[") in one paragraph.
     (content / "cases" / "brackets.md").write_text(
         base.replace("slug: 2022-02-24-", "slug: h-brackets-") + "\n" + "[" * 100_000 + "\n\n" + "\\[" * 50_000 + "\n",
@@ -101,6 +103,8 @@ def test_check_reports_every_hostile_case_at_its_line(hostile_site):
     links = {Path(p.path).name: p for p in errors if "symbolic link" in p.message}
     assert {"leak.md", "leak.jpg", "leak-dir"} <= set(links), links
     assert "loop" not in links   # it stays inside content/
+    assert any(p.path.endswith("fifo.md") and p.message == "not a regular file" for p in errors)
+    assert any(p.path.endswith("fifo.jpg") and p.message.startswith("not a regular file") for p in errors)
     strays = {Path(p.path).name: p for p in problems if "the site leaves this file out" in p.message}
     assert strays["evil.svg"].severity == strays["evil.html"].severity == "error"
     assert strays["raw.html"].severity == "warning" and "raw.mkd" in strays
@@ -152,6 +156,7 @@ def test_build_skips_each_broken_case_with_its_reason(hostile_site):
         if not case.published:
             assert f"{case.name}:{line_of(case.text, case.field)}:" in failed, case.name
     assert "leak.md:1: symbolic link" in failed and "leak.jpg:1: symbolic link" in failed
+    assert "fifo.md:1: not a regular file" in failed and "fifo.jpg:1: not a regular file" in failed
     dropped = "\n".join(hostile_site["result"].dropped)
     assert f"js-source.md:{line_of(hostile_site['cases'][0].text, 'source_url')}:" in dropped
     out = hostile_site["output"]

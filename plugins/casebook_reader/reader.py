@@ -102,6 +102,8 @@ class CaseReader(YAMLMetadataReader):
         try:
             if leaves(Path(source_path), Path(root)):
                 problem = f"links to {os.path.realpath(source_path)}, outside the content folder"
+            elif not os.path.isfile(source_path):   # a FIFO or device would block the read forever
+                problem = "not a regular file"
             elif os.path.getsize(source_path) > limit:
                 problem = f"the file is larger than {limit:,} bytes"
             else:

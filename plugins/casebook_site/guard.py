@@ -116,6 +116,8 @@ def drop_outside_static(generator) -> None:  # type: ignore[no-untyped-def]
     for static in generator.staticfiles:
         if not _inside(static.source_path, content):
             _failed(f"{static.source_path}:1: a file outside the content folder — not published")
+        elif not os.path.isfile(static.source_path):   # a FIFO would block the copy forever
+            _failed(f"{static.source_path}:1: not a regular file — not published")
         elif not static.source_path.lower().endswith(suffixes):
             _failed(f"{static.source_path}:1: not an image ({', '.join(suffixes)}) — not published")
         else:
