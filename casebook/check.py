@@ -445,7 +445,7 @@ def _stray_files(folder: Path, allowed: tuple[str, ...], what: str) -> list[Prob
     for base, _dirs, names in os.walk(folder, followlinks=False):
         for name in sorted(names):
             full = os.path.join(base, name)
-            if not os.path.islink(full) and not os.path.isfile(full):
+            if not os.path.islink(full) and not os.path.isfile(full) and not name.endswith(CASE_SUFFIXES):
                 problems.append(Problem(full, 1, "not a regular file: the site leaves it out",
                                         "save it as an ordinary file"))
                 continue
