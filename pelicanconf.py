@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from casebook.safety import safe_url
 from scraper.data import load_data
 
 _DATA = load_data()
@@ -53,8 +54,10 @@ ARTICLE_URL = "cases/{slug}/"
 ARTICLE_SAVE_AS = "cases/{slug}/index.html"
 DRAFT_URL = "drafts/{slug}/"
 DRAFT_SAVE_AS = "drafts/{slug}/index.html"
-PAGE_URL = "{slug}/"
-PAGE_SAVE_AS = "{slug}/index.html"
+# Pages live under pages/: a page's slug can never name a folder the site owns (search/,
+# banks/, ...), so no page replaces one.
+PAGE_URL = "pages/{slug}/"
+PAGE_SAVE_AS = "pages/{slug}/index.html"
 CATEGORY_URL = "categories/{slug}/"
 CATEGORY_SAVE_AS = "categories/{slug}/index.html"
 CATEGORIES_SAVE_AS = "categories/index.html"
@@ -116,6 +119,19 @@ SITEMAP = {
 
 # Escape every value a template prints; article bodies and the build-time map are marked safe.
 JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "autoescape": True}
+
+
+def _url_or_empty(url: object) -> str:
+    return safe_url(url) or ""
+
+
+def _urls(urls: object) -> list[str]:
+    return [u for u in (safe_url(v) for v in urls or []) if u] if isinstance(urls, list | tuple) else []
+
+
+# Every URL a template prints from a case goes through the site's one URL rule (the reader
+# applied it already; templates apply it again, so a new field cannot forget it).
+JINJA_FILTERS = {"safe_url": _url_or_empty, "safe_urls": _urls}
 
 MARKDOWN = {
     "extension_configs": {

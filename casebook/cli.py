@@ -170,6 +170,8 @@ def build(content: Path | None, output: Path | None, index: Path | None, strict:
         raise click.ClickException(str(exc)) from exc
     for failure in result.failed:
         click.echo(f"skipped: {failure}", err=True)
+    for value in result.dropped:
+        click.echo(f"left out: {value}", err=True)
     report = result.index_report
     index_note = (f"; index {report.generation}: +{report.added} ~{report.updated} -{report.removed}"  # type: ignore[attr-defined]
                   if report else "")

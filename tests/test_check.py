@@ -56,3 +56,39 @@ def test_duplicate_slugs_and_broken_yaml(tmp_path):
     messages = [str(p) for p in check_paths([tmp_path])]
     assert any("duplicate slug" in m and "b.md:3" in m for m in messages)
     assert any("c.md:" in m and "not valid YAML" in m for m in messages)
+
+
+def test_a_wrong_type_in_every_field_is_an_error_at_its_line(tmp_path):
+    """Every field of scraper/data/case_fields.yaml, given a value of another shape, is an
+    error at that field's line (and check never crashes on it)."""
+    from casebook.check import rules_of
+    from scraper.data import load_data
+
+    full = GOOD.replace("status: published\n", "source: 某报\nsource_url: https://example.org/a\nvia: 某网\n"
+                        "reposts: []\nauthors: [某]\nsummary: 摘要。\ncover: https://example.org/a.jpg\nimages: []\n"
+                        "figures: []\nstatus: published\nreview: []\nprograms: []\ndistrict: 成华区\n")
+    wrong = {"text": "[1, 2]", "slug": "[x]", "status": "{a: 1}", "url": "[x]", "date": "{a: 1}", "text_list": "{a: 1}",
+             "url_list": "[[x]]", "reposts": "[5]"}
+    for name, rule in rules_of(load_data()).fields.items():
+        lines = full.split("\n")
+        number = next(i for i, line in enumerate(lines) if line.startswith(f"{name}:"))
+        lines[number] = f"{name}: {wrong[rule['type']]}"
+        path = tmp_path / f"{name}.md"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        errors = [p for p in check_paths([path]) if p.severity == "error"]
+        assert any(p.line == number + 1 and f"`{name}`" in p.message for p in errors), (name, errors)
+
+
+def test_reserved_keys_and_symlinks_are_errors(tmp_path):
+    cases = tmp_path / "content" / "cases"
+    cases.mkdir(parents=True)
+    (cases / "a.md").write_text(GOOD.replace("status: published", "status: draft\nsave_as: index.html\n"
+                                             "Template: page\noverride_url: x"), encoding="utf-8")
+    outside = tmp_path / "secret.md"
+    outside.write_text(GOOD.replace("ce-shi", "secret"), encoding="utf-8")
+    (cases / "b.md").symlink_to(outside)
+    problems = [str(p) for p in check_paths([cases]) if p.severity == "error"]
+    for key, line in (("save_as", 11), ("Template", 12), ("override_url", 13)):
+        assert any(f"a.md:{line}: field `{key}` is not allowed" in p for p in problems), (key, problems)
+    assert any("b.md:1: symbolic link to" in p and "outside" in p for p in problems)
+    assert not any("secret" in p and "slug" in p for p in problems)   # the target is not read

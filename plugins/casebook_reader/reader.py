@@ -8,23 +8,33 @@ site builds (`casebook build --strict` fails instead). Dates of month precision
 
 from __future__ import annotations
 
+import html
 import logging
+import os
+import re
+import signal
 import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import ClassVar
 
 from pelican import signals
 from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader
 from pelican.utils import SafeDatetime
 
-from casebook.check import check_text
+from casebook.check import check_text, content_root, fatal, leaves, rules_of, site_metadata
 from casebook.errors import ContentError
 from casebook.model import date_to_datetime, normalize_date, split_front_matter
+from casebook.safety import safe_url, strip_invisible, url_scheme
 from scraper.data import load_data
 from scraper.sanitize import sanitize
 
 log = logging.getLogger(__name__)
 FAILED: list[str] = []   # problems of this build, for `casebook build` to report and --strict to fail on
+DROPPED: list[str] = []  # values left out of a published case (unsafe URLs, summary markup)
 
 
 class CaseReader(YAMLMetadataReader):
@@ -32,23 +42,36 @@ class CaseReader(YAMLMetadataReader):
     file_extensions: ClassVar[list[str]] = ["md", "markdown"]
 
     def read(self, source_path: str):  # type: ignore[override]
-        with open(source_path, encoding="utf-8-sig") as fh:
-            text = fh.read()
-        problems, meta = check_text(text, source_path, load_data())
-        errors = [p for p in problems if p.severity == "error"]
+        data = load_data()
+        text = self._text(source_path, rules_of(data).max_file_bytes)
+        problems, meta = check_text(text, source_path, data)
+        errors = fatal(problems)
         for problem in problems:
             if problem.severity != "error":
                 log.warning("%s", problem)
         if errors or meta is None:
             FAILED.extend(str(p) for p in errors)
             raise ContentError("; ".join(str(p) for p in errors) + " — skipped; run `casebook check` for hints")
+        for problem in problems:
+            if problem.severity == "error":   # repaired: the value is left out
+                DROPPED.append(str(problem))
+                log.warning("%s — left out of the site", problem)
         # One YAML parse per file (the checked one), then the yaml_metadata reader's own
-        # processing of the fields (tags, category, ...) and the Markdown body.
-        metadata = self._parse_yaml_metadata(dict(meta), source_path)
-        body = split_front_matter(text)[1]  # type: ignore[index]
-        self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
-        # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
-        content = sanitize(self._md.reset().convert(body))
+        # processing of the fields (tags, category, ...) and the Markdown body. Only the
+        # content model's fields go on: a key Pelican would obey (save_as, template, ...)
+        # never reaches it, whatever `check` said.
+        meta = site_metadata(meta, data)
+        with render_budget(rules_of(data).render_seconds, source_path):
+            metadata = self._parse_yaml_metadata(dict(meta), source_path)
+            # Pelican formats these fields (the summary) with Markdown itself: they get the
+            # body's sanitizer, or a link or <script> in a summary would be live in the feeds.
+            for name in self.settings.get("FORMATTED_FIELDS", []):
+                if isinstance(metadata.get(name), str):
+                    metadata[name] = self._safe_html(metadata[name])
+            body = split_front_matter(text)[1]  # type: ignore[index]
+            self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
+            # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
+            content = self._safe_html(self._md.reset().convert(strip_invisible(body)))
         iso = normalize_date(meta["date"])
         moment = date_to_datetime(iso)  # type: ignore[arg-type]
         metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
@@ -63,6 +86,35 @@ class CaseReader(YAMLMetadataReader):
         metadata.update(self._locations(metadata))
         return content, metadata
 
+    def _safe_html(self, html: str) -> str:
+        """HTML the site may publish: the body's sanitizer, no invisible characters, and no
+        Pelican link marker in front of a URL with a scheme. Pelican rewrites `{static}x`
+        links after we sanitized, and for a target it cannot find it puts the value's own
+        scheme back in front: `{static}javascript:alert(1)` became `javascript:...`."""
+        marker = re.compile(INTRASITE_ATTR.format(self.settings.get("INTRASITE_LINK_REGEX", "[{|](?P<what>.*?)[|}]")))
+        return marker.sub(_neutral_link, strip_invisible(sanitize(html)))
+
+    def _text(self, source_path: str, limit: int) -> str:
+        """The file's text; a file reached through a link leaving the content folder, too
+        large, or not UTF-8 is a failed case (with its reason), never published."""
+        root = self.settings.get("PATH") or content_root(Path(source_path))
+        problem = None
+        try:
+            if leaves(Path(source_path), Path(root)):
+                problem = f"links to {os.path.realpath(source_path)}, outside the content folder"
+            elif not os.path.isfile(source_path):   # a FIFO or device would block the read forever
+                problem = "not a regular file"
+            elif os.path.getsize(source_path) > limit:
+                problem = f"the file is larger than {limit:,} bytes"
+            else:
+                with open(source_path, encoding="utf-8-sig") as fh:
+                    return fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"cannot read the file: {exc}"
+        message = f"{source_path}:1: {problem}"
+        FAILED.append(message)
+        raise ContentError(message + " — skipped; run `casebook check` for hints")
+
     def _locations(self, metadata: dict) -> dict:
         """The case's URL and file name, set here (as `url` and `save_as`, which Pelican keeps
         as its overrides) when the site's patterns need nothing but the slug: Pelican would
@@ -76,6 +128,49 @@ class CaseReader(YAMLMetadataReader):
             return {}
         slug = str(metadata["slug"])
         return {"url": url.format(slug=slug), "save_as": save_as.format(slug=slug)}
+
+
+class RenderTimeout(ContentError):
+    """One case took longer to render than its budget."""
+
+
+@contextmanager
+def render_budget(seconds: float, source_path: str) -> Iterator[None]:
+    """At most `seconds` to render one case: Python-Markdown is superlinear on some inputs
+    (`check` refuses the known ones: dense runs of link syntax); this catches the rest. A
+    timer signal interrupts the rendering; the case is then skipped with its reason. Only in
+    the main thread (where Pelican reads), and only when no other timer is set."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or \
+            signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield
+        return
+
+    def expire(signum, frame) -> None:  # type: ignore[no-untyped-def]
+        raise RenderTimeout(f"rendering took longer than {seconds:g} s", source=source_path, line=1,
+                            hint="split long paragraphs and remove runs of Markdown symbols")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except RenderTimeout as exc:
+        FAILED.append(str(exc))
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# An attribute whose quoted value starts with Pelican's link marker (nh3 writes attributes
+# double-quoted, with & < > " escaped).
+INTRASITE_ATTR = r'(?P<attr>\s[\w-]+=")(?P<marker>{})(?P<value>[^"]*)"'
+
+
+def _neutral_link(match: re.Match) -> str:
+    value = html.unescape(match.group("value"))
+    if url_scheme(value) is not None or safe_url(value) is None:
+        return f'{match.group("attr")}#"'
+    return match.group(0)
 
 
 @lru_cache(maxsize=16)
@@ -94,6 +189,12 @@ def display_date(iso: str) -> str:
 
 
 def add_reader(readers) -> None:  # type: ignore[no-untyped-def]
+    """Case files are read by CaseReader alone. Pelican's other readers (.html, .htm, .rst,
+    .mkd, .mdown) would publish a file's raw HTML and obey its metadata (save_as, template)
+    unchecked, so they are removed: such a file in content/ is not read at all."""
+    for extension in list(readers.reader_classes):
+        if extension != "static":
+            del readers.reader_classes[extension]
     for extension in CaseReader.file_extensions:
         readers.reader_classes[extension] = CaseReader
 

@@ -128,6 +128,7 @@ class IndexStream:
         self.conn = parent
         self.read: list = []          # articles built since the last flush; their status is final later
         self.sent: set[str] = set()   # source paths of the cases sent
+        self.slugs: set[str] = set()  # their slugs: a second case with one of them is not sent
         self.ended = False
 
     def flush(self) -> None:
@@ -162,8 +163,13 @@ class IndexStream:
         self._close()
 
     def _send(self, article) -> None:  # type: ignore[no-untyped-def]
+        if article.slug in self.slugs:
+            # Files are read in path order and the site keeps the first case of a slug
+            # (plugins/casebook_site/guard.py): the one already sent. The other is skipped.
+            return
         self.cases.put(("case", case_fields(article, self.content_root)))
         self.sent.add(article.source_path)
+        self.slugs.add(article.slug)
 
     def _close(self) -> None:
         self.process.join()

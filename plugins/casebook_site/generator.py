@@ -30,6 +30,7 @@ from pelican.utils import slugify
 
 from casebook.files import atomic_write
 from casebook.model import FIELD_ORDER
+from casebook.safety import csv_cell, safe_url, strip_invisible
 from scraper.data import load_data
 from scraper.entities import bank_type
 
@@ -169,7 +170,10 @@ class CasebookSiteGenerator:
         taken: set[str] = set()
         slug_of = slug_of or (lambda name: ascii_slug(name, self.settings))
         names = sorted({n for article in self.context["articles"] for n in names_of(article) if n})
-        for name in names:
+        for name in list(names):
+            if not slug_of(name):   # `check` reports it; a page at prefix// would replace the index
+                names.remove(name)
+                continue
             slug, number = slug_of(name), 2
             while slug in taken:   # two names, one transliteration: the later one gets a number
                 slug, number = f"{slug_of(name)}-{number}", number + 1
@@ -177,7 +181,7 @@ class CasebookSiteGenerator:
             values[name] = FacetValue(name, slug, f"{prefix}/{slug}/")
         for article in self.context["articles"]:
             for name in names_of(article):
-                if name:
+                if name in values:
                     values[name].articles.append(article)
         return dict(sorted(values.items(), key=lambda kv: (-kv[1].count, kv[0])))
 
@@ -205,6 +209,8 @@ class CasebookSiteGenerator:
                 if city and city != province.name:
                     if city not in cities:
                         slug = region_slug(city, self.settings)
+                        if not slug:
+                            continue
                         cities[city] = FacetValue(city, slug, f"{province.url}{slug}/")
                     cities[city].articles.append(article)
             province.children = sorted(cities.values(), key=lambda v: (-v.count, v.name))
@@ -304,7 +310,8 @@ class CasebookSiteGenerator:
             out = csv.DictWriter(buffer, fieldnames=[*FIELD_ORDER, "url"], extrasaction="ignore")
             out.writeheader()
             for row in table():
-                out.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+                # Every cell neutralised: a title starting "=cmd|..." is text, not a formula.
+                out.writerow({k: csv_cell(json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v)
                               for k, v in row.items()})
             return "\ufeff" + buffer.getvalue()     # a BOM, so that Excel reads the CSV as UTF-8
 
@@ -325,7 +332,32 @@ class CasebookSiteGenerator:
                     "category": article.category.name, "tags": [t.name for t in getattr(article, "tags", [])],
                     "authors": meta.get("authors_list") or [], "url": "/" + article.url,
                     "status": meta.get("status", "published")})
-        return row
+        return _safe_row(row)
+
+
+URL_FIELDS = ("source_url", "cover", "url")
+
+
+def _safe_value(value: object) -> object:
+    if isinstance(value, str):
+        return strip_invisible(value)
+    if isinstance(value, list):
+        return [_safe_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: (safe_url(v) if k == "url" else _safe_value(v)) for k, v in value.items()}
+    return value
+
+
+def _safe_row(row: dict) -> dict:
+    """A dataset row under the site's output rule (the reader already applied it: this is
+    the rule at the door): URLs http(s), mailto or site-relative, text without invisible
+    characters."""
+    row = {k: _safe_value(v) for k, v in row.items()}
+    for name in URL_FIELDS:
+        if row.get(name) is not None:
+            row[name] = safe_url(row[name])
+    row["images"] = [u for u in (safe_url(v) for v in row.get("images") or []) if u]
+    return row
 
 
 def related_numbers(articles: list) -> list[list[int]]:  # type: ignore[type-arg]
@@ -444,6 +476,9 @@ def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
 
 
 def register() -> None:
+    from plugins.casebook_site.guard import register_guards
+
+    register_guards(signals)
     signals.get_generators.connect(get_generators)
     signals.article_generator_init.connect(remember_env)
     signals.article_generator_finalized.connect(fast_membership)
