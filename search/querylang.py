@@ -1,9 +1,12 @@
 """The query language: free text, "phrases", AND / OR / NOT / -term, parentheses,
-field filters (bank:, province:, city:, district:, category:, tag:, program:, source:,
-year:) and date ranges (date:2021..2022, date:2021-03..2021-06, date:..2022).
+field filters (the names in scraper/data/search_fields.yaml: bank:, province:, city:,
+district:, category:, tag:, program:, source:, year:, title:) and dates or date ranges as
+people write them (date:2021, date:2021-3..2021-6, date:2021年3月5日, date:..2022).
 
-`parse` returns a small tree; a malformed query raises `QuerySyntaxError`, and the
-caller falls back to a plain-text search with a notice.
+`parse` returns a small tree of frozen (hashable) nodes; a malformed query raises
+`QuerySyntaxError`, and the caller falls back to a plain-text search with a notice. A date
+that cannot be read, or a range whose start is after its end, raises `DateRangeError` (a
+`QueryError`: the caller answers 400 with the message, never a silent empty result).
 """
 
 from __future__ import annotations
@@ -11,16 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FIELD_ALIASES = {"bank": "banks", "banks": "banks", "province": "province", "city": "city",
-                 "district": "district", "category": "category", "tag": "tags", "tags": "tags",
-                 "program": "programs", "programs": "programs", "programme": "programs", "source": "source",
-                 "year": "year", "date": "date", "title": "title",
-                 "银行": "banks", "省份": "province", "省": "province", "城市": "city", "市": "city", "区县": "district",
-                 "类别": "category", "分类": "category", "标签": "tags", "项目": "programs", "来源": "source",
-                 "年份": "year", "日期": "date", "标题": "title"}
+from search import dates
+from search.fields import ALIASES, BY_NAME
+
+FIELD_ALIASES = ALIASES   # from the one table of fields (search/fields.py)
 TOKEN_RE = re.compile(r'''\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z\u4e00-\u9fff]+)[:：](?P<fv>"[^"]*"|“[^”]*”|[^\s()]*)'''
                       r'''|(?P<phrase>"[^"]*"|“[^”]*”)|(?P<neg>-)(?=\S)|(?P<word>[^\s()"“”]+))''')
-DATE_VALUE_RE = re.compile(r"^\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?$")
 
 
 class QuerySyntaxError(ValueError):
@@ -81,7 +80,7 @@ def tokenize(query: str) -> list[tuple[str, str]]:
         if kind == "fv":
             name = match.group("field")
             value = _unquote(match.group("fv"))
-            canonical = FIELD_ALIASES.get(name.lower()) or FIELD_ALIASES.get(name)
+            canonical = FIELD_ALIASES.get(name.lower())
             if canonical is None:
                 tokens.append(("word", f"{name}:{value}"))  # not a field: plain text with a colon
             else:
@@ -166,20 +165,25 @@ class _Parser:
                 raise QuerySyntaxError(f"{name}: needs a value")
             if name == "date":
                 return parse_date_range(raw)
-            if name == "title":
-                return Filter("title", raw)
-            return Filter(name, raw)
+            return filter_node(name, raw)
         return Text(value)
 
 
 def parse_date_range(raw: str) -> DateRange:
-    start, sep, end = raw.partition("..")
-    if not sep:
-        start = end = raw
-    for part in (start, end):
-        if part and not DATE_VALUE_RE.match(part):
-            raise QuerySyntaxError(f"date:{raw} is not a date range; write date:2021..2022 or date:2021-03..2021-06")
-    return DateRange(start or None, end or None)
+    start, end = dates.parse_range(raw)
+    return DateRange(start, end)
+
+
+def filter_node(name: str, value: str) -> Filter:
+    """A filter on one field (from the query or from the API), its value checked: a year
+    filter takes a year as people write it (2021, 2021年)."""
+    field = BY_NAME.get(name)
+    if field is not None and field.match == "year":
+        year = dates.parse_date(value)
+        if len(year) != 4:
+            raise dates.DateRangeError(f"年份“{value}”应只写年，如 2021；按月或日筛选请用 date:{value}")
+        return Filter(name, year)
+    return Filter(name, value)
 
 
 def parse(query: str) -> object:
