@@ -179,9 +179,12 @@ def filter_node(name: str, value: str) -> Filter:
     filter takes a year as people write it (2021, 2021年)."""
     field = BY_NAME.get(name)
     if field is not None and field.match == "year":
-        year = dates.parse_date(value)
+        try:
+            year = dates.parse_date(value)
+        except dates.DateRangeError:
+            year = ""
         if len(year) != 4:
-            raise dates.DateRangeError(f"年份“{value}”应只写年，如 2021；按月或日筛选请用 date:{value}")
+            raise dates.DateRangeError(f"年份“{value}”无效：只写年，如 2021 或 2021年；按月或按日筛选请用 date:")
         return Filter(name, year)
     return Filter(name, value)
 
