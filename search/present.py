@@ -14,6 +14,8 @@ import io
 import json
 import re
 
+import numpy as np
+
 from casebook.model import plain_text
 from casebook.safety import csv_cell, safe_url, strip_invisible
 from search.analysis import normalize
@@ -54,6 +56,7 @@ def facets(snap: Snapshot, evaluator: Evaluator, root: object | None, matched: f
     NOT are part of the query and always count."""
     clauses = conjuncts(root)
     out: dict[str, list[dict]] = {}
+    masks: dict[int, np.ndarray] = {}   # by id: the bases are alive (memoized) throughout
     for name in FACET_FIELDS:
         evaluator.deadline.check()
         kept = tuple(c for c in clauses if facet_field(c) != name)
@@ -61,7 +64,10 @@ def facets(snap: Snapshot, evaluator: Evaluator, root: object | None, matched: f
             base = matched
         else:
             base = evaluator.evaluate(kept[0] if len(kept) == 1 else And(kept) if kept else None)
-        counts = snap.facet_tables[name].count(snap.mask(base))
+        mask = masks.get(id(base))
+        if mask is None:
+            mask = masks[id(base)] = snap.mask(base)
+        counts = snap.facet_tables[name].count(mask)
         if name == "year":
             ordered = sorted(counts.items(), reverse=True)
         else:
