@@ -1,8 +1,9 @@
 """Dates as people write them, for `date:` in queries and the API's date parameters.
 
 Accepted: 2021, 2021年, 2021-3, 2021-03, 2021/3, 2021年3月, 2021-3-5, 2021/03/05,
-2021年3月5日 (full-width digits too), and ranges of them joined by `..`, `~`, `至` or `到`,
-open at either end (`..2021-06`, `2021..`). A bound is kept at the precision it was written
+2021年3月5日 (full-width digits too), and ranges of them joined by `..`, `~`, `至` or `到`
+(or a dash, where that is unambiguous: 2021-2022, 2021年3月-2021年6月), open at either end
+(`..2021-06`, `2021..`, `2021至今`). A bound is kept at the precision it was written
 with, zero-padded (`2021-03`), so that on ISO dates "on or after the start" is
 `date >= start` and "on or before the end" is `date[:len(end)] <= end` (a month bound
 covers the whole month).
@@ -21,6 +22,7 @@ _DATE_RE = re.compile(
     r"(?:(?:(?<=年)|[-/])(?P<m>[0-9]{1,2})(?:月)?"
     r"(?:(?:(?<=月)|[-/])(?P<d>[0-9]{1,2})(?:日|号)?)?)?")
 _RANGE_SEPARATORS = ("..", "~", "至", "到")
+OPEN_END_WORDS = ("今", "今天", "现在", "目前")   # 2021至今: from 2021 on
 FORMS_HINT = "可写 2021、2021-3、2021-03-05、2021年3月、2021年3月5日，范围写 2021-3..2021-6、..2021-06 或 2021.."
 
 
@@ -63,6 +65,10 @@ def parse_range(text: str) -> tuple[str | None, str | None]:
     """A date or range as (start, end) bounds, None where the range is open. A lone date is
     the range of itself (2021-3 is the whole of March 2021)."""
     start_text, end_text, ranged = split_range(text)
+    if not ranged:
+        start_text, end_text, ranged = _dash_range(start_text)
+    if ranged and end_text in OPEN_END_WORDS:
+        end_text = ""
     if ranged and not start_text and not end_text:
         raise DateRangeError(f"日期范围“{text}”两端都没有日期。{FORMS_HINT}")
     if not ranged and not start_text:
@@ -70,6 +76,22 @@ def parse_range(text: str) -> tuple[str | None, str | None]:
     start = parse_date(start_text) if start_text else None
     end = parse_date(end_text) if end_text else None
     return check_order(start, end, text)
+
+
+def _dash_range(text: str) -> tuple[str, str, bool]:
+    """2021-2022 or 2021年3月-2021年6月: a dash between two dates, when the whole is not one
+    date (2021-12 stays December 2021) and exactly one dash splits it into two."""
+    try:
+        parse_date(text)
+        return text, text, False
+    except DateRangeError:
+        pass
+    splits = []
+    for match in re.finditer(r"[-–—]", text):
+        start, end = text[:match.start()].strip(), text[match.end():].strip()
+        if _DATE_RE.fullmatch(start) and _DATE_RE.fullmatch(end):
+            splits.append((start, end))
+    return (*splits[0], True) if len(splits) == 1 else (text, text, False)
 
 
 def check_order(start: str | None, end: str | None, written: str) -> tuple[str | None, str | None]:

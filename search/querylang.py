@@ -15,9 +15,11 @@ import re
 from dataclasses import dataclass
 
 from search import dates
+from search.analysis import normalize
 from search.fields import ALIASES, BY_NAME
 
 FIELD_ALIASES = ALIASES   # from the one table of fields (search/fields.py)
+SPACED_RANGE_RE = re.compile(r"\s+(?P<sep>\.\.|~|～|至|到)\s*(?P<end>[^\s()]+)")
 TOKEN_RE = re.compile(r'''\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z\u4e00-\u9fff]+)[:：](?P<fv>"[^"]*"|“[^”]*”|[^\s()]*)'''
                       r'''|(?P<phrase>"[^"]*"|“[^”]*”)|(?P<neg>-)(?=\S)|(?P<word>[^\s()"“”]+))''')
 
@@ -84,6 +86,11 @@ def tokenize(query: str) -> list[tuple[str, str]]:
             if canonical is None:
                 tokens.append(("word", f"{name}:{value}"))  # not a field: plain text with a colon
             else:
+                if canonical == "date" and not dates.split_range(value)[2]:
+                    # A range written with spaces: date:2021-3 至 2021-6, date:2021 .. 2022.
+                    spaced = SPACED_RANGE_RE.match(query, position)
+                    if spaced:
+                        value, position = f"{value}{spaced['sep']}{spaced['end']}", spaced.end()
                 tokens.append(("field", f"{canonical}\x00{value}"))
         elif kind == "phrase":
             tokens.append(("phrase", _unquote(match.group("phrase"))))
@@ -190,7 +197,31 @@ def filter_node(name: str, value: str) -> Filter:
 
 
 def parse(query: str) -> object:
-    return _Parser(tokenize(query)).parse()
+    tree = prune(_Parser(tokenize(query)).parse())
+    if tree is None:
+        raise QuerySyntaxError("the query has no words to search for")
+    return tree
+
+
+def has_words(value: str) -> bool:
+    """Whether a term holds something to search for (`..`, `-` or `!!` alone do not)."""
+    return any(p for p in re.split(r"[\s\W_]+", normalize(value)))
+
+
+def prune(node: object) -> object | None:
+    """The tree without terms that hold no word character: they would match nothing and
+    silently empty an AND; a reader who typed `银行 ...` means 银行."""
+    if isinstance(node, Text):
+        return node if has_words(node.value) else None
+    if isinstance(node, Not):
+        child = prune(node.child)
+        return None if child is None else Not(child)
+    if isinstance(node, And | Or):
+        children = tuple(c for c in (prune(child) for child in node.children) if c is not None)
+        if not children:
+            return None
+        return children[0] if len(children) == 1 else type(node)(children)
+    return node
 
 
 def plain_fallback(query: str) -> object:

@@ -524,6 +524,8 @@ def _slugs(engine: SearchEngine, q: str, **kw) -> list[str]:  # type: ignore[no-
     ("2021-3..2021-6", (2021, 3), (2021, 6)), ("2021-03..2021-06", (2021, 3), (2021, 6)),
     ("..2021-06", None, (2021, 6)), ("2021..", (2021,), None), ("２０２１年３月..２０２２年", (2021, 3), (2022,)),
     ("2015年3月至2019年6月", (2015, 3), (2019, 6)), ("2012~2014-2", (2012,), (2014, 2)),
+    ("2012-2014", (2012,), (2014,)), ("2015年3月-2019年6月", (2015, 3), (2019, 6)), ("2019至今", (2019,), None),
+    ("2012-12", (2012, 12), (2012, 12)), ("2013/3/1..2016/02/29", (2013, 3, 1), (2016, 2, 29)),
 ])
 def test_dates_as_people_write_them(world, written, start, end):
     engine, docs = world["engine"], world["docs"]
@@ -532,6 +534,19 @@ def test_dates_as_people_write_them(world, written, start, end):
     assert set(_slugs(engine, "", date=written)) == expected, written
     reply = world["client"].get("/api/search", params={"date": written, "limit": "100"})
     assert {r["slug"] for r in reply.json()["results"]} == expected
+
+
+def test_ranges_written_with_spaces_and_words_without_text(world):
+    """`date:2015年3月 至 2019年6月` is one range; a term of punctuation alone (`...`) is
+    ignored rather than emptying the answer."""
+    engine, docs = world["engine"], world["docs"]
+    expected = {d.slug for d in docs if in_range(d.date, (2015, 3), (2019, 6))}
+    for query in ("date:2015年3月 至 2019年6月", "date:2015-3 .. 2019-6", "date:2015-3 ~2019-6"):
+        assert set(_slugs(engine, query)) == expected, query
+    bank = set(_slugs(engine, "银行"))
+    assert set(_slugs(engine, "银行 ...")) == bank == set(_slugs(engine, "银行 OR !!")) == set(_slugs(engine, "银行 -…"))
+    response = engine.search(SearchRequest(q="... !!"))
+    assert response.notice and response.total == len(docs)
 
 
 def test_dates_with_records_in_range_are_found(world):
