@@ -21,6 +21,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import cycle
 
 import httpx
 import opencc
@@ -258,6 +259,11 @@ def vocabulary(docs: list) -> dict[str, list[str]]:
         "full_width": ["".join(FULL_WIDTH.get(c, c) for c in w) for w in latin_list] or ["１５分钟"],
         "latin": latin_list or ["15"],
         "absent": ["白居易诗集", "量子纠缠", "不存在的词语", "xyzzyq"],
+        # Runs joined by punctuation: the runs must be adjacent but for punctuation (the
+        # bigram `区_` of `社区_银行` is in no text; looking it up lost every match).
+        "joined": [f"{f[:2]}{sep}{f[2:]}" for f, sep in zip((f for f in fragments_list if len(f) >= 4),
+                                                              cycle("_-·/."), strict=False)]
+        + ["社区_银行", "网点-社区", "银行·服务"],
     }
 
 
@@ -315,7 +321,7 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
     values = field_values(docs)
     word = st.one_of(*(st.sampled_from(words[k]) for k in
                        ("common", "fragments", "fragments", "singles", "traditional", "full_width", "latin",
-                        "absent"))).map(Word)
+                        "absent", "joined"))).map(Word)
     phrase = st.one_of(
         st.sampled_from(words["fragments"] + words["common"]).map(Phrase),
         st.tuples(st.sampled_from(words["fragments"]), st.sampled_from(words["common"] + words["fragments"]))
@@ -591,3 +597,12 @@ def test_cached_structures_cannot_be_changed_by_a_query(world):
         scores[0] = 1.0
     with pytest.raises(ValueError):
         snap.date_rank[0] = 0
+
+
+def test_terms_joined_by_punctuation_find_adjacent_text(world):
+    """`社区_银行` means 社区 and 银行 adjacent but for punctuation: found where the text has
+    社区银行 (the bigram `区_` is in no text; looking it up used to lose every match)."""
+    engine, docs = world["engine"], world["docs"]
+    for query in ("乌鲁_木齐", "乌鲁-木齐", "乌鲁·木齐", "举报/疫情"):
+        expected = {d.slug for d in docs if text_matches(query, d.text)}
+        assert expected and set(_slugs(engine, query)) == expected, query
