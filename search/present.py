@@ -20,7 +20,7 @@ from casebook.model import plain_text
 from casebook.safety import csv_cell, safe_url, strip_invisible
 from search.analysis import normalize
 from search.evaluate import Deadline, Evaluator, conjuncts, facet_field
-from search.fields import FACET_FIELDS
+from search.fields import FACET_FIELDS, FILTERS
 from search.querylang import And, Text
 from search.snapshot import Snapshot
 
@@ -80,8 +80,8 @@ def suggestions(snap: Snapshot, leaves: list[Text], deadline: Deadline) -> list[
     """Values of the site's lists close to a term, and the longest fragments of a term that
     do occur (网点进小区 -> 网点). Bounded by the request's deadline: when it passes, the
     suggestions found so far are given (they are a courtesy, not the answer)."""
-    vocabulary = sorted({value for name in ("banks", "programs", "tags", "category", "province", "city")
-                         for value in snap.postings.get(name, {})})
+    vocabulary = sorted({value for field in FILTERS if field.match == "contains"
+                         for value in snap.postings.get(field.name, {})})
     out: list[str] = []
     for leaf in leaves:
         if deadline.expired():
