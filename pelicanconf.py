@@ -146,6 +146,9 @@ CASEBOOK_INDEX_DIR = str(ROOT / "var" / "index")
 CASEBOOK_PREVIEW = True          # drafts are built (under drafts/) only in preview builds
 CASEBOOK_STRICT = False          # a broken case file fails the build instead of being skipped
 CASEBOOK_SEARCH_API = "/api/search"
+from search.fields import client_table as _search_fields  # cheap: one YAML table
+
+SEARCH_FIELDS = _search_fields()  # the search page's facets (scraper/data/search_fields.yaml)
 LOAD_CONTENT_CACHE = False
 CACHE_CONTENT = False
 DELETE_OUTPUT_DIRECTORY = True

@@ -1,9 +1,12 @@
 """The query language: free text, "phrases", AND / OR / NOT / -term, parentheses,
-field filters (bank:, province:, city:, district:, category:, tag:, program:, source:,
-year:) and date ranges (date:2021..2022, date:2021-03..2021-06, date:..2022).
+field filters (the names in scraper/data/search_fields.yaml: bank:, province:, city:,
+district:, category:, tag:, program:, source:, year:, title:) and dates or date ranges as
+people write them (date:2021, date:2021-3..2021-6, date:2021年3月5日, date:..2022).
 
-`parse` returns a small tree; a malformed query raises `QuerySyntaxError`, and the
-caller falls back to a plain-text search with a notice.
+`parse` returns a small tree of frozen (hashable) nodes; a malformed query raises
+`QuerySyntaxError`, and the caller falls back to a plain-text search with a notice. A date
+that cannot be read, or a range whose start is after its end, raises `DateRangeError` (a
+`QueryError`: the caller answers 400 with the message, never a silent empty result).
 """
 
 from __future__ import annotations
@@ -11,16 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FIELD_ALIASES = {"bank": "banks", "banks": "banks", "province": "province", "city": "city",
-                 "district": "district", "category": "category", "tag": "tags", "tags": "tags",
-                 "program": "programs", "programs": "programs", "programme": "programs", "source": "source",
-                 "year": "year", "date": "date", "title": "title",
-                 "银行": "banks", "省份": "province", "省": "province", "城市": "city", "市": "city", "区县": "district",
-                 "类别": "category", "分类": "category", "标签": "tags", "项目": "programs", "来源": "source",
-                 "年份": "year", "日期": "date", "标题": "title"}
+from search import dates
+from search.analysis import normalize
+from search.fields import ALIASES, BY_NAME
+
+FIELD_ALIASES = ALIASES   # from the one table of fields (search/fields.py)
+SPACED_RANGE_RE = re.compile(r"\s+(?P<sep>\.\.|~|～|至|到)\s*(?P<end>[^\s()]+)")
 TOKEN_RE = re.compile(r'''\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z\u4e00-\u9fff]+)[:：](?P<fv>"[^"]*"|“[^”]*”|[^\s()]*)'''
                       r'''|(?P<phrase>"[^"]*"|“[^”]*”)|(?P<neg>-)(?=\S)|(?P<word>[^\s()"“”]+))''')
-DATE_VALUE_RE = re.compile(r"^\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?$")
 
 
 class QuerySyntaxError(ValueError):
@@ -81,10 +82,15 @@ def tokenize(query: str) -> list[tuple[str, str]]:
         if kind == "fv":
             name = match.group("field")
             value = _unquote(match.group("fv"))
-            canonical = FIELD_ALIASES.get(name.lower()) or FIELD_ALIASES.get(name)
+            canonical = FIELD_ALIASES.get(name.lower())
             if canonical is None:
                 tokens.append(("word", f"{name}:{value}"))  # not a field: plain text with a colon
             else:
+                if canonical == "date" and not dates.split_range(value)[2]:
+                    # A range written with spaces: date:2021-3 至 2021-6, date:2021 .. 2022.
+                    spaced = SPACED_RANGE_RE.match(query, position)
+                    if spaced:
+                        value, position = f"{value}{spaced['sep']}{spaced['end']}", spaced.end()
                 tokens.append(("field", f"{canonical}\x00{value}"))
         elif kind == "phrase":
             tokens.append(("phrase", _unquote(match.group("phrase"))))
@@ -166,24 +172,56 @@ class _Parser:
                 raise QuerySyntaxError(f"{name}: needs a value")
             if name == "date":
                 return parse_date_range(raw)
-            if name == "title":
-                return Filter("title", raw)
-            return Filter(name, raw)
+            return filter_node(name, raw)
         return Text(value)
 
 
 def parse_date_range(raw: str) -> DateRange:
-    start, sep, end = raw.partition("..")
-    if not sep:
-        start = end = raw
-    for part in (start, end):
-        if part and not DATE_VALUE_RE.match(part):
-            raise QuerySyntaxError(f"date:{raw} is not a date range; write date:2021..2022 or date:2021-03..2021-06")
-    return DateRange(start or None, end or None)
+    start, end = dates.parse_range(raw)
+    return DateRange(start, end)
+
+
+def filter_node(name: str, value: str) -> Filter:
+    """A filter on one field (from the query or from the API), its value checked: a year
+    filter takes a year as people write it (2021, 2021年)."""
+    field = BY_NAME.get(name)
+    if field is not None and field.match == "year":
+        try:
+            year = dates.parse_date(value)
+        except dates.DateRangeError:
+            year = ""
+        if len(year) != 4:
+            raise dates.DateRangeError(f"年份“{value}”无效：只写年，如 2021 或 2021年；按月或按日筛选请用 date:")
+        return Filter(name, year)
+    return Filter(name, value)
 
 
 def parse(query: str) -> object:
-    return _Parser(tokenize(query)).parse()
+    tree = prune(_Parser(tokenize(query)).parse())
+    if tree is None:
+        raise QuerySyntaxError("the query has no words to search for")
+    return tree
+
+
+def has_words(value: str) -> bool:
+    """Whether a term holds something to search for (`..`, `-` or `!!` alone do not)."""
+    return any(p for p in re.split(r"[\s\W_]+", normalize(value)))
+
+
+def prune(node: object) -> object | None:
+    """The tree without terms that hold no word character: they would match nothing and
+    silently empty an AND; a reader who typed `银行 ...` means 银行."""
+    if isinstance(node, Text):
+        return node if has_words(node.value) else None
+    if isinstance(node, Not):
+        child = prune(node.child)
+        return None if child is None else Not(child)
+    if isinstance(node, And | Or):
+        children = tuple(c for c in (prune(child) for child in node.children) if c is not None)
+        if not children:
+            return None
+        return children[0] if len(children) == 1 else type(node)(children)
+    return node
 
 
 def plain_fallback(query: str) -> object:

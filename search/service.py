@@ -1,25 +1,39 @@
 """The HTTP service: the built site and the search API from one real server process.
 
 Starlette (routing, static files) served by uvicorn. Read-only over the index, so any
-number of processes can serve one index folder; limits on query length, page depth and
-page size; 400 with a message for a bad parameter, never a 500 for user input; every
-reflected value escaped.
+number of processes can serve one index folder.
 
-    GET /api/search?q=&limit=&page=&sort=&bank=&province=&city=&category=&tag=&program=&source=&year=
+- Every search, export and health call runs in a worker thread (a bounded pool of
+  SEARCH_THREADS per process), never on the event loop: a slow query cannot stall other
+  requests or static files, and the engine's one deadline per request bounds it.
+- Parameters are parsed strictly (whole numbers in ASCII digits, known names only, single
+  values given once): a bad one is a 400 with a message, never a 500.
+- No filesystem path or traceback in any response; every response (static files, errors,
+  404s included) carries the security headers of `SECURITY_HEADERS`.
+
+    GET /api/search?q=&limit=&page=&sort=&date=&from=&to=&<filter>=...   (filters: search/fields.py)
     GET /api/export?...&format=csv|json
     GET /api/health
+    GET /api/openapi.json   the OpenAPI description of the two above
     GET /search/?q=...      the search page, rendered by the server (works without JavaScript)
 """
 
 from __future__ import annotations
 
 import html
+import json
 import logging
+import re
 import socket
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 import jinja2
 import uvicorn
 from starlette.applications import Starlette
@@ -30,39 +44,68 @@ from starlette.staticfiles import StaticFiles
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-from casebook.errors import QueryError, SearchError
+from casebook.errors import CasebookError, QueryError, SearchError
 from casebook.settings import ROOT, Settings
+from search import openapi
 from search.backend import SearchBackend, open_backend
+from search.fields import BY_PARAM, client_table
 from search.query import SearchRequest
 
 log = logging.getLogger("casebook.service")
-FILTER_PARAMS = {"bank": "banks", "province": "province", "city": "city", "district": "district",
-                 "category": "category", "tag": "tags", "program": "programs", "source": "source", "year": "year"}
-KNOWN_PARAMS = {"q", "limit", "page", "sort", "format", *FILTER_PARAMS}
+T = TypeVar("T")
+FILTER_PARAMS = {param: field.name for param, field in BY_PARAM.items()}
+SINGLE_PARAMS = ("q", "limit", "page", "sort", "format", "date", "from", "to")
+KNOWN_PARAMS = {*SINGLE_PARAMS, *FILTER_PARAMS}
+SEARCH_THREADS = 8
+NUMBER_RE = re.compile(r"[0-9]{1,9}")   # ASCII digits only, at most nine of them
+# The site's own pages load scripts, styles and images from the site only and have no
+# inline script (the case pages' JSON-LD is a data block, which CSP does not run).
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+                           "form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+def _integer(params, name: str, default: int) -> int:  # type: ignore[no-untyped-def]
+    """A whole number written in ASCII digits (str.isdigit would take '²' and '٣')."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not NUMBER_RE.fullmatch(raw):
+        raise QueryError(f"{name} must be a whole number written with the digits 0-9, not {raw[:20]!r}")
+    return int(raw)
 
 
 def parse_request(request: Request, settings: Settings) -> SearchRequest:
     params = request.query_params
     unknown = sorted(set(params.keys()) - KNOWN_PARAMS)
     if unknown:
-        raise QueryError(f"unknown parameter {unknown[0]!r}; use q, limit, page, sort or a filter "
-                         f"({', '.join(FILTER_PARAMS)})")
-
-    def integer(name: str, default: int) -> int:
-        raw = params.get(name)
-        if raw is None or raw == "":
-            return default
-        if not raw.isdigit():
-            raise QueryError(f"{name} must be a whole number, not {raw!r}")
-        return int(raw)
-
+        raise QueryError(f"unknown parameter {unknown[0][:40]!r}; use q, limit, page, sort, date, from, to or a "
+                         f"filter ({', '.join(FILTER_PARAMS)})")
+    for name in SINGLE_PARAMS:
+        if len(params.getlist(name)) > 1:
+            raise QueryError(f"{name} is given {len(params.getlist(name))} times; give it once")
     filters: dict[str, list[str]] = {}
     for param, field in FILTER_PARAMS.items():
         values = [v for v in params.getlist(param) if v]
         if values:
             filters[field] = values
     return SearchRequest(q=params.get("q", ""), filters=filters, sort=params.get("sort") or "relevance",
-                         page=integer("page", 1), page_size=integer("limit", 10))
+                         page=_integer(params, "page", 1), page_size=_integer(params, "limit", 10),
+                         date=params.get("date", ""), date_from=params.get("from", ""), date_to=params.get("to", ""))
+
+
+def public_message(exc: CasebookError) -> str:
+    """What a client may be told: the message and the hint, never the file or folder (the
+    source) the error names for the operator's log."""
+    text = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return re.sub(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*", "…", text)
 
 
 class Service:
@@ -71,15 +114,20 @@ class Service:
         self.output_dir = Path(output_dir)
         self.index_dir = Path(index_dir)
         self._backend: SearchBackend | None = None
+        self._backend_lock = threading.Lock()
+        self._limiter: anyio.CapacityLimiter | None = None
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "theme" / "templates")),
                                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.site_context = _site_context()
+        self.openapi = json.dumps(openapi.document(settings.max_page, settings.max_page_size,
+                                                   settings.max_query_chars), ensure_ascii=False, indent=1)
 
     @property
     def engine(self) -> SearchBackend:
-        if self._backend is None:
-            self._backend = open_backend(self.settings, self.index_dir, self.settings.search_backend)
-        return self._backend
+        with self._backend_lock:
+            if self._backend is None:
+                self._backend = open_backend(self.settings, self.index_dir, self.settings.search_backend)
+            return self._backend
 
     def warm_up(self) -> None:
         """Open the index before the first request (a worker accepts connections only after
@@ -90,31 +138,45 @@ class Service:
         except SearchError as exc:
             log.warning("search not ready: %s", exc)
 
+    async def off_loop(self, work: Callable[[], T]) -> T:
+        """Blocking work in the bounded pool of search threads, not on the event loop."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(SEARCH_THREADS)
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
     async def api_search(self, request: Request) -> Response:
         try:
-            response = self.engine.search(parse_request(request, self.settings))
+            search_request = parse_request(request, self.settings)
+            response = await self.off_loop(lambda: self.engine.search(search_request))
         except QueryError as exc:
-            return JSONResponse({"error": exc.message}, status_code=400)
+            return JSONResponse({"error": public_message(exc)}, status_code=400)
         except SearchError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503)
+            log.warning("search unavailable: %s", exc)
+            return JSONResponse({"error": public_message(exc)}, status_code=503)
         return JSONResponse(response.to_json(), headers={"Cache-Control": "no-store"})
 
     async def api_export(self, request: Request) -> Response:
         fmt = request.query_params.get("format", "csv")
         try:
-            body, media_type = self.engine.export(parse_request(request, self.settings), fmt)
+            search_request = parse_request(request, self.settings)
+            body, media_type = await self.off_loop(lambda: self.engine.export(search_request, fmt))
         except QueryError as exc:
-            return JSONResponse({"error": exc.message}, status_code=400)
+            return JSONResponse({"error": public_message(exc)}, status_code=400)
         except SearchError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503)
+            log.warning("export unavailable: %s", exc)
+            return JSONResponse({"error": public_message(exc)}, status_code=503)
         filename = f"casebook-search.{fmt}"
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     async def health(self, request: Request) -> Response:
         try:
-            return JSONResponse(self.engine.health())
+            return JSONResponse(await self.off_loop(self.engine.health))
         except SearchError as exc:
-            return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
+            log.warning("search unavailable: %s", exc)
+            return JSONResponse({"status": "unavailable", "error": public_message(exc)}, status_code=503)
+
+    async def openapi_json(self, request: Request) -> Response:
+        return Response(self.openapi, media_type="application/json")
 
     async def search_page(self, request: Request) -> Response:
         template = self.templates.get_template("search.html")
@@ -123,14 +185,15 @@ class Service:
         if request.query_params.get("q") is not None or any(p in request.query_params for p in FILTER_PARAMS):
             try:
                 search_request = parse_request(request, self.settings)
-                result = self.engine.search(search_request)
+                result = await self.off_loop(lambda: self.engine.search(search_request))
             except QueryError as exc:
-                context["error"] = exc.message
+                context["error"] = public_message(exc)
                 status = 400
                 result = None
                 search_request = None
             except SearchError as exc:
-                return HTMLResponse(f"<p>检索暂不可用：{html.escape(str(exc))}</p>", status_code=503)
+                log.warning("search unavailable: %s", exc)
+                return HTMLResponse(f"<p>检索暂不可用：{html.escape(public_message(exc))}</p>", status_code=503)
             if result is not None and search_request is not None:
                 base = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "format")]
                 context.update(
@@ -142,11 +205,12 @@ class Service:
                 )
         return HTMLResponse(template.render(**context), status_code=status)
 
-    def app(self) -> Starlette:
+    def app(self) -> Callable:
         routes = [
             Route("/api/search", self.api_search),
             Route("/api/export", self.api_export),
             Route("/api/health", self.health),
+            Route("/api/openapi.json", self.openapi_json),
             Route("/search/", self.search_page),
             Route("/search", lambda r: Response(status_code=308, headers={"Location": "/search/?" + r.url.query})),
         ]
@@ -156,7 +220,7 @@ class Service:
             routes.append(Route("/", lambda r: PlainTextResponse("site not built: run casebook build", status_code=503)))
         app = Starlette(routes=routes)
         app.add_middleware(_LogMiddleware)
-        return app
+        return _Guard(app)
 
 
 def _grouped(request: Request) -> dict[str, list[str]]:
@@ -175,7 +239,41 @@ def _site_context() -> dict:
     import pelicanconf
 
     return {name: getattr(pelicanconf, name) for name in ("SITENAME", "SITESUBTITLE", "FEED_ALL_ATOM")} | {
-        "SITEURL": "", "FEED_DOMAIN": ""}
+        "SITEURL": "", "FEED_DOMAIN": "", "SEARCH_FIELDS": client_table()}
+
+
+class _Guard:
+    """The outermost layer: the security headers on every response (static files, errors
+    and 404s included), and a plain 500 without traceback or path for anything unexpected
+    (logged here with its traceback for the operator)."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = {"yes": False}
+
+        async def secured(message) -> None:  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                started["yes"] = True
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, secured)
+        except Exception:
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if started["yes"]:
+                raise
+            body = json.dumps({"error": "internal error; the server log has the details"}).encode()
+            await secured({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 class _LogMiddleware:
@@ -203,7 +301,7 @@ class _LogMiddleware:
                      (time.perf_counter() - started) * 1000)
 
 
-def create_app() -> Starlette:
+def create_app() -> Callable:
     """The app of one worker process (uvicorn --factory): settings from CASEBOOK_* variables."""
     from casebook.settings import load
 

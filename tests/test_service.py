@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -113,3 +114,268 @@ def test_worker_sockets_give_connections_tcp_nodelay():
         return flag
 
     assert asyncio.run(main()) == 1
+
+
+# --- issue 12 (the server) and issue 15 (small things researchers hit) ---------------------
+
+def test_a_slow_query_does_not_delay_other_requests_or_static_files(built_site):
+    """A query that burns CPU for seconds runs in a worker thread: a concurrent search and a
+    static file are answered while it runs (on the event loop they would wait for it)."""
+    import threading
+    import time
+
+    from tests.backends import SLOW_MARK, SLOW_SECONDS
+
+    process, base = start_server(built_site["output"], built_site["index"],
+                                 env={"CASEBOOK_SEARCH_BACKEND": "tests.backends:SlowBackend"})
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            client.get("/api/search", params={"q": "银行"})     # warm: the index is open
+            slow: dict = {}
+
+            def run_slow() -> None:
+                started = time.perf_counter()
+                slow["reply"] = httpx.get(base + "/api/search", params={"q": SLOW_MARK}, timeout=30)
+                slow["seconds"] = time.perf_counter() - started
+                slow["done"] = time.perf_counter()
+
+            thread = threading.Thread(target=run_slow)
+            thread.start()
+            time.sleep(0.4)
+            timings = {}
+            for name, path, params in (("search", "/api/search", {"q": "银行", "page": "1"}),
+                                       ("static", "/theme/css/style.css", None), ("page", "/", None)):
+                started = time.perf_counter()
+                reply = client.get(path, params=params)
+                timings[name] = time.perf_counter() - started
+                assert reply.status_code == 200, (name, reply.status_code)
+            answered = time.perf_counter()
+            thread.join()
+        assert slow["reply"].status_code == 200 and slow["seconds"] >= SLOW_SECONDS * 0.9
+        assert answered < slow["done"], "the other requests waited for the slow one"
+        assert max(timings.values()) < 1.0, timings
+    finally:
+        stop_server(process)
+
+
+@pytest.mark.parametrize("params, says", [
+    ({"q": "银行", "page": "²"}, "page must be a whole number"), ({"q": "银行", "limit": "³"}, "limit must be"),
+    ({"q": "银行", "page": "١"}, "digits 0-9"), ({"q": "银行", "limit": "1e3"}, "limit must be"),
+    ({"q": "银行", "limit": "-5"}, "limit must be"), ({"q": "银行", "page": "9" * 40}, "page must be"),
+    ({"q": "银行", "limit": "101"}, "the maximum page size"), ({"q": "银行", "limit": "101"}, "100"),
+    ({"q": "银行", "page": "51"}, "50"), ({"q": "银行", "year": "二〇二一"}, "年份"),
+])
+def test_parameters_are_parsed_strictly_with_a_message(server, params, says):
+    for path in ("/api/search", "/api/export"):
+        reply = httpx.get(server + path, params=params)
+        if path == "/api/export" and "page" in params and "must be a whole" not in says:
+            continue    # export serves every match: page depth does not apply
+        assert reply.status_code == 400, (path, params, reply.text)
+        assert says in reply.json()["error"], (path, reply.json())
+    page = httpx.get(server + "/search/", params=params)
+    assert page.status_code == 400 and "Traceback" not in page.text
+
+
+def test_a_parameter_given_twice_is_refused(server):
+    reply = httpx.get(server + "/api/search", params=[("q", "银行"), ("q", "社区")])
+    assert reply.status_code == 400 and "given 2 times" in reply.json()["error"]
+
+
+def test_unavailable_search_leaks_no_path(built_site, tmp_path):
+    """Without an index every search answer is 503 with a message, and no response names
+    the index folder or any other absolute path, or shows a traceback."""
+    missing = tmp_path / "secret-folder" / "index"
+    process, base = _start_without_index(built_site["output"], missing)
+    try:
+        for path, params in (("/api/search", {"q": "银行"}), ("/api/export", {"q": "银行"}), ("/api/health", {}),
+                             ("/search/", {"q": "银行"})):
+            reply = httpx.get(base + path, params=params)
+            assert reply.status_code == 503, path
+            assert "secret-folder" not in reply.text and str(tmp_path) not in reply.text, (path, reply.text)
+            assert not re.search(r"(?<![\w.])/(tmp|home|work|var|usr)/", reply.text), (path, reply.text)
+            assert "Traceback" not in reply.text and "index" in reply.text.lower()
+    finally:
+        stop_server(process)
+
+
+def _start_without_index(output, index):  # type: ignore[no-untyped-def]
+    """`casebook serve` over a missing index: up once its health check answers at all."""
+    import os
+    import time
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "serve", "--output", str(output), "--index",
+                                str(index), "--port", str(port)], cwd=ROOT, env=dict(os.environ),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.get(base + "/api/health", timeout=2)
+            return process, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("casebook serve did not start")
+
+
+HEADERS = ("x-content-type-options", "content-security-policy", "referrer-policy", "x-frame-options")
+
+
+def test_security_headers_on_every_kind_of_response(server, built_site):
+    case = next((built_site["output"] / "cases").glob("2022-02-24-*")).name
+    kinds = {
+        "api 200": ("/api/search", {"q": "银行"}), "api 400": ("/api/search", {"q": "银行", "page": "²"}),
+        "export": ("/api/export", {"q": "银行", "format": "csv"}), "health": ("/api/health", {}),
+        "openapi": ("/api/openapi.json", {}), "search page": ("/search/", {"q": "适老化"}),
+        "search page 400": ("/search/", {"q": "x", "limit": "x"}), "redirect": ("/search", {"q": "x"}),
+        "home": ("/", {}), "case page": (f"/cases/{case}/", {}), "stylesheet": ("/theme/css/style.css", {}),
+        "script": ("/theme/js/search.js", {}), "404": ("/no/such/page/", {}), "traversal": ("/../etc/passwd", {}),
+        "method": ("/api/search", "POST"),
+    }
+    for kind, (path, params) in kinds.items():
+        if params == "POST":
+            reply = httpx.post(server + path, content=b"x")
+        else:
+            reply = httpx.get(server + path, params=params, follow_redirects=False)
+        for name in HEADERS:
+            assert name in reply.headers, (kind, reply.status_code, name)
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        policy = reply.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy and "unsafe-inline" not in policy
+        assert reply.headers["x-frame-options"] == "DENY", kind
+    assert httpx.get(server + "/no/such/page/").status_code == 404
+
+
+def test_static_files_have_cache_validators(server, built_site):
+    case = next((built_site["output"] / "cases").glob("2022-02-24-*")).name
+    for path in ("/theme/css/style.css", f"/cases/{case}/", "/"):
+        first = httpx.get(server + path)
+        assert first.status_code == 200 and first.headers.get("etag") and first.headers.get("last-modified"), path
+        again = httpx.get(server + path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and not again.content, path
+        assert again.headers["x-content-type-options"] == "nosniff"
+        changed = httpx.get(server + path, headers={"If-None-Match": '"not-the-etag"'})
+        assert changed.status_code == 200 and changed.content == first.content
+
+
+def test_openapi_describes_the_real_responses(server):
+    """/api/openapi.json is valid OpenAPI 3.1 whose schemas the real answers satisfy, whose
+    parameters are exactly those the server accepts, and the search page links to it."""
+    import jsonschema
+
+    from search.service import KNOWN_PARAMS
+
+    reply = httpx.get(server + "/api/openapi.json")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/json")
+    spec = reply.json()
+    assert spec["openapi"].startswith("3.1")
+    components = spec["components"]
+
+    def check(instance: object, ref: str) -> None:
+        schema = {"$ref": f"#/components/schemas/{ref}", "components": components}
+        jsonschema.Draft202012Validator.check_schema(schema)
+        jsonschema.Draft202012Validator(schema).validate(instance)
+
+    search_params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    export_params = {p["name"] for p in spec["paths"]["/api/export"]["get"]["parameters"]}
+    assert search_params | {"format"} == KNOWN_PARAMS == export_params
+    for params in ({"q": "银行", "limit": "3"}, {"q": "网点进小区"}, {"q": '"适老化 AND ('},
+                   {"q": "社区", "bank": "成都农商银行", "tag": "适老化", "sort": "date"},
+                   {"q": "", "date": "2021..2023", "from": "2021-3", "to": "2023年"}, {"province": "上海"}):
+        answer = httpx.get(server + "/api/search", params=params)
+        assert answer.status_code == 200, (params, answer.text)
+        check(answer.json(), "SearchResponse")
+    for params in ({"q": "x", "page": "²"}, {"q": "x", "nope": "1"}, {"q": "银行 date:2021-13"}):
+        answer = httpx.get(server + "/api/search", params=params)
+        assert answer.status_code == 400
+        check(answer.json(), "Error")
+    rows = httpx.get(server + "/api/export", params={"q": "银行", "format": "json"}).json()
+    assert rows
+    for row in rows:
+        check(row, "ExportRow")
+    # A documented parameter with a documented value is accepted.
+    for parameter in spec["paths"]["/api/search"]["get"]["parameters"]:
+        schema = parameter["schema"].get("items", parameter["schema"])
+        value = str(schema.get("default", schema.get("enum", ["2021"])[0]))
+        answer = httpx.get(server + "/api/search", params={parameter["name"]: value})
+        assert answer.status_code == 200, (parameter["name"], value, answer.text)
+    page = httpx.get(server + "/search/").text
+    assert 'href="/api/openapi.json"' in page
+
+
+def test_export_cells_and_urls_are_neutralised(tmp_path):
+    """A title that is a spreadsheet formula is a plain cell in the CSV; a URL outside the
+    allow-list never leaves the API."""
+    import csv
+    import io
+    import json
+
+    from search.indexer import build_index
+    from search.query import SearchEngine, SearchRequest
+    from search.schema import IndexDoc
+
+    docs = [IndexDoc(slug="formula", path="cases/formula.md", url="javascript:alert(1)",
+                     title="=cmd|' /C calc'!A0 社区银行", date="2023-05-01", banks=["+建行"], tags=["@标签"],
+                     source="-来源", via="javascript:alert(2)", summary="\t摘要", text="社区银行的服务。"),
+            IndexDoc(slug="plain", path="cases/plain.md", url="/cases/plain/", title="社区银行网点",
+                     date="2022-01-01", text="银行网点进社区。")]
+    build_index(docs, tmp_path / "index", procs=1)
+    engine = SearchEngine(tmp_path / "index")
+    body, _media = engine.export(SearchRequest(q="社区银行"), "csv")
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    formula = next(r for r in rows if r["slug"] == "formula")
+    assert formula["title"].startswith("'=cmd") and formula["banks"] == "'+建行" and formula["tags"] == "'@标签"
+    assert formula["source"] == "'-来源" and formula["summary"].startswith("'\t") and formula["url"] == ""
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row.values())
+    exported = json.loads(engine.export(SearchRequest(q="社区银行"), "json")[0])
+    assert {r["slug"]: r["url"] for r in exported} == {"formula": "", "plain": "/cases/plain/"}
+    assert all("javascript" not in json.dumps(r) for r in exported)
+    results = {r["slug"]: r["url"] for r in engine.search(SearchRequest(q="社区银行")).results}
+    assert results == {"formula": None, "plain": "/cases/plain/"}
+
+
+def test_snippet_fallback_shows_text_not_escaped_markup(tmp_path):
+    from search.indexer import build_index
+    from search.query import SearchEngine, SearchRequest
+    from search.schema import IndexDoc
+
+    docs = [IndexDoc(slug="s", path="cases/s.md", url="/cases/s/", title="网格员走进社区", date="2023-05-01",
+                     banks=["成都农商银行"], summary="<p>网格员 &amp; <b>银行</b>服务[详情](/cases/s/)</p>",
+                     text="正文里没有标题里的那个词。")]
+    build_index(docs, tmp_path / "index", procs=1)
+    engine = SearchEngine(tmp_path / "index")
+    for q in ("网格员走进", "bank:成都农商银行"):
+        result = engine.search(SearchRequest(q=q)).results[0]
+        assert result["snippet"] == "网格员 &amp; 银行服务详情", (q, result["snippet"])
+        assert "&lt;" not in result["snippet"] and "<p>" not in result["snippet"]
+
+
+def test_pathological_queries_finish_well_inside_the_deadline(built_site):
+    """200 rare characters, and 200 characters of real text shuffled (every bigram occurs,
+    the whole does not): evaluation and "did you mean" both finish quickly, and the
+    suggestions are fragments that occur."""
+    import random
+    import time
+
+    from casebook.errors import QueryTimeout
+    from search.query import SearchEngine, SearchRequest
+
+    engine = SearchEngine(built_site["index"])
+    texts = "".join(engine.snapshot().texts.values())
+    rare = "".join(c for c in map(chr, range(0x9F00, 0x9FA5)) if c not in texts)[:200]
+    pairs = [texts[i:i + 2] for i in range(0, len(texts) - 1, 2) if re.fullmatch(r"[\u4e00-\u9fff]{2}", texts[i:i + 2])]
+    random.Random(3).shuffle(pairs)
+    shuffled = "".join(pairs)[:200]
+    for query in (rare, shuffled, " ".join(shuffled[i:i + 3] for i in range(0, 150, 3))[:200]):
+        started = time.perf_counter()
+        response = engine.search(SearchRequest(q=query))
+        assert time.perf_counter() - started < 1.0, query[:20]
+        for suggestion in response.did_you_mean:
+            assert suggestion in texts or any(suggestion in v for v in (engine.snapshot().postings["banks"]))
+    hurried = SearchEngine(built_site["index"], time_limit=1e-6)
+    with pytest.raises(QueryTimeout):
+        hurried.search(SearchRequest(q="银行 社区"))
+    with pytest.raises(QueryTimeout):
+        hurried.export(SearchRequest(q="银行"), "csv")

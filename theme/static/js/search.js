@@ -8,8 +8,12 @@
   var statusBox = document.getElementById("search-status");
   var list = document.getElementById("search-results");
   var facetsBox = document.getElementById("search-facets");
-  var FACETS = [["category", "分类"], ["banks", "银行"], ["province", "省份"], ["year", "年份"], ["tags", "主题"]];
-  var FILTER_PARAM = { category: "category", banks: "bank", province: "province", year: "year", tags: "tag" };
+  // The facets (name, API parameter, label) come from the page, which has them from the one
+  // table of search fields (scraper/data/search_fields.yaml).
+  var FACETS = [];
+  var FILTER_PARAM = {};
+  try { FACETS = JSON.parse(facetsBox.getAttribute("data-fields") || "[]"); } catch (e) { FACETS = []; }
+  FACETS.forEach(function (f) { FILTER_PARAM[f.name] = f.param; });
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -48,7 +52,7 @@
     data.results.forEach(function (r) {
       var li = el("li", { "class": "case-item" });
       var h = el("h2", { "class": "case-item-title" });
-      var a = el("a", { href: r.url });
+      var a = r.url ? el("a", { href: r.url }) : el("span");   // null: the server found the URL unsafe
       a.innerHTML = r.title_html;            // escaped by the server, <mark> added
       h.appendChild(a); li.appendChild(h);
       li.appendChild(el("p", { "class": "case-item-meta" },
@@ -66,9 +70,9 @@
   function renderFacets(facets, params) {
     facetsBox.textContent = "";
     FACETS.forEach(function (pair) {
-      var name = pair[0], items = facets[name] || [];
+      var name = pair.name, items = facets[name] || [];
       if (!items.length) { return; }
-      var fs = el("fieldset"); fs.appendChild(el("legend", {}, pair[1]));
+      var fs = el("fieldset"); fs.appendChild(el("legend", {}, pair.label));
       var active = params.getAll(FILTER_PARAM[name]);
       var max = Math.max.apply(null, items.map(function (i) { return i.count; }));
       items.slice(0, 12).forEach(function (item, i) {

@@ -1,0 +1,198 @@
+"""Stage 2, evaluate: a query tree to the exact set of matching cases.
+
+Every answer is a frozenset built here from the snapshot's immutable structures; nothing
+that evaluation did not create is ever changed (the bug this replaces subtracted from a
+cached set, so one branch of `(银行 -社区) OR 银行` changed the other). Results are memoized
+per request by node (nodes are frozen dataclasses), so a subtree that recurs, or the base
+sets of the facet counts, are evaluated once.
+
+Semantics (the differential test's oracle in tests/test_search_oracle.py states the same):
+- a text term matches a case whose normalized title + text holds it verbatim; the words of
+  a phrase written with spaces may be separated by spaces or punctuation only;
+- a filter matches a value equal to it or containing it (normalized); a year filter the
+  year of the date; a title filter text in the title;
+- a date range compares ISO date prefixes (search/dates.py);
+- NOT is the complement within all cases, AND the intersection, OR the union.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import time
+
+from casebook.errors import QueryTimeout
+from search.analysis import normalize
+from search.fields import BY_NAME
+from search.querylang import And, DateRange, Filter, Not, Or, Text
+from search.snapshot import Snapshot
+
+Node = object
+
+
+class Deadline:
+    """One time budget for every step of a request (parse, evaluation, ranking, facets,
+    suggestions, snippets, export)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.perf_counter() + seconds
+
+    def expired(self) -> bool:
+        return time.perf_counter() > self.end
+
+    def check(self) -> None:
+        if self.expired():
+            raise QueryTimeout(f"the query took more than {self.seconds:g} s", hint="use fewer terms or add a filter")
+
+
+def text_parts(value: str) -> list[str]:
+    """The runs of word characters of a normalized term (`_` separates, as punctuation)."""
+    return [p for p in re.split(r"[\s\W_]+", normalize(value)) if p]
+
+
+def plain_needle(leaf: Text) -> str | None:
+    """The normalized term when it is one run of word characters (then `in` does the test)."""
+    parts = text_parts(leaf.value)
+    return parts[0] if len(parts) == 1 else None
+
+
+def text_pattern(leaf: Text) -> re.Pattern[str] | None:
+    """The exact-match test of a text term on normalized text. The parts of a phrase written
+    with spaces may be separated by spaces or punctuation in the text, nothing else."""
+    parts = text_parts(leaf.value)
+    if not parts:
+        return None
+    return re.compile(r"[\W_]*".join(re.escape(p) for p in parts))
+
+
+def leaf_patterns(leaves: list[Text]) -> list[re.Pattern[str]]:
+    return [p for p in (text_pattern(leaf) for leaf in leaves) if p]
+
+
+def conjuncts(node: Node | None) -> tuple[Node, ...]:
+    """The top-level AND clauses of a tree (nested ANDs flattened)."""
+    if node is None:
+        return ()
+    if isinstance(node, And):
+        return tuple(c for child in node.children for c in conjuncts(child))
+    return (node,)
+
+
+def facet_field(node: Node) -> str | None:
+    """The facet a top-level clause filters on (a date range counts as `year`), else None."""
+    if isinstance(node, Filter):
+        return node.field
+    if isinstance(node, DateRange):
+        return "year"
+    return None
+
+
+class Evaluator:
+    """Evaluates the nodes of one request against one snapshot, memoized by node."""
+
+    def __init__(self, snap: Snapshot, deadline: Deadline) -> None:
+        self.snap = snap
+        self.deadline = deadline
+        self._memo: dict[Node, frozenset[int]] = {}
+
+    def evaluate(self, node: Node | None) -> frozenset[int]:
+        if node is None:
+            return self.snap.all
+        found = self._memo.get(node)
+        if found is None:
+            self.deadline.check()
+            found = self._evaluate(node)
+            self._memo[node] = found
+        return found
+
+    def _evaluate(self, node: Node) -> frozenset[int]:
+        if isinstance(node, Text):
+            return self.text(node)
+        if isinstance(node, Filter):
+            return self.filter(node)
+        if isinstance(node, DateRange):
+            return self.dates(node)
+        if isinstance(node, Not):
+            return self.snap.all - self.evaluate(node.child)
+        if isinstance(node, And):
+            return self._and(node.children)
+        if isinstance(node, Or):
+            out: frozenset[int] = frozenset()
+            for child in node.children:
+                out = out | self.evaluate(child)
+            return out
+        raise TypeError(f"unknown query node {node!r}")
+
+    def _and(self, children: tuple) -> frozenset[int]:
+        positive = [c for c in children if not isinstance(c, Not)]
+        negative = [c.child for c in children if isinstance(c, Not)]
+        result = self.snap.all if not positive else None
+        for child in positive:
+            part = self.evaluate(child)
+            result = part if result is None else result & part
+            if not result:
+                return frozenset()
+        assert result is not None
+        for child in negative:
+            result = result - self.evaluate(child)
+            if not result:
+                return frozenset()
+        return result
+
+    def text(self, leaf: Text) -> frozenset[int]:
+        snap = self.snap
+        parts = text_parts(leaf.value)
+        if not parts:
+            return frozenset()
+        pattern = text_pattern(leaf)
+        assert pattern is not None
+        # The bigrams of each part (not of the term as written: `a_b` matches `a b`, which
+        # has no bigram `a_`).
+        needed = dict.fromkeys(p[i:i + 2] for p in parts for i in range(len(p) - 1))
+        grams = sorted(needed, key=lambda g: len(snap.gram_docs(g)))
+        candidates = snap.all   # one character: scan the text in memory
+        for gram in grams:
+            candidates = candidates & snap.gram_docs(gram)
+            if not candidates:
+                return frozenset()
+        needle = plain_needle(leaf)
+        texts = snap.texts
+        if needle is not None and len(needle) == 2 and grams == [needle]:
+            return candidates    # the bigram itself: its table entry is exact
+        if needle is not None:   # a plain substring test is several times faster than a regex
+            return frozenset(d for d in candidates if needle in texts[d])
+        return frozenset(d for d in candidates if pattern.search(texts[d]))
+
+    def filter(self, leaf: Filter) -> frozenset[int]:
+        snap = self.snap
+        if leaf.field == "title":
+            pattern = text_pattern(Text(leaf.value))
+            if pattern is None:
+                return frozenset()
+            return frozenset(d for d, title in snap.titles.items() if pattern.search(title))
+        values = snap.postings.get(leaf.field, {})
+        wanted = leaf.value
+        exact = values.get(wanted, frozenset())
+        field = BY_NAME.get(leaf.field)
+        if field is not None and field.match == "year":
+            return exact
+        # Forgiving: 上海 finds 上海市, 建行 finds 中国建设银行山西省分行 (normalized containment).
+        folded = normalize(wanted)
+        out = exact
+        if folded:
+            for value, docs in values.items():
+                if folded in normalize(value):
+                    out = out | docs
+        return out
+
+    def dates(self, leaf: DateRange) -> frozenset[int]:
+        """The cases dated in the range (search.dates.matches, on the sorted dates)."""
+        snap = self.snap
+        low = bisect.bisect_left(snap.sorted_dates, leaf.start) if leaf.start else 0
+        high = len(snap.by_date)
+        if leaf.end:
+            # On dates sorted as strings, "the first len(end) characters <= end" is "the date
+            # < end + U+10FFFF".
+            high = bisect.bisect_right(snap.sorted_dates, leaf.end + "\U0010ffff")
+        return frozenset(snap.by_date[low:high])
