@@ -16,14 +16,14 @@ from pathlib import Path
 from casebook.errors import CasebookError, ExtractionError
 from casebook.model import CHINA_TZ, Case
 from casebook.settings import Settings
-from scraper import boilerplate, dates, textdump
+from scraper import boilerplate, dates, segment, textdump
 from scraper.data import Data, load_data
 from scraper.extract import extract_page
 from scraper.metadata import clean_title, detect_site, find_source
 from scraper.normalize import build_case
 from scraper.sanitize import sanitize
 from scraper.sources import Document, document_from_bytes, read_file
-from scraper.stories import split
+from scraper.stories import Story, split
 from scraper.tomarkdown import html_to_markdown, tidy_markdown, unwrap_image_url
 
 HTML_BODY_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|section|span|table)[\s/>]", re.IGNORECASE)
@@ -66,8 +66,44 @@ def _post_article(doc: Document, data: Data) -> tuple[str, list[str], str | None
     return markdown, _blocks(markdown), title, cover
 
 
+def find_digest(doc: Document, data: Data) -> segment.Digest | None:
+    """The stories of a digest-shaped document (scraper/segment.py), or None for one story."""
+    body = doc.body
+    if doc.kind == "feed":
+        return None
+    if segment.is_markdown(body) or not HTML_BODY_RE.search(body[:200_000]):
+        elements = segment.markdown_outline(body)
+    else:
+        elements = segment.html_outline(body)
+    return segment.find_stories(elements, segment.document_title(doc.text, doc.meta), data)
+
+
+def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case]:
+    """One case per story of a digest, each with its own title, date and address."""
+    site = detect_site(doc.text[:20000], doc.url, data)
+    cases = []
+    for index, found in enumerate(digest.stories):
+        blocks = found.blocks
+        if doc.kind == "text":
+            blocks = textdump.mark_headings(textdump.repair(blocks, data), data)
+        extra = {"date": found.date, "date_note": found.date_note, "digest": digest.level}
+        if found.source:
+            extra["source"] = found.source
+        story = Story(title=found.title, blocks=blocks, index=index, extra=extra)
+        case = build_case(story, page_text="\n".join(blocks), page_lines=[], declared_date=None,
+                          declared_title=None, url=found.url or doc.url, site=site, meta_source=None,
+                          meta_via=None, cover=None, data=data, collected=doc.collected)
+        case.input = doc.input
+        case.key = f"{doc.key}#{index}"
+        cases.append(case)
+    return cases
+
+
 def extract_document(doc: Document, data: Data) -> list[Case]:
     """Every story of one document, relevant or not."""
+    digest = find_digest(doc, data)
+    if digest is not None:
+        return digest_cases(doc, digest, data)
     site = detect_site(doc.text, doc.url, data)
     declared_date = None
     title = None
