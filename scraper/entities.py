@@ -99,6 +99,20 @@ def mask(text: str, pattern: re.Pattern[str] | None) -> str:
 def find_banks(text: str, data: Data) -> Counter[str]:
     """Canonical bank names with their mention counts, in order of first mention."""
     index = bank_index(data)
+    counts: Counter[str] = Counter()
+    for _start, _end, name in bank_hits(text, data):
+        counts[name] += 1
+    for branch in [name for name in counts if name in index.parent_of]:
+        parent = index.parent_of[branch]
+        if parent in counts:
+            counts[branch] += counts.pop(parent)
+    return counts
+
+
+def bank_hits(text: str, data: Data) -> list[tuple[int, int, str]]:
+    """Every mention of a named bank: (start, end, canonical name), in text order, a name
+    inside a longer one counted once."""
+    index = bank_index(data)
     text = mask(text, index.regulator_re)
     hits: list[tuple[int, int, str]] = []
     for match in index.alias_re.finditer(text):
@@ -110,18 +124,14 @@ def find_banks(text: str, data: Data) -> Counter[str]:
                 start = match.end(1) - len(place) if match.group(1).endswith(place) else match.start(1)
                 hits.append((start, match.end(), template.format(place)))
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
-    counts: Counter[str] = Counter()
+    kept: list[tuple[int, int, str]] = []
     last_end = -1
     for start, end, name in hits:
         if start < last_end:
             continue  # inside a longer name already counted
-        counts[name] += 1
+        kept.append((start, end, name))
         last_end = end
-    for branch in [name for name in counts if name in index.parent_of]:
-        parent = index.parent_of[branch]
-        if parent in counts:
-            counts[branch] += counts.pop(parent)
-    return counts
+    return kept
 
 
 def bank_type(name: str, data: Data) -> str:

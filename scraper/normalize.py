@@ -92,7 +92,7 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
 
     place = entities.find_region(f"{title}\n{text}", data)
     images = IMAGE_RE.findall(body)
-    verdict = classify.judge(f"{title}\n{text}", sum(bank_counts.values()), data)
+    verdict = classify.judge_story(title or "", blocks, data)
     case = Case(
         title=title, date=date,
         category=classify.categorize(title or "", text, data),

@@ -16,7 +16,7 @@ from pathlib import Path
 from casebook.errors import CasebookError, ExtractionError
 from casebook.model import CHINA_TZ, Case
 from casebook.settings import Settings
-from scraper import boilerplate, dates, segment, textdump
+from scraper import boilerplate, classify, dates, segment, textdump
 from scraper.data import Data, load_data
 from scraper.extract import extract_page
 from scraper.metadata import clean_title, detect_site, find_source
@@ -89,10 +89,19 @@ def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case
         extra = {"date": found.date, "date_note": found.date_note, "digest": digest.level}
         if found.source:
             extra["source"] = found.source
-        story = Story(title=found.title, blocks=blocks, index=index, extra=extra)
-        case = build_case(story, page_text="\n".join(blocks), page_lines=[], declared_date=None,
-                          declared_title=None, url=found.url or doc.url, site=site, meta_source=None,
-                          meta_via=None, cover=None, data=data, collected=doc.collected)
+        verdict = (classify.judge_story(found.title, blocks, data) if blocks
+                   else classify.Verdict(False, "only a headline: its section holds no text of its own"))
+        if verdict.relevant:
+            story = Story(title=found.title, blocks=blocks, index=index, extra=extra)
+            case = build_case(story, page_text="\n".join(blocks), page_lines=[], declared_date=None,
+                              declared_title=None, url=found.url or doc.url, site=site, meta_source=None,
+                              meta_via=None, cover=None, data=data, collected=doc.collected)
+        else:
+            # A digest is mostly other news: a story that is not a case is reported with its
+            # title, date, address and reason, without the entity reading a case needs.
+            case = Case(title=found.title, date=found.date, source_url=found.url or doc.url,
+                        review=[found.date_note] if found.date_note else [], body="\n\n".join(blocks),
+                        status="draft", relevant=False, reason=verdict.reason)
         case.input = doc.input
         case.key = f"{doc.key}#{index}"
         cases.append(case)

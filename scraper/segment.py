@@ -363,7 +363,9 @@ def _story_level(elements: list[Element], doc_title: str, r: Rules) -> tuple[int
         if len(heads) < 2:
             continue
         sections = _sections(elements, level, heads)
-        candidates = [s for s in sections if not r.summary_heading.search(s.head.text)]
+        # A headline whose section holds no text (a video item) is a story without text: it
+        # neither makes nor breaks a level.
+        candidates = [s for s in sections if not r.summary_heading.search(s.head.text) and s.text_chars()]
         sized = [s for s in candidates if s.text_chars() >= r.min_story_chars]
         if not candidates or len(sized) / len(candidates) < r.story_share:
             continue
@@ -484,10 +486,8 @@ def header_date(elements: list[Element], doc_title: str, r: Rules) -> str | None
 
 
 def _story(title: str, elements: list[Element], url: str | None, container_date: str | None,
-           r: Rules) -> DigestStory | None:
+           r: Rules) -> DigestStory:
     blocks, source = _blocks(elements, r)
-    if not blocks:
-        return None
     safe = safe_url(url, allow_relative=False) if url else None
     own = _date_of(safe, r)
     if own:
@@ -505,19 +505,16 @@ def _section_stories(section: Section, container_date: str | None, r: Rules) -> 
     title = editor_title(section.head.text, r)
     items = _inner_items(section, r)
     if not items:
-        story = _story(title, section.body, url, container_date, r)
-        return [story] if story else []
+        return [_story(title, section.body, url, container_date, r)]
     stories: list[DigestStory] = []
     lead = section.body[:items[0]]
     lead_blocks, _ = _blocks(lead, r)
-    if sum(len(b) for b in lead_blocks) >= MIN_LEAD_STORY_CHARS and (story := _story(title, lead, url, container_date, r)):
-        stories.append(story)
+    if sum(len(b) for b in lead_blocks) >= MIN_LEAD_STORY_CHARS:
+        stories.append(_story(title, lead, url, container_date, r))
     ends = [*items[1:], len(section.body)]
     for start, end in zip(items, ends, strict=True):
         item_title = editor_title(section.body[start].text, r)
-        story = _story(item_title, section.body[start + 1:end], url, container_date, r)
-        if story:
-            stories.append(story)
+        stories.append(_story(item_title, section.body[start + 1:end], url, container_date, r))
     return stories
 
 
