@@ -46,6 +46,7 @@ def tag(title: str, body: str, data: Data) -> list[str]:
 
 SENTENCE_RE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?[”’」』]?")
 SNIPPET_CHARS = 90
+MARKUP_RE = re.compile(r"[\[\]*_`<>&\\]")   # a block without these is plain text already
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Sentence:
     banks: set[str] = field(default_factory=set)
     community: set[str] = field(default_factory=set)
     actions: set[str] = field(default_factory=set)
+    local: bool = False             # names a branch, its staff, a neighbourhood or a village
     statistics: bool = False        # reports money totals
 
 
@@ -62,6 +64,7 @@ class Sentence:
 class RelevanceRules:
     community_re: re.Pattern[str]
     action_re: re.Pattern[str]
+    local_re: re.Pattern[str]
     window: int
     lead_share: float
     lead_sentences: int
@@ -79,6 +82,7 @@ def relevance_rules(data: Data) -> RelevanceRules:
         return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
     return RelevanceRules(alternation(rules["community_terms"]), alternation(rules["action_terms"]),
+                          alternation(rules.get("local_terms") or ["(?!)"]),
                           int(rules.get("window_sentences", 3)), float(rules.get("lead_share", 0.34)),
                           int(rules.get("lead_sentences", 3)), float(rules.get("min_cover_share", 0.25)),
                           frozenset(rules.get("excluded_bank_types", [])),
@@ -89,7 +93,7 @@ def sentences(title: str, blocks: list[str], data: Data) -> list[Sentence]:
     """The title, then every sentence of the story's text paragraphs, with the named banks,
     community terms and action terms each one holds."""
     rules = relevance_rules(data)
-    paragraphs = [title] + [plain_text(b) for b in blocks if not b.startswith(("#", "!"))]
+    paragraphs = [title] + [plain_text(b) if MARKUP_RE.search(b) else b for b in blocks if not b.startswith(("#", "!"))]
     found: list[Sentence] = []
     offset = 0
     for paragraph in paragraphs:
@@ -109,6 +113,7 @@ def sentences(title: str, blocks: list[str], data: Data) -> list[Sentence]:
         text = entities.mask(sentence.text, entities.bank_index(data).alias_re) if sentence.banks else sentence.text
         sentence.community = set(rules.community_re.findall(text))
         sentence.actions = set(rules.action_re.findall(text))
+        sentence.local = bool(rules.local_re.search(text))
         sentence.statistics = bool(rules.statistics_re.search(text))
     return found
 
@@ -125,7 +130,8 @@ def _evidence(found: list[Sentence], size: int) -> list[int]:
     for i in range(len(found)):
         window = found[i:i + size]
         if (any(s.banks for s in window) and any(s.community for s in window)
-                and any(s.actions for s in window) and not any(s.statistics for s in window if s.banks)):
+                and any(s.actions for s in window) and any(s.local for s in window)
+                and not any(s.statistics for s in window if s.banks)):
             starts.append(i)
     return starts
 
@@ -150,7 +156,10 @@ def judge_story(title: str, blocks: list[str], data: Data) -> Verdict:
     window = found[first:first + rules.window]
     bank = next(b for s in window for b in sorted(s.banks))
     terms = sorted({t for s in window for t in s.community}) + sorted({t for s in window for t in s.actions})
-    covered = {i for start in starts for i in range(start, min(len(found), start + rules.window))}
+    # The share of the story that is bank-community text: sentences inside evidence windows
+    # that themselves name the bank or the community (overlapping windows count a sentence once).
+    covered = {i for start in starts for i in range(start, min(len(found), start + rules.window))
+               if found[i].banks or found[i].community}
     in_lead = first <= max(rules.lead_sentences, rules.lead_share * len(found))
     if not in_lead and len(covered) < rules.min_cover_share * len(found):
         return Verdict(False, f"{bank} + {'/'.join(terms[:4])} only in one passage, sentence {first} of "

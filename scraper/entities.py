@@ -34,6 +34,18 @@ class BankIndex:
         # needs only the names.
         return re.compile(_alternation(list(self.canonical)))
 
+    @cached_property
+    def trigger_re(self) -> re.Pattern[str]:
+        """Matches somewhere in every text that names a bank: 银行, the families' suffixes, and
+        the shortest aliases that lack 银行 (工行 for 工行北京分行). A text without a match
+        names no bank, and the long alternation above never runs over it (most news)."""
+        bare = sorted((a for a in self.canonical if "银行" not in a), key=len)
+        cores: list[str] = []
+        for alias in bare:
+            if not any(core in alias for core in cores):
+                cores.append(alias)
+        return re.compile(_alternation(["银行", *FAMILY_TRIGGERS, *cores]))
+
 
 def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
@@ -81,6 +93,10 @@ FAMILY_PATTERNS = [
 ]
 
 
+# Every family suffix below holds one of these (or 银行).
+FAMILY_TRIGGERS = ("农商行", "信用", "农信")
+
+
 def _place_suffix(prefix: str, places: dict[str, str]) -> str | None:
     """The longest tail of `prefix` that is a place name, as its short form."""
     for start in range(len(prefix) - 1):
@@ -113,6 +129,8 @@ def bank_hits(text: str, data: Data) -> list[tuple[int, int, str]]:
     """Every mention of a named bank: (start, end, canonical name), in text order, a name
     inside a longer one counted once."""
     index = bank_index(data)
+    if not index.trigger_re.search(text):
+        return []
     text = mask(text, index.regulator_re)
     hits: list[tuple[int, int, str]] = []
     for match in index.alias_re.finditer(text):

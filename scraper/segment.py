@@ -262,9 +262,10 @@ def _norm(text: str) -> str:
     return NON_WORD_RE.sub("", text)
 
 
-def _bigrams(text: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def _bigrams(text: str) -> frozenset[str]:
     text = _norm(text)
-    return {text[i:i + 2] for i in range(len(text) - 1)}
+    return frozenset(text[i:i + 2] for i in range(len(text) - 1))
 
 
 def _heads_at(elements: list[Element], level: int, r: Rules) -> list[int]:
@@ -316,8 +317,10 @@ def _sections(elements: list[Element], level: int, heads: list[int]) -> list[Sec
 
 def _is_summary(section_text: str, headings: list[str]) -> bool:
     """A list that repeats most of the other headings (a table of contents) is not a story."""
+    if len(headings) < 2 or len(section_text) > 3 * sum(len(h) for h in headings) + 400:
+        return False   # far longer than the headlines it would list: a story
     grams = _bigrams(section_text)
-    if not grams or len(headings) < 2:
+    if not grams:
         return False
     covered = 0
     for heading in headings:
