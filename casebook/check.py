@@ -15,6 +15,7 @@ import yaml
 from casebook.model import (
     FIELD_ORDER,
     LIST_FIELDS,
+    OPTIONAL_FOR_DRAFTS,
     REQUIRED,
     SLUG_RE,
     STATUSES,
@@ -69,8 +70,17 @@ def check_text(text: str, path: str, data: Data) -> tuple[list[Problem], dict | 
     def at(name: str) -> int:
         return lines.get(name, 1)
 
+    draft = str(meta.get("status") or "") == "draft"
     for name in REQUIRED:
-        if meta.get(name) in (None, "", []):
+        if meta.get(name) in (None, "", []) and draft and name in OPTIONAL_FOR_DRAFTS:
+            problems.append(Problem(path, at(name) if name in meta else 1, f"draft without `{name}`",
+                                    f"find the day the report was published and write it as `{name}: YYYY-MM-DD` "
+                                    "before setting `status: published`", severity="warning"))
+        elif meta.get(name) in (None, "", []) and name in OPTIONAL_FOR_DRAFTS:
+            problems.append(Problem(path, at(name) if name in meta else 1, f"missing required field `{name}`",
+                                    f"write the publication day as `{name}: YYYY-MM-DD`, or set `status: draft` "
+                                    "while it is unknown"))
+        elif meta.get(name) in (None, "", []):
             problems.append(Problem(path, at(name) if name in meta else 1, f"missing required field `{name}`",
                                     "see docs/content-model.md"))
     for name in meta:

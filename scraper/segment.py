@@ -511,13 +511,15 @@ def _section_stories(section: Section, container_date: str | None, r: Rules) -> 
         return [_story(title, section.body, url, container_date, r)]
     stories: list[DigestStory] = []
     lead = section.body[:items[0]]
-    lead_blocks, _ = _blocks(lead, r)
+    lead_blocks, source = _blocks(lead, r)
     if sum(len(b) for b in lead_blocks) >= MIN_LEAD_STORY_CHARS:
         stories.append(_story(title, lead, url, container_date, r))
     ends = [*items[1:], len(section.body)]
     for start, end in zip(items, ends, strict=True):
         item_title = editor_title(section.body[start].text, r)
-        stories.append(_story(item_title, section.body[start + 1:end], url, container_date, r))
+        item = _story(item_title, section.body[start + 1:end], url, container_date, r)
+        item.source = item.source or source   # the section's dateline names the items' publisher
+        stories.append(item)
     return stories
 
 
