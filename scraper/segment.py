@@ -47,7 +47,7 @@ BOLD_TAGS = {"strong", "b"}
 BOLD_LEVEL = 7        # bold-only lines: a heading level below every real one
 NUMBERED_LEVEL = 8    # numbered items ("1. 标题", "TOP3 标题")
 MAX_TITLE_CHARS = 80
-MIN_LEAD_STORY_CHARS = 200   # a split section's lead-in shorter than this introduces its items
+MAX_INTRO_CHARS = 200   # text before a section's items longer than this is a story, not an introduction
 
 
 @dataclass
@@ -398,8 +398,10 @@ def editor_title(text: str, r: Rules) -> str:
             title = stripped
             break
     match = r.column_tag.match(title)
-    if match and len(title[match.end():].strip()) >= 4:
-        title = title[match.end():].strip()
+    if match:
+        rest, tag = title[match.end():].strip(), (match.group("tag") or match.group("tag2") or "").strip()
+        # 【大美中国】西藏: a headline too short to stand alone keeps its column as a prefix.
+        title = rest if len(rest) >= 4 else f"{tag}：{rest}" if rest else tag
     title = r.numbered_item.match(title).group("title") if r.numbered_item.match(title) else title
     return title.rstrip("：:；;，,、 ").strip()[:MAX_TITLE_CHARS] or _clean(text)[:MAX_TITLE_CHARS]
 
@@ -426,7 +428,10 @@ def _inner_items(section: Section, r: Rules) -> list[int]:
     heading = _norm(section.head.text)
     round_up = bool(r.item_section.search(section.head.text))
     paired = sum(1 for t in titles if len(_norm(t)) >= 4 and _norm(t) in heading) >= 2
-    profiles = all(r.profile_headline.match(t) for t in titles)
+    # "Name：headline" items under a heading that names neither are profiles only when the
+    # text before them is a short introduction; after a story of its own they are its quotes.
+    lead_chars = sum(len(e.text) for e in body[:heads[0]] if e.kind == "para")
+    profiles = all(r.profile_headline.match(t) for t in titles) and lead_chars < MAX_INTRO_CHARS
     if not (round_up or paired or profiles):
         return []
     if paired and not round_up:
@@ -505,15 +510,20 @@ def _story(title: str, elements: list[Element], url: str | None, container_date:
 
 def _section_stories(section: Section, container_date: str | None, r: Rules) -> list[DigestStory]:
     url = section.own_link(r)
-    title = editor_title(section.head.text, r)
     items = _inner_items(section, r)
     if not items:
-        return [_story(title, section.body, url, container_date, r)]
+        return [_story(editor_title(section.head.text, r), section.body, url, container_date, r)]
+    # The text before the first item introduces the items (央视网消息：, 我们来认识 A、B) when
+    # the heading is the items' own (a round-up's label, the pair's two headlines); under a
+    # headline of its own, it is that headline's story and the items follow it.
     stories: list[DigestStory] = []
     lead = section.body[:items[0]]
     lead_blocks, source = _blocks(lead, r)
-    if sum(len(b) for b in lead_blocks) >= MIN_LEAD_STORY_CHARS:
-        stories.append(_story(title, lead, url, container_date, r))
+    heading = _norm(section.head.text)
+    own_heading = not r.item_section.search(section.head.text) and not any(
+        _norm(section.body[i].text) in heading for i in items)
+    if own_heading and sum(len(b) for b in lead_blocks) >= r.min_story_chars:
+        stories.append(_story(editor_title(section.head.text, r), lead, url, container_date, r))
     ends = [*items[1:], len(section.body)]
     for start, end in zip(items, ends, strict=True):
         item_title = editor_title(section.body[start].text, r)
