@@ -83,7 +83,7 @@ def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case
     site = detect_site(doc.text[:20000], doc.url, data)
     cases = []
     for index, found in enumerate(digest.stories):
-        blocks = found.blocks
+        blocks = boilerplate.strip_boilerplate(found.blocks, data) if found.blocks else []
         if doc.kind == "text":
             blocks = textdump.mark_headings(textdump.repair(blocks, data), data)
         extra = {"date": found.date, "date_note": found.date_note, "digest": digest.level}

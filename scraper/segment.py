@@ -42,8 +42,11 @@ HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 BLOCK_TAGS = HEADING_TAGS | {"p", "div", "section", "article", "li", "ul", "ol", "blockquote", "td", "th", "tr",
                              "table", "tbody", "thead", "pre", "header", "footer", "main", "figure", "figcaption",
                              "dl", "dt", "dd", "center", "aside", "nav"}
-UNSEEN_TAGS = {"script", "style", "noscript", "iframe", "template", "head", "title", "meta", "link"}
+# Never story text: scripts and the page's furniture (its navigation, side column and footer).
+UNSEEN_TAGS = {"script", "style", "noscript", "iframe", "template", "head", "title", "meta", "link", "nav", "aside",
+               "footer", "form", "button", "select"}
 BOLD_TAGS = {"strong", "b"}
+PARSER = lxml.html.HTMLParser(encoding="utf-8")
 BOLD_LEVEL = 7        # bold-only lines: a heading level below every real one
 NUMBERED_LEVEL = 8    # numbered items ("1. 标题", "TOP3 标题")
 MAX_TITLE_CHARS = 80
@@ -160,20 +163,32 @@ def _leaf(node: lxml.html.HtmlElement, out: list[Element]) -> None:
         out.append(Element("para", text))
 
 
-def _walk(node: lxml.html.HtmlElement, out: list[Element]) -> None:
+def _containers(root: lxml.html.HtmlElement) -> set[lxml.html.HtmlElement]:
+    """Every element holding a block element somewhere below it, found in one pass (a
+    hostile page nested thousands deep costs no more than a flat one)."""
+    marked: set[lxml.html.HtmlElement] = set()
+    for element in root.iter(*BLOCK_TAGS):
+        parent = element.getparent()
+        while parent is not None and parent not in marked:
+            marked.add(parent)
+            parent = parent.getparent()
+    return marked
+
+
+def _walk(node: lxml.html.HtmlElement, out: list[Element], containers: set[lxml.html.HtmlElement]) -> None:
     tag = node.tag if isinstance(node.tag, str) else ""
     if tag in UNSEEN_TAGS or not tag:
         return
-    has_blocks = tag not in HEADING_TAGS and any(isinstance(c.tag, str) and c.tag in BLOCK_TAGS for c in node)
-    if not has_blocks:
+    if tag in HEADING_TAGS or node not in containers:
         _leaf(node, out)
         return
     if (node.text or "").strip():
         out.append(Element("para", _clean(node.text or "")))
     for child in node:
-        if isinstance(child.tag, str) and child.tag in BLOCK_TAGS:
-            _walk(child, out)
-        elif isinstance(child.tag, str) and (text := _clean("".join(child.itertext()))):
+        if isinstance(child.tag, str) and (child.tag in BLOCK_TAGS or child in containers):
+            _walk(child, out, containers)
+        elif isinstance(child.tag, str) and child.tag not in UNSEEN_TAGS and (
+                text := _clean("".join(child.itertext()))):
             out.append(Element("bold" if child.tag in BOLD_TAGS else "para", text))
         if (child.tail or "").strip():
             out.append(Element("para", _clean(child.tail or "")))
@@ -183,8 +198,10 @@ def html_outline(html: str) -> list[Element]:
     """The outline of an HTML page or fragment, in document order."""
     out: list[Element] = []
     try:
-        nodes = lxml.html.fragments_fromstring(html) if not HTML_DOC_RE.search(html[:5000]) else [
-            lxml.html.document_fromstring(html.encode("utf-8"))]
+        if HTML_DOC_RE.search(html[:5000]):
+            nodes: list = [lxml.html.document_fromstring(html.encode("utf-8"), parser=PARSER)]
+        else:
+            nodes = lxml.html.fragments_fromstring(html)
     except (lxml.etree.ParserError, ValueError):
         return out
     for node in nodes:
@@ -192,7 +209,7 @@ def html_outline(html: str) -> list[Element]:
             if node.strip():
                 out.append(Element("para", _clean(node)))
         else:
-            _walk(node, out)
+            _walk(node, out, _containers(node))
     return out
 
 
@@ -566,4 +583,7 @@ def document_title(text: str, meta: dict) -> str:
     if match:
         return _clean(match.group(1))
     match = re.search(r"(?m)^#[ \t]+(.+)$", text[:5000])
-    return _clean(match.group(1)) if match else ""
+    if match:
+        return _clean(match.group(1))
+    match = re.search(r"<h1[^>]*>(.{1,400}?)</h1>", text[:50000], re.IGNORECASE | re.DOTALL)
+    return _clean(re.sub(r"<[^>]+>", "", match.group(1))) if match else ""
