@@ -32,6 +32,8 @@ MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 MD_LINK_LINE_RE = re.compile(r"^\[(?P<text>[^\[\]\n]{1,80})\]\((?P<url>[^()\s]{1,2000})\)$")
 MD_IMAGE_LINE_RE = re.compile(r"^!\[(?P<alt>[^\[\]\n]{0,120})\]\((?P<url>[^()\s]{1,2000})\)$")
 MD_BOLD_LINE_RE = re.compile(r"^(?:\*\*|__)(?P<text>[^*_\n]{2,80})(?:\*\*|__)$")
+# A plain-text source line: "原文链接：https://..." (the label is checked against the rules).
+LABELLED_URL_RE = re.compile(r"^(?P<label>[^:：\s]{2,12})\s*[:：]\s*(?P<url>https?://[^\s<>\"]{4,2000})$")
 MD_HEADING_LINK_RE = re.compile(r"^\[(?P<text>[^\[\]\n]{2,120})\]\((?P<url>[^()\s]{1,2000})\)$")
 HTML_TAG_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|span|strong|b|table|section|article|a|ul|ol|li)[\s/>]",
                          re.IGNORECASE)
@@ -50,6 +52,8 @@ PARSER = lxml.html.HTMLParser(encoding="utf-8")
 BOLD_LEVEL = 7        # bold-only lines: a heading level below every real one
 NUMBERED_LEVEL = 8    # numbered items ("1. 标题", "TOP3 标题")
 MAX_TITLE_CHARS = 80
+LINK_DENSITY = 0.6          # a line whose text is this much link text is a link, not story text
+LINKED_STORY_CHARS = 200    # a section linked only by its heading is a teaser unless this long
 MAX_INTRO_CHARS = 200   # text before a section's items longer than this is a story, not an introduction
 
 
@@ -155,7 +159,9 @@ def _leaf(node: lxml.html.HtmlElement, out: list[Element]) -> None:
         out.append(Element("heading", text, level=int(node.tag[1]), url=link.get("href") if link is not None else None))
         return
     links = [a for a in node.iter("a") if a.get("href")]
-    if len(links) == 1 and _clean("".join(links[0].itertext())) == text:
+    link_chars = sum(len(_clean("".join(a.itertext()))) for a in links)
+    if links and link_chars >= LINK_DENSITY * len(text):
+        # A line that is mostly link text is navigation (or the story's source link).
         out.append(Element("link", text, url=links[0].get("href")))
     elif _bold_only(node):
         out.append(Element("bold", text))
@@ -233,6 +239,8 @@ def markdown_outline(text: str) -> list[Element]:
             out.append(Element("bold", _clean(match.group("text"))))
         elif HTML_TAG_RE.search(line):
             out.extend(html_outline(line))
+        elif match := LABELLED_URL_RE.match(line):
+            out.append(Element("link", _clean(match.group("label")), url=match.group("url")))
         else:
             out.append(Element("para", _clean(line)))
     return out
@@ -262,16 +270,14 @@ class Section:
         return sum(len(e.text) for e in self.body if e.kind in ("para", "bold"))
 
     def own_link(self, r: Rules) -> str | None:
-        """The address of the section's own page: its heading's link, a source-link line, or a
-        link that closes the section."""
-        if self.head.url:
-            return self.head.url
-        links = [e for e in self.body if e.kind == "link" and e.url]
-        for e in links:
-            if r.source_link.match(e.text):
+        """The address of the section's own page: a source-link line (查看原文, 阅读原文), or
+        the heading's link when the section is a whole story (a teaser list of linked
+        headlines with a line of summary each is a page's side column, not a digest)."""
+        for e in self.body:
+            if e.kind == "link" and e.url and r.source_link.match(e.text):
                 return e.url
-        if self.body and self.body[-1].kind == "link":
-            return self.body[-1].url
+        if self.head.url and self.text_chars() >= LINKED_STORY_CHARS:
+            return self.head.url
         return None
 
 
@@ -345,7 +351,7 @@ def _is_summary(section_text: str, headings: list[str]) -> bool:
         if own and len(own & grams) / len(own) >= 0.7:
             covered += 1
     total_heading_chars = sum(len(_norm(h)) for h in headings)
-    return covered >= max(2, len(headings) // 2) and len(_norm(section_text)) <= 3 * total_heading_chars + 200
+    return covered >= max(3, len(headings) // 2) and len(_norm(section_text)) <= 3 * total_heading_chars + 200
 
 
 def _signals(doc_title: str, sections: list[Section], elements: list[Element], r: Rules, level: int) -> list[str]:
