@@ -150,6 +150,32 @@ def report_line(row: ReportRow) -> str:
     return json.dumps(asdict(row), ensure_ascii=False) + "\n"
 
 
+class ReportWriter:
+    """The report written as the rows come (one JSON line each, flushed), to `<path>.partial`,
+    renamed to `path` when the batch ends: a long run can be followed with `tail -f`, and a
+    reader of `path` never sees half a report."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + ".partial")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.partial.open("w", encoding="utf-8", newline="\n")
+
+    def write(self, row: ReportRow) -> None:
+        self._fh.write(report_line(row))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+        os.replace(self.partial, self.path)
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_report(rows: list[ReportRow], path: Path) -> None:
     from casebook.files import atomic_write
 

@@ -116,7 +116,7 @@ def _story_date(story: Story, text: str, page_text: str, page_lines: list[str],
     container gave it (its own link, the document's header); a page's first story has the
     page's declared or labelled date; otherwise the date is inferred from the text, or none
     is given: the day a report was collected is never its date."""
-    if "date" in story.extra and story.extra["date"]:
+    if story.extra.get("date"):
         return story.extra["date"], story.extra.get("date_note")
     date = declared_date if story.index == 0 else None
     if date is None and story.index == 0 and page_lines:

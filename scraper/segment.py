@@ -382,7 +382,7 @@ def _level_name(level: int) -> str:
 
 def _story_level(elements: list[Element], doc_title: str, r: Rules) -> tuple[int, list[Section]] | None:
     """The shallowest heading level whose sections are stories, with a digest signal."""
-    levels = sorted({e.level for e in elements if e.kind == "heading"}) + [BOLD_LEVEL, NUMBERED_LEVEL]
+    levels = [*sorted({e.level for e in elements if e.kind == "heading"}), BOLD_LEVEL, NUMBERED_LEVEL]
     total_chars = sum(len(e.text) for e in elements if e.kind in ("para", "bold"))
     for level in levels:
         heads = _heads_at(elements, level, r)

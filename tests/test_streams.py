@@ -143,3 +143,15 @@ def test_every_story_has_its_own_date_and_address(sample, settings):
         # One address per section; the items of a round-up share their section's page.
         assert len(set(urls)) == len(re.findall(r"\[查看原文\]\(", path.read_text(encoding="utf-8")))
         assert all(any(r.startswith("date:") for r in case.review) for case in cases)
+
+
+def test_pool_and_sequential_runs_agree(sample, settings, tmp_path):
+    from scraper.ingest import ingest
+
+    days = [str(p) for p in sample[6:12]]
+    pooled = ingest(days, settings, out_dir=tmp_path / "pooled", workers=2)
+    alone = ingest(days, settings, out_dir=tmp_path / "alone", workers=0)
+    strip = [(r.input, r.status, r.title, r.reason.replace(str(tmp_path), "")) for r in pooled]
+    assert strip == [(r.input, r.status, r.title, r.reason.replace(str(tmp_path), "")) for r in alone]
+    assert [p.name for p in sorted((tmp_path / "pooled").glob("*.md"))] == \
+        [p.name for p in sorted((tmp_path / "alone").glob("*.md"))]
