@@ -48,10 +48,12 @@ BLOCK_TAGS = HEADING_TAGS | {"p", "div", "section", "article", "li", "ul", "ol",
 UNSEEN_TAGS = {"script", "style", "noscript", "iframe", "template", "head", "title", "meta", "link", "nav", "aside",
                "footer", "form", "button", "select"}
 BOLD_TAGS = {"strong", "b"}
+LEAF_TAGS = HEADING_TAGS | {"p"}
 PARSER = lxml.html.HTMLParser(encoding="utf-8")
 BOLD_LEVEL = 7        # bold-only lines: a heading level below every real one
 NUMBERED_LEVEL = 8    # numbered items ("1. 标题", "TOP3 标题")
 MAX_TITLE_CHARS = 80
+SUMMARY_LINE_CHARS = 60     # a list of headlines has short lines; a story's paragraphs are longer
 LINK_DENSITY = 0.6          # a line whose text is this much link text is a link, not story text
 LINKED_STORY_CHARS = 200    # a section linked only by its heading is a teaser unless this long
 MAX_INTRO_CHARS = 200   # text before a section's items longer than this is a story, not an introduction
@@ -185,7 +187,7 @@ def _walk(node: lxml.html.HtmlElement, out: list[Element], containers: set[lxml.
     tag = node.tag if isinstance(node.tag, str) else ""
     if tag in UNSEEN_TAGS or not tag:
         return
-    if tag in HEADING_TAGS or node not in containers:
+    if tag in LEAF_TAGS or node not in containers:
         _leaf(node, out)
         return
     if (node.text or "").strip():
@@ -214,6 +216,8 @@ def html_outline(html: str) -> list[Element]:
         if isinstance(node, str):
             if node.strip():
                 out.append(Element("para", _clean(node)))
+        elif node.tag in LEAF_TAGS:
+            _leaf(node, out)      # an HTML parser closes <p> before any block: nothing to walk
         else:
             _walk(node, out, _containers(node))
     return out
@@ -571,8 +575,9 @@ def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest 
     summaries = 0
     for section in sections:
         others = [h for h in headings if h != section.head.text]
-        text = " ".join(e.text for e in section.body)
-        if r.summary_heading.search(section.head.text) or _is_summary(text, others):
+        lines = [e.text for e in section.body if e.kind == "para"]
+        listing = bool(lines) and sum(map(len, lines)) <= SUMMARY_LINE_CHARS * len(lines)
+        if r.summary_heading.search(section.head.text) or (listing and _is_summary(" ".join(lines), others)):
             summaries += 1
             continue
         stories.extend(_section_stories(section, container, r))
