@@ -28,7 +28,7 @@ from casebook.safety import safe_url
 from scraper import dates
 from scraper.data import Data
 
-MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")   # closing #s are stripped after (no backtracking)
 MD_LINK_LINE_RE = re.compile(r"^\[(?P<text>[^\[\]\n]{1,80})\]\((?P<url>[^()\s]{1,2000})\)$")
 MD_IMAGE_LINE_RE = re.compile(r"^!\[(?P<alt>[^\[\]\n]{0,120})\]\((?P<url>[^()\s]{1,2000})\)$")
 MD_BOLD_LINE_RE = re.compile(r"^(?:\*\*|__)(?P<text>[^*_\n]{2,80})(?:\*\*|__)$")
@@ -231,7 +231,7 @@ def markdown_outline(text: str) -> list[Element]:
         if not line:
             continue
         if match := MD_HEADING_RE.match(line):
-            title = match.group(2).strip()
+            title = match.group(2).rstrip(" \t#") or match.group(2).strip()
             link = MD_HEADING_LINK_RE.match(title)
             out.append(Element("heading", _clean(link.group("text") if link else title.strip("*_ ")),
                                level=len(match.group(1)), url=link.group("url") if link else None))
@@ -558,6 +558,25 @@ def _section_stories(section: Section, container_date: str | None, r: Rules) -> 
         item.source = item.source or source   # the section's dateline names the items' publisher
         stories.append(item)
     return stories
+
+
+def numbered_items(blocks: list[str], data: Data) -> list[tuple[str, list[str]]] | None:
+    """A story's Markdown blocks as a numbered digest (TOP1 …, 1. …, 【3】 …): each item's
+    headline and blocks, when at least `min_sections` items count 1, 2, 3 and each has
+    story-sized text; else None (numbered headings of one article)."""
+    r = rules(data)
+    elements = [Element("para", block.lstrip("#").strip()) for block in blocks]
+    heads = _numbered_heads(elements, r)
+    if len(heads) < r.min_sections:
+        return None
+    ends = [*heads[1:], len(blocks)]
+    if any(sum(len(b) for b in blocks[a + 1:b]) < r.min_story_chars for a, b in zip(heads, ends, strict=True)):
+        return None
+    items = []
+    for start, end in zip(heads, ends, strict=True):
+        match = r.numbered_item.match(elements[start].text)
+        items.append((match.group("title").strip() if match else elements[start].text, blocks[start + 1:end]))
+    return items
 
 
 def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest | None:

@@ -130,3 +130,18 @@ def test_editor_titles(data):
     assert editor_title("【大美中国】西藏", r) == "大美中国：西藏"
     assert editor_title("央视网消息（新闻联播）：8月26日起实施新规", r) == "8月26日起实施新规"
     assert editor_title("3.二十大代表风采：", r) == "二十大代表风采"
+
+
+def test_hostile_shapes_stay_linear(data):
+    import time
+
+    started = time.perf_counter()
+    many = "# 快讯合集\n\n" + "".join(f"### 第{i}条消息标题\n\n{OTHER}\n\n[查看原文](https://x.example.cn/2024/01/02/{i}.html)\n\n"
+                                     for i in range(3000))
+    digest = find_stories(markdown_outline(many), "快讯合集", data)
+    assert digest is not None and len(digest.stories) == 3000
+    assert markdown_outline("# " + " " * 50_000 + "x\n")[0].text == "x"
+    assert markdown_outline("# a" + " #" * 50_000 + "\n")[0].kind == "heading"
+    nested = "<html><body>" + "<div>" * 5000 + f"<h2>甲</h2><p>{OTHER}</p>" + "</div>" * 5000 + "</body></html>"
+    html_outline(nested)
+    assert time.perf_counter() - started < 20
