@@ -71,11 +71,20 @@ def find_digest(doc: Document, data: Data) -> segment.Digest | None:
     body = doc.body
     if doc.kind == "feed":
         return None
+    title = segment.document_title(doc.text, doc.meta)
     if segment.is_markdown(body) or not HTML_BODY_RE.search(body[:200_000]):
         elements = segment.markdown_outline(body)
     else:
         elements = segment.html_outline(body)
-    return segment.find_stories(elements, segment.document_title(doc.text, doc.meta), data)
+    if doc.kind == "text" and not segment.is_markdown(body):
+        # A plain-text dump has lost its markup: its headlines are short lines without
+        # sentence punctuation, and its first such line is what it calls itself.
+        elements = [segment.Element("bold", e.text) if e.kind == "para" and textdump.looks_like_heading(e.text, data)
+                    else e for e in elements]
+        if elements and elements[0].kind == "bold" and not title:
+            title = elements[0].text
+            elements[0] = segment.Element("heading", title, level=1)
+    return segment.find_stories(elements, title, data)
 
 
 def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case]:

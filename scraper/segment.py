@@ -386,7 +386,9 @@ def _level_name(level: int) -> str:
 
 def _story_level(elements: list[Element], doc_title: str, r: Rules) -> tuple[int, list[Section]] | None:
     """The shallowest heading level whose sections are stories, with a digest signal."""
-    levels = [*sorted({e.level for e in elements if e.kind == "heading"}), BOLD_LEVEL, NUMBERED_LEVEL]
+    # Numbered items before bold lines: counting 1, 2, 3 is the stronger mark of a digest's own
+    # items (bold lines inside its items are their sub-headings).
+    levels = [*sorted({e.level for e in elements if e.kind == "heading"}), NUMBERED_LEVEL, BOLD_LEVEL]
     total_chars = sum(len(e.text) for e in elements if e.kind in ("para", "bold"))
     for level in levels:
         heads = _heads_at(elements, level, r)

@@ -145,3 +145,15 @@ def test_hostile_shapes_stay_linear(data):
     nested = "<html><body>" + "<div>" * 5000 + f"<h2>甲</h2><p>{OTHER}</p>" + "</div>" * 5000 + "</body></html>"
     html_outline(nested)
     assert time.perf_counter() - started < 20
+
+
+def test_plain_text_transcript_with_headline_lines(data):
+    text = ("新闻联播 2019年3月5日\n\n"
+            f"成都农商银行把便民服务点开进社区\n\n央视网消息（新闻联播）：{BANK_PARAGRAPH}\n\n"
+            f"前四个月工业生产平稳增长\n\n央视网消息（新闻联播）：{FILLER}\n\n"
+            f"交通投资保持高位运行\n\n央视网消息（新闻联播）：{OTHER}\n")
+    cases = extract_document(_doc(text, "transcript.txt"), data)
+    assert [c.title for c in cases] == ["成都农商银行把便民服务点开进社区", "前四个月工业生产平稳增长", "交通投资保持高位运行"]
+    assert all(c.date == "2019-03-05" for c in cases)
+    assert cases[0].body.startswith("近日") and cases[0].source == "央视网"
+    assert [c.relevant for c in cases] == [True, False, False]
