@@ -90,6 +90,19 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
     seen: set[str] = set()
     pending: deque[tuple[str, Future[Extraction] | None]] = deque()
     ahead = max(1, count) * AHEAD_PER_WORKER
+    own_fetcher = None
+
+    def batch_fetcher() -> object:
+        """The batch's one fetcher (its politeness intervals and archive span every URL)."""
+        nonlocal own_fetcher
+        if fetcher is not None:
+            return fetcher
+        if own_fetcher is None:
+            from scraper.fetch import Fetcher
+
+            own_fetcher = Fetcher(settings)
+        return own_fetcher
+
     try:
         while queue or pending:
             while queue and len(pending) < ahead:
@@ -104,12 +117,17 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
             if not pending:
                 continue
             item, future = pending.popleft()
-            extraction = future.result() if future else extract_input(item, settings, data, fetcher)
+            if future is not None:
+                extraction = future.result()
+            else:
+                extraction = extract_input(item, settings, data, batch_fetcher() if URL_RE.match(item) else None)
             queue.extend(link for link in extraction.links if link not in seen)
             yield extraction
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if own_fetcher is not None:
+            own_fetcher.close()  # type: ignore[attr-defined]
 
 
 def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = None,

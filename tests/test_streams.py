@@ -155,3 +155,44 @@ def test_pool_and_sequential_runs_agree(sample, settings, tmp_path):
     assert strip == [(r.input, r.status, r.title, r.reason.replace(str(tmp_path), "")) for r in alone]
     assert [p.name for p in sorted((tmp_path / "pooled").glob("*.md"))] == \
         [p.name for p in sorted((tmp_path / "alone").glob("*.md"))]
+
+
+def test_urls_in_the_parent_files_in_the_pool_one_report_in_order(sample, settings, tmp_path):
+    import http.server
+    import threading
+
+    from scraper.ingest import ingest
+
+    day = (STREAM / "20221012.md").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/xwlb/20221012.md":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/markdown; charset=utf-8")
+            self.send_header("Content-Length", str(len(day)))
+            self.end_headers()
+            self.wfile.write(day)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        fetch_settings = settings.with_overrides(fetch_timeout=2, fetch_retries=0, fetch_host_interval=0,
+                                                 archive_dir=tmp_path / "archive")
+        inputs = [str(STREAM / "20230315.md"), f"{base}/xwlb/20221012.md", f"{base}/missing",
+                  str(STREAM / "20240904.md")]
+        rows = ingest(inputs, fetch_settings, out_dir=tmp_path / "cases", workers=2)
+    finally:
+        httpd.shutdown()
+    order = list(dict.fromkeys(row.input for row in rows))
+    assert order == inputs
+    by_input = {item: [r for r in rows if r.input == item] for item in inputs}
+    assert len(by_input[inputs[1]]) == 13
+    assert [r.title for r in rows if r.status == "written"] == [LI_PENG]
+    assert [r.status for r in by_input[inputs[2]]] == ["failed"] and "404" in by_input[inputs[2]][0].reason
