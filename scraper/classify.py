@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import rjieba
+
 from casebook.model import plain_text
 from scraper import entities
 from scraper.data import Data
@@ -106,8 +108,11 @@ def sentences(title: str, blocks: list[str], data: Data) -> list[Sentence]:
     if not found:
         return found
     for start, end, name in entities.bank_hits(joined, data):
-        if end - start >= rules.min_bank_chars and entities.bank_type(name, data) not in rules.excluded_types:
-            found[max(0, bisect.bisect_right(starts, start) - 1)].banks.add(name)
+        if entities.bank_type(name, data) in rules.excluded_types:
+            continue
+        if end - start < rules.min_bank_chars and not _whole_word(joined, start, end):
+            continue   # 工行 inside 施工行业, 中行 inside 集中行动
+        found[max(0, bisect.bisect_right(starts, start) - 1)].banks.add(name)
     for sentence in found:
         # Terms are read with bank names blanked out: 建设 in 建设银行 is not an action.
         text = entities.mask(sentence.text, entities.bank_index(data).alias_re) if sentence.banks else sentence.text
@@ -118,8 +123,20 @@ def sentences(title: str, blocks: list[str], data: Data) -> list[Sentence]:
     return found
 
 
+def _whole_word(text: str, start: int, end: int) -> bool:
+    """Do word boundaries (jieba's segmentation of the text around it) fall at both ends of
+    a short name? 建行|成都|分行 yes; 施工|行业 no."""
+    left = max(0, start - 8)
+    offsets, position = set(), left
+    for word in rjieba.cut(text[left:end + 8]):
+        offsets.add(position)
+        position += len(word)
+    offsets.add(position)
+    return start in offsets and end in offsets
+
+
 def _snippet(window: list[Sentence]) -> str:
-    text = "".join(s.text for s in window if s.banks) or window[0].text
+    text = " ".join(s.text for s in window if s.banks) or window[0].text
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS] + "…"
 
 
@@ -160,8 +177,10 @@ def judge_story(title: str, blocks: list[str], data: Data) -> Verdict:
     # that themselves name the bank or the community (overlapping windows count a sentence once).
     covered = {i for start in starts for i in range(start, min(len(found), start + rules.window))
                if found[i].banks or found[i].community}
-    in_lead = first <= max(rules.lead_sentences, rules.lead_share * len(found))
+    # Where the evidence is: its first sentence naming the bank (a window may start earlier).
+    at = next(i for i in range(first, first + rules.window) if found[i].banks)
+    in_lead = at <= max(rules.lead_sentences, rules.lead_share * len(found))
     if not in_lead and len(covered) < rules.min_cover_share * len(found):
-        return Verdict(False, f"{bank} + {'/'.join(terms[:4])} only in one passage, sentence {first} of "
+        return Verdict(False, f"{bank} + {'/'.join(terms[:4])} only in one passage, sentence {at} of "
                               f"{len(found)}, not what the story is about: “{_snippet(window)}”")
     return Verdict(True, f"{bank} + {'/'.join(terms[:4])} in one passage: “{_snippet(window)}”")
