@@ -313,19 +313,35 @@ def _item_number(text: str) -> int | None:
 
 
 def _numbered_heads(elements: list[Element], r: Rules) -> list[int]:
-    """Numbered headline lines counting 1, 2, 3 ... (the numbering is the digest's own)."""
-    heads: list[int] = []
-    expected = None
+    """Numbered headline lines counting 1, 2, 3 … or down to 1 (TOP10 … TOP1): the numbering
+    is the digest's own. The longer of the two runs."""
+    found: list[tuple[int, int]] = []
     for i, e in enumerate(elements):
         if e.kind not in ("para", "bold", "heading") or not (m := r.numbered_item.match(e.text)):
             continue
         if not _headline_like(m.group("title")) or m.group("title").endswith(("：", ":")):
             continue
         number = _item_number(e.text[:m.start("title")])
-        if number is None or (expected is not None and number != expected) or (expected is None and number > 1):
-            continue
-        heads.append(i)
-        expected = number + 1
+        if number is not None:
+            found.append((i, number))
+    return max(_run(found, step=1), _run(found, step=-1), key=len)
+
+
+def _run(found: list[tuple[int, int]], *, step: int) -> list[int]:
+    """Positions of the first run counting by `step` (up from 1, or down to 1)."""
+    heads: list[int] = []
+    expected: int | None = None
+    for i, number in found:
+        if expected is None:
+            if (step == 1 and number == 1) or (step == -1 and number >= 2):
+                heads, expected = [i], number + step
+        elif number == expected:
+            heads.append(i)
+            expected = number + step
+            if expected == 0:
+                break
+    if step == -1 and expected != 0:
+        return []          # a countdown must reach 1
     return heads
 
 
@@ -358,7 +374,8 @@ def _is_summary(section_text: str, headings: list[str]) -> bool:
     return covered >= max(3, len(headings) // 2) and len(_norm(section_text)) <= 3 * total_heading_chars + 200
 
 
-def _signals(doc_title: str, sections: list[Section], elements: list[Element], r: Rules, level: int) -> list[str]:
+def _signals(doc_title: str, sections: list[Section], elements: list[Element], r: Rules, level: int,
+             first: int) -> list[str]:
     found = []
     linked = sum(1 for s in sections if s.own_link(r))
     if linked >= max(r.min_linked_sections, (len(sections) + 1) // 2):
@@ -366,7 +383,6 @@ def _signals(doc_title: str, sections: list[Section], elements: list[Element], r
     if doc_title and r.digest_title.search(doc_title):
         found.append(f"the document is a digest ({doc_title[:30]})")
     heads = [s.head.text for s in sections]
-    first = elements.index(sections[0].head) if sections else 0
     preamble = " ".join(e.text for e in elements[:first] if e.kind != "heading" or e.level > 2)
     if _is_summary(preamble, heads) or any(r.summary_heading.search(s.head.text) for s in sections):
         found.append("a summary list repeats the headings")
@@ -403,7 +419,7 @@ def _story_level(elements: list[Element], doc_title: str, r: Rules) -> tuple[int
             continue
         if sum(s.text_chars() for s in candidates) < 0.5 * total_chars:
             continue   # the sections are a page's side column, not the page's text
-        signals = _signals(doc_title, sections, elements, r, level)
+        signals = _signals(doc_title, sections, elements, r, level, heads[0])
         linked_all = all(s.own_link(r) for s in candidates)
         if not signals:
             continue

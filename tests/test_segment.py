@@ -157,3 +157,11 @@ def test_plain_text_transcript_with_headline_lines(data):
     assert all(c.date == "2019-03-05" for c in cases)
     assert cases[0].body.startswith("近日") and cases[0].source == "央视网"
     assert [c.relevant for c in cases] == [True, False, False]
+
+
+def test_countdown_digest(data):
+    text = (f"本周社区金融TOP3\n\nTOP3 交通投资保持高位运行\n\n{OTHER}\n\nTOP2 前四个月工业生产平稳增长\n\n{FILLER}\n\n"
+            f"TOP1 成都农商银行把便民服务点开进社区\n\n{BANK_PARAGRAPH}\n")
+    cases = extract_document(_doc(text, "top3.txt"), data)
+    assert [c.title for c in cases] == ["交通投资保持高位运行", "前四个月工业生产平稳增长", "成都农商银行把便民服务点开进社区"]
+    assert [c.relevant for c in cases] == [False, False, True]
