@@ -3,6 +3,9 @@
     python bench/run.py [--sizes 1000 10000] [--clients 8] [--requests 400] [--out bench/results/latest.json]
 
 - ingest: stories/s on the 24 fixture pages, vs trafilatura.extract on the same pages;
+- stream: `casebook ingest` on the whole news stream ../shared/streams/xwlb (1,423 daily
+  transcripts, 38 MB): wall seconds, stories/s, MB/s, rows and cases written, the machine's
+  load before the run (`--stream-only` runs just this figure);
 - build: a full `casebook build` (site + index) vs plain `pelican` with its default theme on
   the same content, and a rebuild after editing one case vs the full build;
 - index: cases/s and MB/s vs Whoosh with jieba.analyse.ChineseAnalyzer on the same text;
@@ -120,6 +123,32 @@ def bench_ingest() -> dict:
     baseline_s = min(_timed(baseline) for _ in range(INGEST_ROUNDS))
     return {"pages": len(pages), "stories": stories, "stories_per_s": round(stories / ours_s, 1),
             "baseline_pages_per_s": round(len(pages) / baseline_s, 1), "time_ratio": round(ours_s / baseline_s, 2)}
+
+
+STREAM = ROOT.parent / "shared" / "streams" / "xwlb" / "news"
+
+
+def bench_stream(stream: Path = STREAM) -> dict:
+    """The whole stream through the real command, in a child process (both cores: the pool)."""
+    files = [p for p in stream.rglob("*") if p.is_file()]
+    megabytes = sum(p.stat().st_size for p in files) / 1e6
+    work = Path(tempfile.mkdtemp(prefix="casebook-stream-"))
+    try:
+        report = work / "report.jsonl"
+        load = os.getloadavg()[0]
+        elapsed, _rss, tree_mb, done = run_measured(
+            [sys.executable, "-m", "casebook.cli", "ingest", str(stream), "--out", str(work / "cases"),
+             "--report", str(report), "--quiet"], cwd=ROOT)
+        rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    return {"inputs": len(files), "mb": round(megabytes, 1), "seconds": round(elapsed, 1), "rows": len(rows),
+            "stories_per_s": round(len(rows) / elapsed, 1), "mb_per_s": round(megabytes / elapsed, 2),
+            "statuses": statuses, "written": [r["title"] for r in rows if r["status"] == "written"],
+            "load_before": round(load, 2), "cpus": os.cpu_count(), "peak_tree_mb": tree_mb, "exit": done.returncode}
 
 
 def _timed(work) -> float:  # type: ignore[no-untyped-def]
@@ -343,7 +372,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--query-index", type=Path, help="only the query figures, over this existing index")
+    parser.add_argument("--stream-only", action="store_true", help="only the news-stream ingest figure")
     args = parser.parse_args()
+    if args.stream_only:
+        print(json.dumps(bench_stream(), ensure_ascii=False, indent=1))
+        return
     if args.query_index:
         cold = bench_query(args.query_index, args.query_index, args.clients, args.requests)
         warm = bench_query(args.query_index, args.query_index, args.clients, args.requests, cache=True)
@@ -354,6 +387,9 @@ def main() -> None:
     compile_sources()
     report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "ingest": bench_ingest()}
     print("ingest", report["ingest"], flush=True)
+    if STREAM.exists():
+        report["stream"] = bench_stream()
+        print("stream", report["stream"], flush=True)
     for size in args.sizes:
         work = Path(tempfile.mkdtemp(prefix=f"casebook-bench-{size}-"))
         try:
@@ -380,6 +416,9 @@ def print_table(report: dict, sizes: list[int]) -> None:
     print(f"\n{'measure':48} {'value':>12} {'baseline':>12} {'ratio':>7}")
     print(f"{'ingest stories/s (fixture pages) vs trafilatura':48} {ingest['stories_per_s']:>12} "
           f"{ingest['baseline_pages_per_s']:>12} {ingest['time_ratio']:>7}")
+    if stream := report.get("stream"):
+        print(f"{'ingest news stream s (stories/s, MB/s)':48} {stream['seconds']:>12} "
+              f"{stream['stories_per_s']:>12} {stream['mb_per_s']:>7}")
     for size in sizes:
         entry = report.get(str(size))
         if not entry:

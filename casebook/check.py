@@ -21,6 +21,7 @@ import yaml
 
 from casebook.model import (
     FIELD_ORDER,
+    OPTIONAL_FOR_DRAFTS,
     REQUIRED,
     SLUG_RE,
     STATUSES,
@@ -246,8 +247,20 @@ class _Checker:
 
     def values(self) -> None:
         meta, ok = self.meta, lambda name: name in meta and meta[name] not in (None, "") and name not in self.bad
+        draft = meta.get("status") == "draft"
         for name in REQUIRED:
-            if meta.get(name) in (None, "", []):
+            if meta.get(name) not in (None, "", []):
+                continue
+            if name in OPTIONAL_FOR_DRAFTS and draft:
+                # An undated draft is allowed: ingest never invents a date it could not find.
+                self.add(name, f"draft without `{name}`",
+                         f"find the day the report was published and write it as `{name}: YYYY-MM-DD` "
+                         "before setting `status: published`", severity="warning")
+            elif name in OPTIONAL_FOR_DRAFTS:
+                self.add(name, f"missing required field `{name}`",
+                         f"write the publication day as `{name}: YYYY-MM-DD`, or set `status: draft` "
+                         "while it is unknown")
+            else:
                 self.add(name, f"missing required field `{name}`", "see docs/content-model.md")
         if ok("date"):
             self._date(meta["date"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -36,22 +37,29 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
     from rich.progress import BarColumn, Progress, TextColumn
     from rich.table import Table
 
+    from scraper.ingest import ReportWriter, summarize
     from scraper.ingest import ingest as run_ingest
-    from scraper.ingest import summarize, write_report
     from scraper.sources import expand_inputs
 
     settings = _settings()
     console = Console(stderr=True)
     total = len(expand_inputs(list(inputs)))
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.description}"),
-                  console=console, disable=quiet or not console.is_terminal) as progress:
+    writer = ReportWriter(report) if report else None
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), TextColumn("{task.completed}/{task.total} inputs"),
+                  TextColumn("{task.description}"), console=console,
+                  disable=quiet or not console.is_terminal) as progress:
         task = progress.add_task("", total=total)
         done: set[str] = set()
+        stories = Counter()  # type: ignore[var-annotated]
 
         def on_row(row) -> None:  # type: ignore[no-untyped-def]
-            if row.input not in done:
-                done.add(row.input)
-                progress.update(task, completed=len(done), description=Path(row.input).name[:40])
+            if writer:
+                writer.write(row)
+            done.add(row.input)
+            stories[row.status] += 1
+            progress.update(task, completed=len(done),
+                            description=f"· {sum(stories.values())} stories, {stories['written']} written · "
+                                        f"{Path(row.input).name[:32]}")
             if row.status == "failed":
                 console.print(f"[red]failed[/red] {row.reason}")
 
@@ -59,8 +67,9 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
             rows = run_ingest(list(inputs), settings, out_dir=out_dir, on_row=on_row)
         except CasebookError as exc:
             raise click.ClickException(str(exc)) from exc
-    if report:
-        write_report(rows, report)
+        finally:
+            if writer:
+                writer.close()
     counts = summarize(rows)
     table = Table(title="ingest summary")
     for status in counts:

@@ -95,6 +95,7 @@ class Data:
     boilerplate: dict
     textrules: dict
     gazetteer: Gazetteer
+    digest: dict = field(default_factory=dict)   # structure rules of digest-shaped inputs
 
     @property
     def category_names(self) -> list[str]:
@@ -148,6 +149,7 @@ def load_data(directory: Path | None = None) -> Data:
         boilerplate=_read_yaml(directory / "boilerplate.yaml"),  # type: ignore[arg-type]
         textrules=_read_yaml(directory / "textrules.yaml"),  # type: ignore[arg-type]
         gazetteer=Gazetteer(_read_regions(directory / "regions.csv", directory / "regions_extra.csv")),
+        digest=_read_yaml(directory / "digest.yaml"),  # type: ignore[arg-type]
     )
     _check(data)
     return data
@@ -164,6 +166,19 @@ def _check(data: Data) -> None:
             raise SettingsError(f"boilerplate pattern {pattern!r} is not a valid regex: {exc}",
                                 source=str(data.directory / "boilerplate.yaml")) from exc
     _check_selectors(data)
+    _check_digest(data)
+
+
+def _check_digest(data: Data) -> None:
+    """Every structure rule of digest.yaml compiles: segmentation never meets a broken one."""
+    source = str(data.directory / "digest.yaml")
+    for key, value in data.digest.items():
+        for pattern in value if isinstance(value, list) else [value] if isinstance(value, str) else []:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SettingsError(f"digest rule {key}: {pattern!r} is not a valid regex: {exc}",
+                                    source=source) from exc
 
 
 def _check_selectors(data: Data) -> None:

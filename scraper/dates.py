@@ -66,6 +66,11 @@ def _build(y: int, m: int, d: int, hh: str | None = None, mm: str | None = None,
     return stamp.astimezone(CHINA_TZ).isoformat()
 
 
+def build_day(y: int, m: int, d: int) -> str | None:
+    """A calendar day as ISO 8601, or None when no such day exists (2022-02-30)."""
+    return _build(y, m, d)
+
+
 def parse_date_value(value: object) -> str | None:
     """A date from a structured field (front matter, meta tag, timestamp)."""
     if value is None:

@@ -34,6 +34,18 @@ class BankIndex:
         # needs only the names.
         return re.compile(_alternation(list(self.canonical)))
 
+    @cached_property
+    def trigger_re(self) -> re.Pattern[str]:
+        """Matches somewhere in every text that names a bank: 银行, the families' suffixes, and
+        the shortest aliases that lack 银行 (工行 for 工行北京分行). A text without a match
+        names no bank, and the long alternation above never runs over it (most news)."""
+        bare = sorted((a for a in self.canonical if "银行" not in a), key=len)
+        cores: list[str] = []
+        for alias in bare:
+            if not any(core in alias for core in cores):
+                cores.append(alias)
+        return re.compile(_alternation(["银行", *FAMILY_TRIGGERS, *cores]))
+
 
 def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
@@ -81,6 +93,10 @@ FAMILY_PATTERNS = [
 ]
 
 
+# Every family suffix below holds one of these (or 银行).
+FAMILY_TRIGGERS = ("农商行", "信用", "农信")
+
+
 def _place_suffix(prefix: str, places: dict[str, str]) -> str | None:
     """The longest tail of `prefix` that is a place name, as its short form."""
     for start in range(len(prefix) - 1):
@@ -99,6 +115,22 @@ def mask(text: str, pattern: re.Pattern[str] | None) -> str:
 def find_banks(text: str, data: Data) -> Counter[str]:
     """Canonical bank names with their mention counts, in order of first mention."""
     index = bank_index(data)
+    counts: Counter[str] = Counter()
+    for _start, _end, name in bank_hits(text, data):
+        counts[name] += 1
+    for branch in [name for name in counts if name in index.parent_of]:
+        parent = index.parent_of[branch]
+        if parent in counts:
+            counts[branch] += counts.pop(parent)
+    return counts
+
+
+def bank_hits(text: str, data: Data) -> list[tuple[int, int, str]]:
+    """Every mention of a named bank: (start, end, canonical name), in text order, a name
+    inside a longer one counted once."""
+    index = bank_index(data)
+    if not index.trigger_re.search(text):
+        return []
     text = mask(text, index.regulator_re)
     hits: list[tuple[int, int, str]] = []
     for match in index.alias_re.finditer(text):
@@ -110,18 +142,14 @@ def find_banks(text: str, data: Data) -> Counter[str]:
                 start = match.end(1) - len(place) if match.group(1).endswith(place) else match.start(1)
                 hits.append((start, match.end(), template.format(place)))
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
-    counts: Counter[str] = Counter()
+    kept: list[tuple[int, int, str]] = []
     last_end = -1
     for start, end, name in hits:
         if start < last_end:
             continue  # inside a longer name already counted
-        counts[name] += 1
+        kept.append((start, end, name))
         last_end = end
-    for branch in [name for name in counts if name in index.parent_of]:
-        parent = index.parent_of[branch]
-        if parent in counts:
-            counts[branch] += counts.pop(parent)
-    return counts
+    return kept
 
 
 def bank_type(name: str, data: Data) -> str:

@@ -1,24 +1,32 @@
 """Ingest: extraction plus the relevance gate, repost merging and the store.
 
 Every story found gets one report row; a bad input gets a `failed` row with its reason
-and the batch goes on.
+and the batch goes on. Local files are read by a pool of worker processes (one per core)
+while the parent fetches URL inputs one after another with the batch's one fetcher and
+stores what comes back; results are taken in input order, so the report and the files
+written are the same as a sequential run's.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from casebook.errors import InputError
 from casebook.settings import Settings
-from scraper.data import load_data
-from scraper.pipeline import extract_input
+from scraper.data import Data, load_data
+from scraper.pipeline import Extraction, extract_input
 from scraper.sources import expand_inputs, is_url
 from scraper.store import CaseStore
 
 STATUSES = ("written", "unchanged", "kept-edited", "duplicate", "irrelevant", "failed")
+AHEAD_PER_WORKER = 8     # files handed to each worker before the parent needs their results
 
 
 @dataclass
@@ -30,60 +38,144 @@ class ReportRow:
     reason: str
 
 
+# Set in each worker process by `_init_worker` (a fork inherits the parent's loaded data).
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(settings: Settings) -> None:
+    _WORKER["settings"] = settings
+    _WORKER["data"] = load_data(settings.data_dir)
+
+
+def _extract_in_worker(item: str) -> Extraction:
+    return extract_input(item, _WORKER["settings"], _WORKER["data"])  # type: ignore[arg-type]
+
+
+def worker_count(settings: Settings, local_files: int) -> int:
+    if local_files < 2:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    wanted = min(settings.ingest_workers or cores, local_files)
+    return wanted if wanted > 1 else 0
+
+
+def _warm(data: Data) -> None:
+    """Compile the big name patterns once, before the workers fork, so none of them pays it."""
+    from scraper import entities, segment
+
+    entities.bank_index(data).alias_re  # noqa: B018 - a cached property, built on first access
+    entities.region_index(data)
+    segment.rules(data)
+
+
+def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor | None:
+    if workers < 2:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+
+
+def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: object | None = None,
+                workers: int | None = None) -> Iterator[Extraction]:
+    """Every input's extraction in input order (links found in feeds are appended, as they
+    are found); local files run ahead in the pool, URLs in this process."""
+    # (input, how many feeds led to it): a feed nested deeper than max_feed_depth is not expanded.
+    queue = deque((item, 0) for item in expand_inputs(inputs))
+    local = sum(1 for item, _ in queue if not is_url(item))
+    feed_links = 0
+    count = worker_count(settings, local) if workers is None else workers
+    if count >= 2:
+        _warm(data)
+    pool = _pool(settings, count)
+    seen: set[str] = set()
+    pending: deque[tuple[str, int, Future[Extraction] | None]] = deque()
+    ahead = max(1, count) * AHEAD_PER_WORKER
+    own_fetcher = None
+
+    def batch_fetcher() -> object:
+        """The batch's one fetcher (its politeness intervals and archive span every URL)."""
+        nonlocal own_fetcher
+        if fetcher is not None:
+            return fetcher
+        if own_fetcher is None:
+            from scraper.fetch import Fetcher
+
+            own_fetcher = Fetcher(settings)
+        return own_fetcher
+
+    try:
+        while queue or pending:
+            while queue and len(pending) < ahead:
+                item, depth = queue.popleft()
+                if item in seen:
+                    continue
+                seen.add(item)
+                local_file = pool is not None and not is_url(item)
+                pending.append((item, depth, pool.submit(_extract_in_worker, item) if local_file else None))
+                if not local_file:
+                    break    # a URL is fetched in order, when its turn comes
+            if not pending:
+                continue
+            item, depth, future = pending.popleft()
+            if future is not None:
+                extraction = future.result()
+            else:
+                extraction = extract_input(item, settings, data, batch_fetcher() if is_url(item) else None)
+            if extraction.links:
+                refused = _feed_cap(item, depth, settings, settings.max_feed_links - feed_links)
+                if refused is not None:
+                    yield Extraction(item, error=refused)
+                    continue
+                fresh = [link for link in extraction.links if link not in seen][:settings.max_feed_links - feed_links]
+                feed_links += len(fresh)
+                queue.extend((link, depth + 1) for link in fresh)
+            yield extraction
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if own_fetcher is not None:
+            own_fetcher.close()  # type: ignore[attr-defined]
+
+
+def _feed_cap(item: str, depth: int, settings: Settings, room: int) -> InputError | None:
+    """Why a feed's links are not followed, if they are not: feeds and sitemaps expand at most
+    max_feed_links links per batch and nest at most max_feed_depth levels."""
+    if depth >= settings.max_feed_depth:
+        why = f"a feed nested {depth} deep; at most {settings.max_feed_depth} levels are followed"
+    elif room <= 0:
+        why = f"the batch already followed {settings.max_feed_links} feed links"
+    else:
+        return None
+    return InputError(why, source=item,
+                      hint="raise CASEBOOK_MAX_FEED_DEPTH or CASEBOOK_MAX_FEED_LINKS, or ingest the links directly")
+
+
 def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = None,
-           on_row: Callable[[ReportRow], None] | None = None, fetcher: object | None = None) -> list[ReportRow]:
+           on_row: Callable[[ReportRow], None] | None = None, fetcher: object | None = None,
+           workers: int | None = None) -> list[ReportRow]:
     data = load_data(settings.data_dir)
     store = CaseStore(out_dir or settings.cases_dir)
-    # (input, how many feeds led to it): a feed nested deeper than max_feed_depth is not expanded.
-    queue = [(item, 0) for item in expand_inputs(list(inputs))]
-    seen: set[str] = set()
     rows: list[ReportRow] = []
-    feed_links = 0
-    own_fetcher = None
 
     def emit(row: ReportRow) -> None:
         rows.append(row)
         if on_row:
             on_row(row)
 
-    try:
-        while queue:
-            item, depth = queue.pop(0)
-            if item in seen:
+    for extraction in extractions(list(inputs), settings, data, fetcher, workers):
+        item = extraction.input
+        if extraction.error:
+            emit(ReportRow(item, "failed", None, None, str(extraction.error)))
+            continue
+        for case in extraction.cases:
+            if not case.relevant:
+                emit(ReportRow(item, "irrelevant", None, case.title, case.reason))
                 continue
-            seen.add(item)
-            if fetcher is None and is_url(item):
-                # One fetcher for the whole batch: robots.txt is read once per site and the
-                # interval between requests to one host holds across inputs.
-                from scraper.fetch import Fetcher
-
-                fetcher = own_fetcher = Fetcher(settings)
-            extraction = extract_input(item, settings, data, fetcher)
-            if extraction.error:
-                emit(ReportRow(item, "failed", None, None, str(extraction.error)))
-                continue
-            if extraction.links:
-                room = settings.max_feed_links - feed_links
-                if depth >= settings.max_feed_depth or room <= 0:
-                    why = (f"a feed nested {depth} deep; at most {settings.max_feed_depth} levels are followed"
-                           if depth >= settings.max_feed_depth else
-                           f"the batch already followed {settings.max_feed_links} feed links")
-                    emit(ReportRow(item, "failed", None, None, f"{item}: {why} (raise CASEBOOK_MAX_FEED_DEPTH "
-                                   "or CASEBOOK_MAX_FEED_LINKS, or ingest the links directly)"))
-                    continue
-                fresh = [link for link in extraction.links if link not in seen][:room]
-                feed_links += len(fresh)
-                queue.extend((link, depth + 1) for link in fresh)
-            for case in extraction.cases:
-                if not case.relevant:
-                    emit(ReportRow(item, "irrelevant", None, case.title, case.reason))
-                    continue
-                outcome = store.save(case)
-                emit(ReportRow(item, outcome.status, str(outcome.path) if outcome.path else None, case.title,
-                               outcome.reason))
-    finally:
-        if own_fetcher is not None:
-            own_fetcher.close()
+            outcome = store.save(case)
+            # An accepted story's row quotes the evidence that made it a case.
+            reason = "; ".join(part for part in (outcome.reason, case.reason) if part)
+            emit(ReportRow(item, outcome.status, str(outcome.path) if outcome.path else None, case.title, reason))
     return rows
 
 
@@ -93,7 +185,37 @@ def summarize(rows: list[ReportRow]) -> Counter[str]:
     return counts
 
 
+def report_line(row: ReportRow) -> str:
+    return json.dumps(asdict(row), ensure_ascii=False) + "\n"
+
+
+class ReportWriter:
+    """The report written as the rows come (one JSON line each, flushed), to `<path>.partial`,
+    renamed to `path` when the batch ends: a long run can be followed with `tail -f`, and a
+    reader of `path` never sees half a report."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + ".partial")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.partial.open("w", encoding="utf-8", newline="\n")
+
+    def write(self, row: ReportRow) -> None:
+        self._fh.write(report_line(row))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+        os.replace(self.partial, self.path)
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_report(rows: list[ReportRow], path: Path) -> None:
     from casebook.files import atomic_write
 
-    atomic_write(path, "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows))
+    atomic_write(path, "".join(report_line(r) for r in rows))

@@ -74,22 +74,9 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         title = working_title(blocks, banks)
         review.append("title: the report has no headline; this working title was derived from its text")
 
-    date = declared_date if story.index == 0 else None
-    if date is None and story.index == 0:
-        date = dates.find_labelled_date(page_lines)
-    if date is None:
-        inferred = dates.infer_date(text, page_text)
-        if inferred:
-            date = inferred.iso
-            review.append(inferred.note)
-        elif collected:
-            # The content model needs a date; the day the report was collected is a true upper
-            # bound, kept only as a placeholder for an editor to replace.
-            date = collected
-            review.append(f"date: no publication date in the report; {collected} is the day it was collected, "
-                          "a placeholder: replace it with the publication date")
-        else:
-            review.append("date: no publication date found; add the date the report was published")
+    date, note = _story_date(story, text, page_text, page_lines, declared_date)
+    if note:
+        review.append(note)
 
     source = story.extra.get("source") or meta_source
     if source is None and story.byline and story.byline.source:
@@ -105,7 +92,7 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
 
     place = entities.find_region(f"{title}\n{text}", data)
     images = IMAGE_RE.findall(body)
-    verdict = classify.judge(f"{title}\n{text}", sum(bank_counts.values()), data)
+    verdict = classify.judge_story(title or "", blocks, data)
     case = Case(
         title=title, date=date,
         category=classify.categorize(title or "", text, data),
@@ -115,8 +102,7 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         source=source, source_url=url, via=via if via != source else None, authors=authors,
         summary=_summary(blocks), cover=cover or (images[0] if images else None), images=images,
         figures=entities.find_figures(text), review=review,
-        status="draft" if _needs_editor(title_derived=story.title is None and not declared_title,
-                                         date=date, placeholder=date is not None and date == collected)
+        status="draft" if _needs_editor(title_derived=story.title is None and not declared_title, date=date)
         else "published",
         body=body, relevant=verdict.relevant, reason=verdict.reason,
         headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
@@ -124,7 +110,27 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
     return case
 
 
-def _needs_editor(*, title_derived: bool, date: str | None, placeholder: bool = False) -> bool:
+def _story_date(story: Story, text: str, page_text: str, page_lines: list[str],
+                declared_date: str | None) -> tuple[str | None, str | None]:
+    """The story's date and the review note it needs. A digest's story brings the date its
+    container gave it (its own link, the document's header); a page's first story has the
+    page's declared or labelled date; otherwise the date is inferred from the text, or none
+    is given: the day a report was collected is never its date."""
+    if story.extra.get("date"):
+        return story.extra["date"], story.extra.get("date_note")
+    date = declared_date if story.index == 0 else None
+    if date is None and story.index == 0 and page_lines:
+        date = dates.find_labelled_date(page_lines)
+    if date is not None:
+        return date, None
+    inferred = dates.infer_date(text, page_text)
+    if inferred:
+        return inferred.iso, inferred.note
+    return None, ("date: no publication date found in the report; find the day it was published, "
+                  "write it as `date:` and set `status: published`")
+
+
+def _needs_editor(*, title_derived: bool, date: str | None) -> bool:
     """A case goes out as a draft when its headline or its day of publication is unknown;
     an exact day whose year was inferred is published with a review note."""
-    return title_derived or placeholder or date is None or len(date) < 10
+    return title_derived or date is None or len(date) < 10

@@ -16,7 +16,7 @@ from pathlib import Path
 from casebook.errors import CasebookError, ExtractionError
 from casebook.model import CHINA_TZ, Case, clean_case, web_url
 from casebook.settings import Settings
-from scraper import boilerplate, dates, textdump
+from scraper import boilerplate, classify, dates, segment, textdump
 from scraper.data import Data, load_data
 from scraper.extract import extract_page
 from scraper.guard import as_input_error, check_budget, time_budget
@@ -24,7 +24,7 @@ from scraper.metadata import clean_title, detect_site, find_source
 from scraper.normalize import build_case
 from scraper.sanitize import sanitize
 from scraper.sources import Document, document_from_bytes, is_url, read_file
-from scraper.stories import split
+from scraper.stories import Story, split
 from scraper.tomarkdown import html_to_markdown, tidy_markdown, unwrap_image_url
 
 HTML_BODY_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|section|span|table)[\s/>]", re.IGNORECASE)
@@ -80,8 +80,62 @@ def _post_article(doc: Document, data: Data) -> tuple[str, list[str], str | None
     return markdown, _blocks(markdown), title, cover
 
 
+def find_digest(doc: Document, data: Data) -> segment.Digest | None:
+    """The stories of a digest-shaped document (scraper/segment.py), or None for one story."""
+    body = doc.body
+    if doc.kind == "feed":
+        return None
+    title = segment.document_title(doc.text, doc.meta)
+    if segment.is_markdown(body) or not HTML_BODY_RE.search(body[:200_000]):
+        elements = segment.markdown_outline(body)
+    else:
+        elements = segment.html_outline(body)
+    if doc.kind == "text" and not segment.is_markdown(body):
+        # A plain-text dump has lost its markup: its headlines are short lines without
+        # sentence punctuation, and its first such line is what it calls itself.
+        elements = [segment.Element("bold", e.text) if e.kind == "para" and textdump.looks_like_heading(e.text, data)
+                    else e for e in elements]
+        if elements and elements[0].kind == "bold" and not title:
+            title = elements[0].text
+            elements[0] = segment.Element("heading", title, level=1)
+    return segment.find_stories(elements, title, data)
+
+
+def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case]:
+    """One case per story of a digest, each with its own title, date and address."""
+    site = detect_site(doc.text[:20000], doc.url, data)
+    cases = []
+    for index, found in enumerate(digest.stories):
+        blocks = boilerplate.strip_boilerplate(found.blocks, data) if found.blocks else []
+        if doc.kind == "text":
+            blocks = textdump.mark_headings(textdump.repair(blocks, data), data)
+        extra = {"date": found.date, "date_note": found.date_note, "digest": digest.level}
+        if found.source:
+            extra["source"] = found.source
+        verdict = (classify.judge_story(found.title, blocks, data) if blocks
+                   else classify.Verdict(False, "only a headline: its section holds no text of its own"))
+        if verdict.relevant:
+            story = Story(title=found.title, blocks=blocks, index=index, extra=extra)
+            case = build_case(story, page_text="\n".join(blocks), page_lines=[], declared_date=None,
+                              declared_title=None, url=found.url or doc.url, site=site, meta_source=None,
+                              meta_via=None, cover=None, data=data, collected=doc.collected)
+        else:
+            # A digest is mostly other news: a story that is not a case is reported with its
+            # title, date, address and reason, without the entity reading a case needs.
+            case = Case(title=found.title, date=found.date, source_url=found.url or doc.url,
+                        review=[found.date_note] if found.date_note else [], body="\n\n".join(blocks),
+                        status="draft", relevant=False, reason=verdict.reason)
+        case.input = doc.input
+        case.key = f"{doc.key}#{index}"
+        cases.append(case)
+    return cases
+
+
 def extract_document(doc: Document, data: Data) -> list[Case]:
     """Every story of one document, relevant or not."""
+    digest = find_digest(doc, data)
+    if digest is not None:
+        return digest_cases(doc, digest, data)
     site = detect_site(doc.text, doc.url, data)
     declared_date = None
     title = None

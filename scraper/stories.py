@@ -14,11 +14,6 @@ from scraper.metadata import Byline, parse_byline
 from scraper.textdump import ends_sentence
 
 DATE_LINE_RE = re.compile(r"^\S{0,6}\s*(?:19|20)\d{2}[-年/.]\d{1,2}")
-# A numbered item of a digest (TOP10, 一周要闻): "TOP1 标题", "1. 标题", "【3】标题", "No.2 标题".
-DIGEST_ITEM_RE = re.compile(r"^#*\s*(?:TOP\s*\d{1,2}|No\.\s*\d{1,2}|【\d{1,2}】|\d{1,2}\s*[、.．]|（\d{1,2}）)\s*(?P<title>\S.{3,60})$",
-                            re.IGNORECASE)
-MIN_DIGEST_ITEMS = 3
-MIN_ITEM_CHARS = 60
 
 
 @dataclass
@@ -75,18 +70,12 @@ def split(blocks: list[str], data: Data, *, first_title: str | None, title_from_
 
 
 def split_digest(story: Story, data: Data) -> list[Story]:
-    """A digest (TOP10, 一周要闻) holds one story per numbered item: each item with enough text
-    of its own becomes a story titled by the item's headline."""
-    marks = [i for i, block in enumerate(story.blocks)
-             if DIGEST_ITEM_RE.match(block) and not ends_sentence(block.rstrip("#").strip(), data)]
-    if len(marks) < MIN_DIGEST_ITEMS:
+    """A digest (TOP10, 一周要闻) found inside a page's article holds one story per numbered
+    item: the numbered-items case of scraper/segment.py, on the article's blocks."""
+    from scraper.segment import numbered_items
+
+    items = numbered_items(story.blocks, data)
+    if items is None:
         return [story]
-    sections = list(zip(marks, [*marks[1:], len(story.blocks)], strict=True))
-    if any(sum(len(b) for b in story.blocks[a + 1:b]) < MIN_ITEM_CHARS for a, b in sections):
-        return [story]   # numbered headings of one article, not separate stories
-    items = []
-    for number, (start, end) in enumerate(sections):
-        title = DIGEST_ITEM_RE.match(story.blocks[start]).group("title").strip()  # type: ignore[union-attr]
-        items.append(Story(title=title, blocks=story.blocks[start + 1:end], index=story.index + number,
-                           extra=dict(story.extra)))
-    return items
+    return [Story(title=title, blocks=blocks, index=story.index + number, extra=dict(story.extra))
+            for number, (title, blocks) in enumerate(items)]

@@ -118,8 +118,19 @@ def test_report_without_any_date_becomes_a_valid_draft(tmp_path, cases_dir, sett
     rows = ingest([str(undated)], settings, out_dir=cases_dir)
     assert [r.status for r in rows] == ["written"]
     text = next(cases_dir.glob("*.md")).read_text(encoding="utf-8")
-    assert "status: draft" in text and "placeholder" in text
-    assert [p for p in check_paths([cases_dir]) if p.severity == "error"] == []
+    # No invented date (neither the file's day nor today's): a draft without one, and check
+    # says what to do about it.
+    assert "status: draft" in text and "\ndate: null\n" in text
+    assert "date: no publication date found" in text
+    problems = check_paths([cases_dir])
+    assert [p for p in problems if p.severity == "error"] == []
+    assert any("draft without `date`" in str(p) and "status: published" in str(p) for p in problems)
+    # Publishing it without a date is an error that says how to fix it.
+    case_file = next(cases_dir.glob("*.md"))
+    case_file.write_text(text.replace("status: draft", "status: published"), encoding="utf-8")
+    errors = [p for p in check_paths([cases_dir]) if p.severity == "error"]
+    assert len(errors) == 1 and "missing required field `date`" in str(errors[0])
+    assert "status: draft" in str(errors[0])
 
 
 def test_digest_page_is_split_and_each_item_judged(tmp_path, settings):

@@ -72,12 +72,19 @@ class CaseReader(YAMLMetadataReader):
             self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
             # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
             content = self._safe_html(self._md.reset().convert(strip_invisible(body)))
-        iso = normalize_date(meta["date"])
-        moment = date_to_datetime(iso)  # type: ignore[arg-type]
-        metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
-                                        moment.second, tzinfo=moment.tzinfo)
-        metadata["date_iso"] = iso
-        metadata["date_display"] = display_date(iso)  # type: ignore[arg-type]
+        iso = normalize_date(meta.get("date"))
+        if iso is None:
+            # An undated draft (check allows it only for drafts): Pelican dates it at the end
+            # of time; the page shows no date.
+            metadata.pop("date", None)
+            metadata["date_iso"] = ""
+            metadata["date_display"] = "日期待定"
+        else:
+            moment = date_to_datetime(iso)
+            metadata["date"] = SafeDatetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                                            moment.second, tzinfo=moment.tzinfo)
+            metadata["date_iso"] = iso
+            metadata["date_display"] = display_date(iso)
         for name in ("banks", "programs", "figures", "images", "review", "reposts"):
             metadata[name] = list(meta.get(name) or [])
         metadata["authors_list"] = list(meta.get("authors") or [])
