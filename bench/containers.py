@@ -140,25 +140,54 @@ def _visible(el: lxml.html.HtmlElement) -> bool:
         el.tag not in ("script", "style", "noscript")
 
 
+def _prose(p: lxml.html.HtmlElement) -> int:
+    """Characters of running text in a paragraph: sentences, not links or footer lines."""
+    text = p.text_content().strip()
+    links = sum(len(a.text_content().strip()) for a in p.iter("a"))
+    if not re.search(r"[，。]", text) or links > len(text) / 2:
+        return 0
+    return len(text) - links
+
+
+BLOCK_HINT_RE = re.compile(r"content|article|artibody|text|detail|post_body|main|txt|cont", re.IGNORECASE)
+
+
+INLINE = {"a", "span", "strong", "b", "em", "i", "br", "img", "font", "u", "sup", "sub", "mark", "small"}
+
+
+def _paragraphs(el: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+    """Paragraph-like elements: <p>, or a div/section/td holding only inline markup."""
+    return [x for x in el.iter("p", "div", "section", "td")
+            if x.tag == "p" or all(isinstance(c.tag, str) and c.tag in INLINE for c in x)]
+
+
+def _prose_below(el: lxml.html.HtmlElement) -> int:
+    return sum(_prose(p) for p in _paragraphs(el))
+
+
 def _article_block(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
-    """The element holding the most paragraph text directly (the article block); without
-    <p> paragraphs, the element with the most text of its own."""
-    best, best_len = None, 0
-    for el in root.iter():
-        if not isinstance(el.tag, str) or not _visible(el):
-            continue
-        size = sum(len(p.text_content().strip()) for p in el if isinstance(p.tag, str) and p.tag == "p")
-        if size > best_len:
-            best, best_len = el, size
-    if best is not None and best_len >= 150:
-        return best
-    for el in root.iter():
-        if not isinstance(el.tag, str) or not _visible(el):
-            continue
-        own = len((el.text or "").strip()) + sum(len((c.tail or "").strip()) for c in el)
-        if own > best_len:
-            best, best_len = el, own
-    assert best is not None
+    """The article block: among elements whose class or id names content, the one with the
+    most running text in its paragraphs, descending into a child that holds most of it
+    (WeChat's sections, a wrapper's inner div); without such a name, the same descent from
+    the body."""
+    hinted = [el for el in root.iter() if isinstance(el.tag, str) and _visible(el)
+              and BLOCK_HINT_RE.search(f"{el.get('class', '')} {el.get('id', '')}") and el.tag not in ("p", "a")]
+    best = max(hinted, key=_prose_below, default=None)
+    if best is None or _prose_below(best) < 60:
+        best = next(root.iter("body"), root)
+    while True:
+        total = _prose_below(best)
+        paragraphs = set(_paragraphs(best))
+        child = max((c for c in best if isinstance(c.tag, str) and c.tag not in INLINE and c not in paragraphs),
+                    key=_prose_below, default=None)
+        if child is not None and _prose_below(child) < 0.6 * total:
+            child = None
+        if child is None or total == 0:
+            break
+        best = child
+    if _prose_below(best) == 0:   # text without <p>: the element with the most text of its own
+        own = lambda el: len((el.text or "").strip()) + sum(len((c.tail or "").strip()) for c in el)  # noqa: E731
+        best = max((el for el in root.iter() if isinstance(el.tag, str) and _visible(el)), key=own)
     return best
 
 
@@ -219,12 +248,12 @@ def _set_dates(root: lxml.html.HtmlElement, block: lxml.html.HtmlElement, seed: 
     for el in root.iter():
         if el is block:
             break
-        if not isinstance(el.tag, str) or not _visible(el) or any(a.tag == "a" for a in el.iterancestors()) \
-                or el.tag == "a":
+        if not isinstance(el.tag, str) or not _visible(el):
             continue
+        in_link = any(a.tag == "a" for a in el.iterancestors())
         for attr in ("text", "tail"):
             value = getattr(el, attr)
-            if attr == "tail" and el.getparent() is not None and el.getparent().tag == "a":
+            if in_link or (attr == "text" and el.tag == "a"):   # link text: related stories
                 continue
             if value and (match := DATE_IN_TEXT_RE.search(value)):
                 original = match.group(0)
