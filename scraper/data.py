@@ -95,6 +95,7 @@ class Data:
     boilerplate: dict
     textrules: dict
     gazetteer: Gazetteer
+    dates: dict = field(default_factory=dict)   # dates.yaml: where pages state their date
 
     @property
     def category_names(self) -> list[str]:
@@ -148,6 +149,7 @@ def load_data(directory: Path | None = None) -> Data:
         boilerplate=_read_yaml(directory / "boilerplate.yaml"),  # type: ignore[arg-type]
         textrules=_read_yaml(directory / "textrules.yaml"),  # type: ignore[arg-type]
         gazetteer=Gazetteer(_read_regions(directory / "regions.csv", directory / "regions_extra.csv")),
+        dates=_read_yaml(directory / "dates.yaml"),  # type: ignore[arg-type]
     )
     _check(data)
     return data

@@ -11,9 +11,11 @@ WeChat's msg_title and ct) before the generic extractor's guesses.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import lxml.etree
 import lxml.html
@@ -23,11 +25,13 @@ from readability.readability import Unparseable
 
 from scraper import density
 from scraper.data import Data
+from scraper.dates import DateEvidence, find_dateline, parse_date_value
 
 WECHAT_TITLE_RE = re.compile(r"""var\s+msg_title\s*=\s*['"](?P<t>.*?)['"]\s*(?:\.html\(false\))?\s*;""")
 WECHAT_TIME_RE = re.compile(r"""\bct\s*=\s*["'](?P<ts>\d{10})["']""")
-DATE_META_NAMES = ("article:published_time", "og:release_date", "publishdate", "pubdate", "publish_date",
-                   "PubDate", "og:published_time", "datePublished", "date", "dc.date", "weibo:article:create_at")
+JSONLD_RE = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(?P<j>.*?)</script>""",
+                       re.IGNORECASE | re.DOTALL)
+MAX_JSONLD_CHARS = 100_000
 MIN_BODY_CHARS = 80
 
 
@@ -39,6 +43,7 @@ class PageArticle:
     url: str | None
     description: str | None
     lines: list[str]          # the page's visible text lines, for 来源/发布时间 rules
+    date_evidence: DateEvidence | None = None
 
 
 META_KEYS = ("property", "name", "itemprop")
@@ -107,6 +112,125 @@ def _site_content(root: lxml.html.HtmlElement, site: dict | None) -> str | None:
     return None
 
 
+def _jsonld_dates(html: str, keys: list[str]) -> list[tuple[str, str]]:
+    """(key, value) of publication dates declared in the page's JSON-LD blocks."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: object, depth: int) -> None:
+        if depth > 8:
+            return
+        if isinstance(node, dict):
+            found.extend((k, str(node[k])) for k in keys if isinstance(node.get(k), str | int))
+            for value in node.values():
+                walk(value, depth + 1)
+        elif isinstance(node, list):
+            for value in node[:50]:
+                walk(value, depth + 1)
+
+    for match in JSONLD_RE.finditer(html[:2_000_000]):
+        text = match.group("j").strip()
+        if len(text) > MAX_JSONLD_CHARS:
+            continue
+        try:
+            walk(json.loads(text), 0)
+        except ValueError:   # a broken block is furniture like any other: the next evidence counts
+            continue
+    return found
+
+
+def structured_date(html: str, root: lxml.html.HtmlElement, meta: PageMeta, rules: dict) -> DateEvidence | None:
+    """The date the page declares for machines: meta tags, JSON-LD, <time datetime>, WeChat's ct."""
+    for name in rules.get("meta_names", []):
+        if (value := meta.get(name)) and (iso := parse_date_value(value)):
+            return DateEvidence(iso, "structured", f"meta {name}")
+    for key, value in _jsonld_dates(html, rules.get("jsonld_keys", [])):
+        if iso := parse_date_value(value):
+            return DateEvidence(iso, "structured", f"JSON-LD {key}")
+    for node in root.iter("time"):
+        if node.get("datetime") and not _in_furniture(node, rules) and (iso := parse_date_value(node.get("datetime"))):
+            return DateEvidence(iso, "structured", "<time datetime>")
+    if (m := WECHAT_TIME_RE.search(html)) and (iso := parse_date_value(m.group("ts"))):
+        return DateEvidence(iso, "structured", "WeChat ct")
+    return None
+
+
+@lru_cache(maxsize=4)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.IGNORECASE)
+
+
+def _in_furniture(node: lxml.html.HtmlElement, rules: dict) -> bool:
+    """Inside a link, a list item or a block named as related links, footer or sidebar: a date
+    there belongs to another story or to the site."""
+    names = set(rules.get("not_inside", []))
+    furniture = _pattern(rules.get("not_inside_class", "(?!)"))
+    for el in (node, *node.iterancestors()):
+        if el.tag in names or (el is not node and furniture.search(f"{el.get('class', '')} {el.get('id', '')}")):
+            return True
+    return False
+
+
+def _headline_node(root: lxml.html.HtmlElement, title: str | None) -> lxml.html.HtmlElement | None:
+    """The element showing the headline in the page body (not a link to it)."""
+    if not title:
+        return None
+    wanted = re.sub(r"\s+", "", title)
+    body = next(root.iter("body"), root)
+    for el in body.iter():
+        if not isinstance(el.tag, str) or el.tag == "a" or not el.text:
+            continue
+        text = re.sub(r"\s+", "", el.text_content())
+        if len(text) >= 6 and (text == wanted or (text in wanted and len(text) >= 0.6 * len(wanted))
+                               or (wanted in text and len(text) <= len(wanted) + 10)):
+            if not any(a.tag == "a" for a in el.iterancestors()):
+                return el
+    return None
+
+
+def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -> DateEvidence | None:
+    """The date line a reader sees under the headline, else an element whose class names a time."""
+    max_chars = rules.get("dateline_max_chars", 80)
+    headline = _headline_node(root, title)
+    if headline is not None:
+        seen = 0
+        for node in _following(headline):
+            text, in_link = node
+            if in_link or not text.strip():
+                continue
+            seen += 1
+            if seen > rules.get("dateline_nodes", 25) or len(text.strip()) > rules.get("dateline_body_chars", 120):
+                break
+            if iso := find_dateline(text, max_chars):
+                return DateEvidence(iso, "dateline", "the line under the headline")
+    names = _pattern(rules.get("time_class", "(?!)"))
+    for el in root.iter("span", "div", "p", "em", "i", "font", "small", "time", "td", "strong", "b", "cite"):
+        label = f"{el.get('class', '')} {el.get('id', '')}".strip()
+        if not label or not names.search(label) or _in_furniture(el, rules):
+            continue
+        if iso := find_dateline(el.text_content(), max_chars):
+            return DateEvidence(iso, "dateline", f"{el.tag}.{label.split()[0]}")
+    return None
+
+
+def _following(start: lxml.html.HtmlElement):  # type: ignore[no-untyped-def]
+    """(text, inside a link) of every text node after `start`'s own text, in document order."""
+    started = False
+    for event, el in lxml.etree.iterwalk(start.getroottree().getroot(), events=("start", "end")):
+        if not isinstance(el.tag, str):
+            continue
+        in_link = el.tag == "a" or any(a.tag == "a" for a in el.iterancestors())
+        if event == "start":
+            if started and el.text:
+                yield el.text, in_link
+        else:
+            if el is start:
+                started = True
+            if started and el.tail:
+                parent = el.getparent()
+                yield el.tail, parent is not None and (parent.tag == "a" or any(
+                    a.tag == "a" for a in parent.iterancestors()))
+
+
 def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -> PageArticle:
     # One lxml tree for the page's own declarations, its text lines and the site's rules
     # (a BeautifulSoup of a whole page cost more than trafilatura's extraction of it).
@@ -117,16 +241,16 @@ def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -
     title = (meta.get("og:title", "twitter:title")
              or (m.group("t") if (m := WECHAT_TITLE_RE.search(html)) else None)
              or _first_text(root, "h1") or _first_text(root, "title"))
-    date = meta.get(*DATE_META_NAMES)
-    if not date and (m := WECHAT_TIME_RE.search(html)):
-        date = m.group("ts")
+    evidence = structured_date(html, root, meta, data.dates) or dateline_date(root, title, data.dates)
+    date = evidence.iso if evidence else None
     page_url = url or meta.get("og:url") or _canonical(root)
     lines = [line.strip() for line in "\n".join(root.itertext()).split("\n") if line.strip()]
     body = _site_content(root, site)
     if body is None:
         body = consensus(html, title=title, url=page_url)
     return PageArticle(html=body, title=title, date=date, url=page_url,
-                       description=meta.get("description", "og:description"), lines=lines[:400])
+                       description=meta.get("description", "og:description"), lines=lines[:400],
+                       date_evidence=evidence)
 
 
 def _plain(html: str) -> str:

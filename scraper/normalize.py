@@ -60,7 +60,8 @@ def working_title(blocks: list[str], banks: list[str]) -> str | None:
 
 def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_date: str | None,
                declared_title: str | None, url: str | None, site: dict | None, meta_source: str | None,
-               meta_via: str | None, cover: str | None, data: Data, collected: str | None = None) -> Case:
+               meta_via: str | None, cover: str | None, data: Data, collected: str | None = None,
+               date_evidence: str | None = None) -> Case:
     # A "<" in extracted text is text, never markup: Markdown would pass it through as HTML.
     blocks = [block.replace("<", "&lt;") for block in story.blocks]
     body = "\n\n".join(blocks).strip()
@@ -74,22 +75,9 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         title = working_title(blocks, banks)
         review.append("title: the report has no headline; this working title was derived from its text")
 
-    date = declared_date if story.index == 0 else None
-    if date is None and story.index == 0:
-        date = dates.find_labelled_date(page_lines)
-    if date is None:
-        inferred = dates.infer_date(text, page_text)
-        if inferred:
-            date = inferred.iso
-            review.append(inferred.note)
-        elif collected:
-            # The content model needs a date; the day the report was collected is a true upper
-            # bound, kept only as a placeholder for an editor to replace.
-            date = collected
-            review.append(f"date: no publication date in the report; {collected} is the day it was collected, "
-                          "a placeholder: replace it with the publication date")
-        else:
-            review.append("date: no publication date found; add the date the report was published")
+    date, evidence = _choose_date(story, text=text, page_text=page_text, page_lines=page_lines,
+                                  declared_date=declared_date, date_evidence=date_evidence,
+                                  collected=collected, review=review)
 
     source = story.extra.get("source") or meta_source
     if source is None and story.byline and story.byline.source:
@@ -120,8 +108,32 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         else "published",
         body=body, relevant=verdict.relevant, reason=verdict.reason,
         headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
+        date_evidence=evidence,
     )
     return case
+
+
+def _choose_date(story: Story, *, text: str, page_text: str, page_lines: list[str], declared_date: str | None,
+                 date_evidence: str | None, collected: str | None, review: list[str]) -> tuple[str | None, str]:
+    """The story's date and its evidence (scraper/dates.py ranks the kinds). The document's
+    own date (structured, date line, container) belongs to its first story; a date only the
+    text gives, or the day of collection, is a review note."""
+    if story.index == 0 and declared_date:
+        return declared_date, date_evidence or "container"
+    if story.index == 0 and (found := dates.find_labelled_date(page_lines)):
+        return found, "dateline: labelled line"
+    inferred = dates.infer_date(text, page_text)
+    if inferred:
+        review.append(inferred.note)
+        return inferred.iso, "text: inferred"
+    if collected:
+        # The content model needs a date; the day the report was collected is a true upper
+        # bound, kept only as a placeholder for an editor to replace.
+        review.append(f"date: no publication date in the report; {collected} is the day it was collected, "
+                      "a placeholder: replace it with the publication date")
+        return collected, "collected"
+    review.append("date: no publication date found; add the date the report was published")
+    return None, ""
 
 
 def _needs_editor(*, title_derived: bool, date: str | None, placeholder: bool = False) -> bool:

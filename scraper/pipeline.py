@@ -70,12 +70,14 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     """Every story of one document, relevant or not."""
     site = detect_site(doc.text, doc.url, data)
     declared_date = None
+    date_evidence = None
     title = None
     cover = None
     meta_via = None
     if doc.kind == "post":
         markdown, blocks, title, cover = _post_article(doc, data)
         declared_date = dates.parse_date_value(doc.meta.get("date"))
+        date_evidence = f"container: {doc.meta.get('_date_from', 'front matter date')}"
         meta_via = _meta_via(doc.meta, data)
         page_lines = [b for b in blocks]
     elif doc.kind == "html":
@@ -84,6 +86,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         blocks = _blocks(markdown)
         title = clean_title(page.title, data)
         declared_date = dates.parse_date_value(page.date) if page.date else None
+        date_evidence = page.date_evidence.label() if page.date_evidence else None
         page_lines = page.lines
         doc.url = doc.url or page.url
     elif doc.kind == "text":
@@ -104,13 +107,15 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     if not stories:
         raise ExtractionError("nothing but page furniture was left after removing boilerplate",
                               source=doc.input, hint="check the page holds an article")
-    page_text = "\n".join(page_lines)
+    # Years are inferred from the article's own text (every story of it), never from the
+    # page around it: related links, copyright lines and sidebars carry other years.
+    page_text = "\n".join(blocks)
     cases = []
     for story in stories:
         case = build_case(story, page_text=page_text, page_lines=page_lines, declared_date=declared_date,
                           declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
                           else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data,
-                          collected=doc.collected)
+                          collected=doc.collected, date_evidence=date_evidence)
         case.input = doc.input
         case.key = f"{doc.key}#{story.index}"
         cases.append(case)
