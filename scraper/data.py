@@ -159,7 +159,8 @@ def _check(data: Data) -> None:
     names = data.category_names
     if len(set(names)) != len(names):
         raise SettingsError("taxonomy.yaml lists a category twice", source=str(data.directory / "taxonomy.yaml"))
-    for pattern in data.boilerplate.get("lines", []) + data.boilerplate.get("cut_after", []):
+    for pattern in [*data.boilerplate.get("lines", []), *data.boilerplate.get("cut_after", []),
+                    *data.boilerplate.get("short_lines", [])]:
         try:
             re.compile(pattern)
         except re.error as exc:

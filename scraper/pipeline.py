@@ -98,7 +98,8 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         raise ExtractionError("no article text was found in the page", source=doc.input,
                               hint="the page may be a listing, a login wall or a script-only page")
     meta_source = find_source(page_lines[:80] if doc.kind == "html" else page_lines)
-    blocks = boilerplate.strip_boilerplate(blocks, data)
+    furniture_notes: list[str] = []
+    blocks = boilerplate.strip_boilerplate(blocks, data, furniture_notes)
     if doc.kind == "html":
         blocks = boilerplate.drop_page_furniture(blocks, data)
     if doc.kind == "text":
@@ -116,6 +117,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
                           declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
                           else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data,
                           collected=doc.collected, date_evidence=date_evidence)
+        case.review.extend(furniture_notes)
         case.input = doc.input
         case.key = f"{doc.key}#{story.index}"
         cases.append(case)
