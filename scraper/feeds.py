@@ -1,41 +1,182 @@
-"""RSS/Atom feeds and sitemaps: the article links they list, for ingest to follow."""
+"""RSS/Atom feeds and sitemaps.
+
+A feed item that carries its own full text (RSS `content:encoded`, escaped HTML in
+`description`, Atom `content`) is a document: it becomes a story with the item's title,
+date (evidence kind `container`), author and link (the case's `source_url`). An item that
+holds only a summary gives its link for ingest to fetch, with the item's date and author
+kept as evidence for the fetched page (`FeedHint`). Sitemaps give links only. At most
+`settings.max_feed_items` items are read per feed.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass
 
 from lxml import etree
 
 from casebook.errors import ExtractionError
+from scraper.dates import parse_date_value
 from scraper.sources import Document
 
+FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
+PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
+TAG_RE = re.compile(r"<[^>]+>")
 
-def discover_links(doc: Document) -> list[str]:
+
+@dataclass
+class FeedHint:
+    """What a feed said about a linked article: evidence for the page fetched from the link."""
+
+    title: str | None = None
+    date: str | None = None
+    author: str | None = None
+    feed: str = ""
+
+
+@dataclass
+class FeedItem:
+    title: str | None
+    link: str | None
+    date: str | None
+    author: str | None
+    content: str               # HTML of the item's own text ("" when it has none)
+    guid: str
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _text(element: etree._Element | None) -> str:
+    return "".join(element.itertext()).strip() if element is not None else ""
+
+
+def parse_feed(doc: Document) -> etree._Element:
     try:
-        root = etree.fromstring(doc.text.encode("utf-8"), parser=etree.XMLParser(recover=True, resolve_entities=False,
-                                                                                  no_network=True))
+        root = etree.fromstring(doc.text.encode("utf-8"), parser=etree.XMLParser(
+            recover=True, resolve_entities=False, no_network=True, huge_tree=False))
     except etree.XMLSyntaxError as exc:
         raise ExtractionError(f"the feed is not well-formed XML: {exc}", source=doc.input) from exc
     if root is None:
         raise ExtractionError("the feed is empty", source=doc.input)
-    links: list[str] = []
+    return root
+
+
+def _child(item: etree._Element, *names: str) -> etree._Element | None:
+    for name in names:
+        for child in item:
+            if _local(child) == name:
+                return child
+    return None
+
+
+def _content(item: etree._Element) -> str:
+    """The item's own HTML: content:encoded, Atom content (html or xhtml), else description."""
+    for name in ("encoded", "content", "description", "summary"):
+        node = _child(item, name)
+        if node is None:
+            continue
+        if len(node) and node.get("type") == "xhtml":
+            return "".join(etree.tostring(c, encoding="unicode") for c in node)
+        value = (node.text or "").strip()
+        if value:
+            return value
+    return ""
+
+
+def _link(item: etree._Element) -> str | None:
+    for child in item:
+        if _local(child) != "link":
+            continue
+        href = child.get("href") or (child.text or "").strip()
+        if href.startswith(("http://", "https://")) and child.get("rel", "alternate") == "alternate":
+            return href
+    guid = _child(item, "guid", "id")
+    value = _text(guid)
+    return value if value.startswith(("http://", "https://")) else None
+
+
+def feed_items(root: etree._Element, limit: int) -> list[FeedItem]:
+    items = []
     for element in root.iter():
-        tag = etree.QName(element).localname if isinstance(element.tag, str) else ""
-        if tag == "link":
-            href = element.get("href") or (element.text or "").strip()
-            rel = element.get("rel", "alternate")
-            if href.startswith("http") and rel == "alternate":
-                links.append(href)
-        elif tag == "loc" and (element.text or "").strip().startswith("http"):
-            links.append(element.text.strip())
-    # An RSS <channel> links to the site's home page, not to an article.
-    channel_links = set()
-    for channel in root.iter("{*}channel"):
-        for child in channel:
-            if isinstance(child.tag, str) and etree.QName(child).localname == "link":
-                channel_links.add((child.text or "").strip())
-    unique = []
-    for link in links:
-        if link not in unique and link not in channel_links:
-            unique.append(link)
+        if _local(element) not in ("item", "entry"):
+            continue
+        if len(items) >= limit:
+            break
+        author_node = _child(element, "creator", "author")
+        author = _text(_child(author_node, "name")) if author_node is not None and len(author_node) else \
+            _text(author_node)
+        date_node = _child(element, "pubDate", "published", "date", "issued", "updated", "modified")
+        link = _link(element)
+        content = _content(element)
+        guid = _text(_child(element, "guid", "id")) or link or hashlib.sha256(content.encode()).hexdigest()
+        items.append(FeedItem(title=_text(_child(element, "title")) or None, link=link,
+                              date=_text(date_node) or None, author=author or None, content=content, guid=guid))
+    return items
+
+
+def has_full_text(item: FeedItem) -> bool:
+    """Escaped HTML in a description arrives here unescaped once by the XML parser; text
+    that still holds entities (&lt;p&gt;) is escaped twice."""
+    text = html.unescape(TAG_RE.sub("", item.content))
+    return len(re.sub(r"\s+", "", TAG_RE.sub("", text))) >= FULL_TEXT_CHARS
+
+
+def item_document(feed: Document, item: FeedItem, index: int) -> Document:
+    """A full-text item as a document of its own: a post whose front matter is the item's."""
+    content = item.content
+    if "<" not in content and "&lt;" in content:
+        content = html.unescape(content)
+    meta: dict[str, object] = {"title": item.title, "date": item.date, "_date_from": "feed item date"}
+    if item.author:
+        meta["author"] = item.author
+    key = hashlib.sha256(f"{feed.key}\n{item.guid}".encode()).hexdigest()[:16]
+    return Document(input=f"{feed.input}#item{index + 1}", kind="post", text=content, body=content, meta=meta,
+                    url=item.link, key=key, encoding=feed.encoding, collected=feed.collected)
+
+
+def hint_for(item: FeedItem, feed: Document) -> FeedHint:
+    return FeedHint(title=item.title, date=parse_date_value(item.date) if item.date else None,
+                    author=item.author, feed=feed.input)
+
+
+def person_name(author: str | None) -> str | None:
+    """A feed's author field names a person (张三) or the publisher (社区金融资讯): only a
+    person is a case author."""
+    return author if author and PERSON_RE.match(author.strip()) else None
+
+
+WEAK_DATE_KINDS = ("text", "collected", "")
+
+
+def apply_hint(case: object, hint: FeedHint, *, date_kind: str | None) -> None:
+    """The feed's author for a case without one; with `date_kind`, the feed's date for a page
+    whose own date is only inferred from its text or is the day it was collected."""
+    if not case.authors and (name := person_name(hint.author)):  # type: ignore[attr-defined]
+        case.authors = [name]  # type: ignore[attr-defined]
+    evidence = case.date_evidence.split(":")[0]  # type: ignore[attr-defined]
+    if date_kind and hint.date and evidence in WEAK_DATE_KINDS:
+        case.date = hint.date  # type: ignore[attr-defined]
+        case.date_evidence = date_kind  # type: ignore[attr-defined]
+        case.review = [r for r in case.review if not r.startswith("date:")]  # type: ignore[attr-defined]
+        titled = not any(r.startswith("title:") for r in case.review)  # type: ignore[attr-defined]
+        if case.status == "draft" and titled and len(hint.date) >= 10:  # type: ignore[attr-defined]
+            case.status = "published"  # type: ignore[attr-defined]
+
+
+def sitemap_links(root: etree._Element) -> list[str]:
+    return [element.text.strip() for element in root.iter()
+            if _local(element) == "loc" and (element.text or "").strip().startswith("http")]
+
+
+def discover_links(doc: Document, limit: int = 200) -> list[str]:
+    """The article links a feed or sitemap lists (every item, full text or not)."""
+    root = parse_feed(doc)
+    links = [item.link for item in feed_items(root, limit) if item.link] or sitemap_links(root)[:limit]
+    unique = list(dict.fromkeys(links))
     if not unique:
         raise ExtractionError("the feed lists no article links", source=doc.input)
     return unique

@@ -36,6 +36,7 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
     store = CaseStore(out_dir or settings.cases_dir)
     queue = expand_inputs(list(inputs))
     seen: set[str] = set()
+    hints: dict[str, object] = {}   # link -> what the feed that listed it said (feeds.FeedHint)
     rows: list[ReportRow] = []
 
     def emit(row: ReportRow) -> None:
@@ -48,11 +49,12 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
         if item in seen:
             continue
         seen.add(item)
-        extraction = extract_input(item, settings, data, fetcher)
+        extraction = extract_input(item, settings, data, fetcher, hint=hints.get(item))
         if extraction.error:
             emit(ReportRow(item, "failed", None, None, str(extraction.error)))
             continue
         queue.extend(link for link in extraction.links if link not in seen)
+        hints.update(extraction.hints)
         for case in extraction.cases:
             if not case.relevant:
                 emit(ReportRow(item, "irrelevant", None, case.title, case.reason))

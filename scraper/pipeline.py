@@ -38,6 +38,7 @@ class Extraction:
     cases: list[Case] = field(default_factory=list)
     error: CasebookError | None = None
     links: list[str] = field(default_factory=list)   # article links found in a feed
+    hints: dict = field(default_factory=dict)        # link -> feeds.FeedHint: the feed's word on it
 
 
 def _blocks(markdown: str) -> list[str]:
@@ -139,16 +140,54 @@ def read_input(item: str, settings: Settings, fetcher: object | None = None) -> 
     return document_from_bytes(raw, input=item, collected=saved)
 
 
+def extract_feed(doc: Document, data: Data, settings: Settings) -> Extraction:
+    """Items with their own full text are stories; the others' links are fetched by ingest,
+    with what the feed said about them kept as evidence."""
+    from scraper import feeds
+
+    root = feeds.parse_feed(doc)
+    items = feeds.feed_items(root, settings.max_feed_items)
+    result = Extraction(doc.input)
+    failures: list[CasebookError] = []
+    for index, item in enumerate(items):
+        if feeds.has_full_text(item):
+            try:
+                cases = extract_document(feeds.item_document(doc, item, index), data)
+            except CasebookError as exc:   # one bad item does not lose the others
+                failures.append(exc)
+                continue
+            for case in cases:
+                feeds.apply_hint(case, feeds.hint_for(item, doc), date_kind=None)
+            result.cases.extend(cases)
+        elif item.link and item.link not in result.hints:
+            result.links.append(item.link)
+            result.hints[item.link] = feeds.hint_for(item, doc)
+    if not items:
+        result.links = feeds.sitemap_links(root)[:settings.max_feed_items]
+    if not result.cases and not result.links:
+        if failures:
+            raise failures[0]
+        raise ExtractionError("the feed lists no article links and no stories", source=doc.input)
+    for case in result.cases[:1]:   # the others still count: their items are named for the editor
+        case.review.extend(f"feed: an item was not read: {exc}" for exc in failures)
+    return result
+
+
 def extract_input(item: str, settings: Settings, data: Data | None = None,
-                  fetcher: object | None = None) -> Extraction:
-    """Never raises for a bad input: the error is returned with the input it belongs to."""
+                  fetcher: object | None = None, hint: object | None = None) -> Extraction:
+    """Never raises for a bad input: the error is returned with the input it belongs to.
+    `hint` is a feed's word (feeds.FeedHint) on the article behind a link it listed."""
     data = data or load_data(settings.data_dir)
     try:
         doc = read_input(item, settings, fetcher)
         if doc.kind == "feed":
-            from scraper.feeds import discover_links
+            return extract_feed(doc, data, settings)
+        cases = extract_document(doc, data)
+        if hint is not None:
+            from scraper.feeds import apply_hint
 
-            return Extraction(item, links=discover_links(doc))
-        return Extraction(item, cases=extract_document(doc, data))
+            for case in cases:
+                apply_hint(case, hint, date_kind="container: feed item date")  # type: ignore[arg-type]
+        return Extraction(item, cases=cases)
     except CasebookError as exc:
         return Extraction(item, error=exc)
