@@ -318,8 +318,12 @@ def page_variant(page: Path, seed: SeedStory) -> Variant:
 
 # ---------------------------------------------------------------- mirror posts, feeds, transcripts
 
-MIRROR_FURNITURE = ["展开阅读全文", "版权归原作者所有，向原创者致敬", "推荐阅读：", "[银行业协会发布年度社会责任报告](https://example.com/a.html)",
-                    "[五部门联合部署金融教育宣传周](https://example.com/b.html)"]
+# What mirrors put around a story (the phrases of issue 14): closings, notices, editor
+# blocks, account promotions, a 推荐阅读 list of links.
+MIRROR_FURNITURE = ["展开阅读全文", "版权归原作者所有，向原创者致敬", "栏目主编：张晓明 文字编辑：李华",
+                    "关注公众号：人民网财经"]
+RELATED = [("银行业协会发布年度社会责任报告", "https://example.com/a.html"),
+           ("五部门联合部署金融教育宣传周活动", "https://example.com/b.html")]
 
 
 def hexo_variant(seed: SeedStory) -> Variant:
@@ -327,9 +331,9 @@ def hexo_variant(seed: SeedStory) -> Variant:
     title = seed.title.replace("“", "_").replace("”", "_")
     front = (f"---\ntitle: '{title}'\ncategories: \n - 新媒体\n - 趣头条\n - 分类\nauthor: 趣头条\n"
              f"comments: false\ndate: {stamp}\n---\n\n")
-    body = "<div>\n" + _story_html(seed) + "\n<p>" + "</p>\n<p>".join(MIRROR_FURNITURE[:2]) + "</p>\n</div>\n"
+    body = "<div>\n" + _story_html(seed) + "\n<p>" + "</p>\n<p>".join(MIRROR_FURNITURE) + "</p>\n</div>\n"
     return Variant(f"hexo:{seed.name}", "post.md", (front + body).encode("utf-8"), seed,
-                   container_lines=MIRROR_FURNITURE[:2])
+                   container_lines=MIRROR_FURNITURE)
 
 
 def jekyll_variant(seed: SeedStory) -> Variant:
@@ -337,8 +341,9 @@ def jekyll_variant(seed: SeedStory) -> Variant:
              "categories: hongwang\ntags: 红网新闻\n---\n")
     footer = ("\n\n<http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202112302231516167>\n\n"
               "[返回红网新闻](//finews.withounder.com/category/hongwang.html)｜[返回首页](//finews.withounder.com/)\n")
-    body = _story_html(seed).replace("\n", "") + "<p>" + MIRROR_FURNITURE[2] + "</p>"
-    lines = ["返回红网新闻", "finews.withounder.com", "推荐阅读"] + [MIRROR_FURNITURE[3]]
+    related = "".join(f'<li><a href="{url}">{text}</a></li>' for text, url in RELATED)
+    body = _story_html(seed).replace("\n", "") + "<p>（责编：王五）</p><p>推荐阅读</p><ul>" + related + "</ul>"
+    lines = ["返回红网新闻", "finews.withounder.com", "推荐阅读", "责编", *(text for text, _ in RELATED)]
     return Variant(f"jekyll:{seed.name}", "post.md", (front + body + footer).encode("utf-8"), seed,
                    container_lines=lines)
 

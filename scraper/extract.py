@@ -180,10 +180,10 @@ def _headline_node(root: lxml.html.HtmlElement, title: str | None) -> lxml.html.
         if not isinstance(el.tag, str) or el.tag == "a" or not el.text:
             continue
         text = re.sub(r"\s+", "", el.text_content())
-        if len(text) >= 6 and (text == wanted or (text in wanted and len(text) >= 0.6 * len(wanted))
-                               or (wanted in text and len(text) <= len(wanted) + 10)):
-            if not any(a.tag == "a" for a in el.iterancestors()):
-                return el
+        similar = text == wanted or (text in wanted and len(text) >= 0.6 * len(wanted)) or (
+            wanted in text and len(text) <= len(wanted) + 10)
+        if len(text) >= 6 and similar and not any(a.tag == "a" for a in el.iterancestors()):
+            return el
     return None
 
 
@@ -193,12 +193,12 @@ def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -
     headline = _headline_node(root, title)
     if headline is not None:
         seen = 0
-        for node in _following(headline):
-            text, in_link = node
-            if in_link or not text.strip():
+        for text, owner in _following(headline):
+            text = text.strip()
+            if not text or _in_furniture(owner, rules):
                 continue
             seen += 1
-            if seen > rules.get("dateline_nodes", 25) or len(text.strip()) > rules.get("dateline_body_chars", 120):
+            if seen > rules.get("dateline_nodes", 25) or _starts_body(text, rules):
                 break
             if iso := find_dateline(text, max_chars):
                 return DateEvidence(iso, "dateline", "the line under the headline")
@@ -212,23 +212,26 @@ def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -
     return None
 
 
+def _starts_body(text: str, rules: dict) -> bool:
+    """The article's first sentence: the date line, if any, came before it."""
+    return len(text) > rules.get("dateline_body_chars", 120) or (len(text) >= 40 and "。" in text)
+
+
 def _following(start: lxml.html.HtmlElement):  # type: ignore[no-untyped-def]
-    """(text, inside a link) of every text node after `start`'s own text, in document order."""
+    """(text, the element it belongs to) of every text node after `start`'s own text, in
+    document order; a tail belongs to the parent of the element it follows."""
     started = False
     for event, el in lxml.etree.iterwalk(start.getroottree().getroot(), events=("start", "end")):
         if not isinstance(el.tag, str):
             continue
-        in_link = el.tag == "a" or any(a.tag == "a" for a in el.iterancestors())
         if event == "start":
             if started and el.text:
-                yield el.text, in_link
+                yield el.text, el
         else:
             if el is start:
                 started = True
-            if started and el.tail:
-                parent = el.getparent()
-                yield el.tail, parent is not None and (parent.tag == "a" or any(
-                    a.tag == "a" for a in parent.iterancestors()))
+            if started and el.tail and el.getparent() is not None:
+                yield el.tail, el.getparent()
 
 
 def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -> PageArticle:

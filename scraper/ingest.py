@@ -28,6 +28,7 @@ class ReportRow:
     output: str | None
     title: str | None
     reason: str
+    date_evidence: str = ""   # where the case's date came from (scraper/dates.py): "dateline: span.h-time"
 
 
 def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = None,
@@ -57,11 +58,11 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
         hints.update(extraction.hints)
         for case in extraction.cases:
             if not case.relevant:
-                emit(ReportRow(item, "irrelevant", None, case.title, case.reason))
+                emit(ReportRow(item, "irrelevant", None, case.title, case.reason, case.date_evidence))
                 continue
             outcome = store.save(case)
             emit(ReportRow(item, outcome.status, str(outcome.path) if outcome.path else None, case.title,
-                           outcome.reason))
+                           outcome.reason, case.date_evidence))
     return rows
 
 
