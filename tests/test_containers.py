@@ -95,7 +95,7 @@ def test_no_year_borrowed_from_related_links_or_copyright(tmp_path, settings):
 @pytest.mark.parametrize("line", [
     "栏目主编：张三 文字编辑：李四", "（责编：王五）", "责任编辑：赵六", "版权归原作者所有，向原创者致敬", "展开阅读全文",
     "海量资讯、精准解读，尽在新浪财经APP", "关注公众号：人民网财经", "分享到：微信 微博 QQ空间", "长按识别二维码关注",
-    "2023-11-07 17:45:00　来源：网易", "北京新浪網 (2020-01-21 11:12)", "—— END ——",
+    "2023-11-07 17:45:00　来源：网易", "北京新浪網 (2020-01-21 11:12)", "—— END ——", "广告", "×](https://www.so.com/s?q=1)",
 ])
 def test_furniture_lines_are_removed(line):
     assert furniture_reason(line, DATA) is not None
