@@ -141,6 +141,18 @@ def find_dateline(text: str, max_chars: int = 80) -> str | None:
     return find_full_date(text)
 
 
+def find_top_dateline(lines: list[str], max_lines: int = 12, max_chars: int = 40) -> str | None:
+    """A text dump's date line: a short dated line among its first lines, before the first
+    sentence of the story (`2022年02月24日 15:09`, `( 2023-11-07 17:45:00 )`)."""
+    for line in lines[:max_lines]:
+        line = line.strip()
+        if len(line) >= 40 and "。" in line:
+            return None
+        if found := find_dateline(line, max_chars):
+            return found
+    return None
+
+
 def find_labelled_date(lines: list[str], labels: re.Pattern[str] | None = None) -> str | None:
     """A date on a line that labels it (发布时间：, 发表于 ...), the strongest signal in a page."""
     for line in lines:
@@ -170,7 +182,7 @@ def infer_date(story: str, page: str) -> FoundDate | None:
             y <= dt.date.today().year for y in years) else years[0]
         iso = _build(year, int(match["m"]), int(match["d"]))
         if iso:
-            return FoundDate(iso, f"date: year {year} inferred from the page; the text says only "
+            return FoundDate(iso, f"date: year {year} inferred from the report's own text; it says only "
                                   f"{match.group(0)}")
     months = [(int(m["y"]), int(m["m"])) for m in YEAR_MONTH_RE.finditer(story) if 1 <= int(m["m"]) <= 12]
     if months:

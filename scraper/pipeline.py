@@ -93,6 +93,8 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     elif doc.kind == "text":
         blocks = textdump.paragraphs(doc.body)
         page_lines = list(blocks)
+        if declared_date := dates.find_top_dateline(page_lines):
+            date_evidence = "dateline: the line under the headline"
     else:
         raise ExtractionError(f"a {doc.kind} document holds links, not a story", source=doc.input)
     if not blocks:
