@@ -159,10 +159,11 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(text, re.IGNORECASE)
 
 
-def _in_furniture(node: lxml.html.HtmlElement, rules: dict) -> bool:
+def _in_furniture(node: lxml.html.HtmlElement, rules: dict, *, lists: bool = True) -> bool:
     """Inside a link, a list item or a block named as related links, footer or sidebar: a date
-    there belongs to another story or to the site."""
-    names = set(rules.get("not_inside", []))
+    there belongs to another story or to the site. Under the headline (`lists=False`) a list
+    item is the page's own info bar (<li>来源</li><li>2023-12-01 14:43</li>)."""
+    names = set(rules.get("not_inside", [])) - (set() if lists else {"li"})
     furniture = _pattern(rules.get("not_inside_class", "(?!)"))
     for el in (node, *node.iterancestors()):
         if el.tag in names or (el is not node and furniture.search(f"{el.get('class', '')} {el.get('id', '')}")):
@@ -170,19 +171,24 @@ def _in_furniture(node: lxml.html.HtmlElement, rules: dict) -> bool:
     return False
 
 
+TITLE_SEGMENT_RE = re.compile(r"\s*(?:_|\s[-–—|｜]\s|｜|\||--)\s*")
+
+
 def _headline_node(root: lxml.html.HtmlElement, title: str | None) -> lxml.html.HtmlElement | None:
-    """The element showing the headline in the page body (not a link to it)."""
+    """The element showing the headline in the page body (not a link to it): its text is the
+    title, or the title's first segment (a <title> ends with channel and site names)."""
     if not title:
         return None
-    wanted = re.sub(r"\s+", "", title)
+    wanted = {re.sub(r"\s+", "", t) for t in (title, TITLE_SEGMENT_RE.split(title.strip())[0]) if t.strip()}
     body = next(root.iter("body"), root)
     for el in body.iter():
         if not isinstance(el.tag, str) or el.tag == "a" or not el.text:
             continue
         text = re.sub(r"\s+", "", el.text_content())
-        similar = text == wanted or (text in wanted and len(text) >= 0.6 * len(wanted)) or (
-            wanted in text and len(text) <= len(wanted) + 10)
-        if len(text) >= 6 and similar and not any(a.tag == "a" for a in el.iterancestors()):
+        if len(text) < (2 if el.tag in ("h1", "h2") else 6) or any(a.tag == "a" for a in el.iterancestors()):
+            continue
+        if any(text == w or (len(text) >= 6 and ((text in w and len(text) >= 0.6 * len(w))
+                                                   or (w in text and len(text) <= len(w) + 10))) for w in wanted):
             return el
     return None
 
@@ -195,7 +201,7 @@ def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -
         seen = 0
         for text, owner in _following(headline):
             text = text.strip()
-            if not text or _in_furniture(owner, rules):
+            if not text or _in_furniture(owner, rules, lists=False):
                 continue
             seen += 1
             if seen > rules.get("dateline_nodes", 25) or _starts_body(text, rules):
