@@ -136,7 +136,7 @@ def find_dateline(text: str, max_chars: int = 80) -> str | None:
     """The date of a short date line (`2022-02-24 15:09:08`, `新华网河北频道 ( 2023-11-07 17:45:00 )`,
     `2022年02月24日 15:09 来源：…`): a complete date in text no longer than a date line."""
     text = " ".join(text.split())
-    if not text or len(text) > max_chars:
+    if not text or len(text) > max_chars or re.search(r"[，。！？；]", text):   # a sentence, not a date line
         return None
     return find_full_date(text)
 

@@ -180,15 +180,21 @@ def _headline_node(root: lxml.html.HtmlElement, title: str | None) -> lxml.html.
     if not title:
         return None
     wanted = {re.sub(r"\s+", "", t) for t in (title, TITLE_SEGMENT_RE.split(title.strip())[0]) if t.strip()}
+    def shows(el: lxml.html.HtmlElement) -> bool:
+        if not isinstance(el.tag, str) or el.tag == "a":
+            return False
+        text = re.sub(r"\s+", "", el.text_content())
+        if len(text) < (2 if el.tag in ("h1", "h2") else 6):
+            return False
+        return any(text == w or (len(text) >= 6 and ((text in w and len(text) >= 0.6 * len(w))
+                                                     or (w in text and len(text) <= len(w) + 10))) for w in wanted)
+
     body = next(root.iter("body"), root)
     for el in body.iter():
-        if not isinstance(el.tag, str) or el.tag == "a" or not el.text:
-            continue
-        text = re.sub(r"\s+", "", el.text_content())
-        if len(text) < (2 if el.tag in ("h1", "h2") else 6) or any(a.tag == "a" for a in el.iterancestors()):
-            continue
-        if any(text == w or (len(text) >= 6 and ((text in w and len(text) >= 0.6 * len(w))
-                                                   or (w in text and len(text) <= len(w) + 10))) for w in wanted):
+        if shows(el) and not any(a.tag == "a" for a in el.iterancestors()):
+            # The innermost element that shows it (<strong><h1><!-- -->Title</h1></strong>).
+            while (inner := next((c for c in el if shows(c)), None)) is not None:
+                el = inner
             return el
     return None
 
@@ -240,6 +246,37 @@ def _following(start: lxml.html.HtmlElement):  # type: ignore[no-untyped-def]
                 yield el.tail, el.getparent()
 
 
+def _squash(text: str | None) -> str:
+    return re.sub(r"\s+", "", text or "")
+
+
+def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | None:
+    """og:title, WeChat's msg_title, the h1, the <title>: in that order, except that an
+    og:title unlike both the visible headline and the <title> (a template's stale
+    declaration) gives way to the headline the reader sees."""
+    declared = meta.get("og:title", "twitter:title")
+    wechat = m.group("t") if (m := WECHAT_TITLE_RE.search(html)) else None
+    h1, head = _first_text(root, "h1"), _first_text(root, "title")
+    if declared and head:
+        # The visible headline: the first h1 (else h2) the <title> also names (not a logo's h1).
+        heads = [*list(root.iter("h1"))[:8], *list(root.iter("h2"))[:8]]
+        shown = next((_text(h, " ") for h in heads
+                      if len(_squash(_text(h, ""))) >= 4 and _squash(_text(h, "")) in _squash(head)), None)
+        if shown and _squash(shown) not in _squash(declared) and _squash(declared) not in _squash(head):
+            return shown
+    return declared or wechat or h1 or head
+
+
+def choose_date(structured: DateEvidence | None, line: DateEvidence | None) -> DateEvidence | None:
+    """Structured data first; but when the page shows another day under its headline, the
+    reader's date line wins (declarations go stale in templates and reposts), and the
+    evidence names both."""
+    if structured and line and structured.iso[:10] != line.iso[:10]:
+        return DateEvidence(line.iso, line.kind, f"{line.where}; the page's {structured.where} says "
+                                                 f"{structured.iso[:10]}")
+    return structured or line
+
+
 def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -> PageArticle:
     # One lxml tree for the page's own declarations, its text lines and the site's rules
     # (a BeautifulSoup of a whole page cost more than trafilatura's extraction of it).
@@ -247,10 +284,8 @@ def extract_page(html: str, *, url: str | None, site: dict | None, data: Data) -
     for node in list(root.iter(*UNSEEN_TAGS)):
         node.drop_tree()
     meta = PageMeta(root)
-    title = (meta.get("og:title", "twitter:title")
-             or (m.group("t") if (m := WECHAT_TITLE_RE.search(html)) else None)
-             or _first_text(root, "h1") or _first_text(root, "title"))
-    evidence = structured_date(html, root, meta, data.dates) or dateline_date(root, title, data.dates)
+    title = page_title(root, meta, html)
+    evidence = choose_date(structured_date(html, root, meta, data.dates), dateline_date(root, title, data.dates))
     date = evidence.iso if evidence else None
     page_url = url or meta.get("og:url") or _canonical(root)
     lines = [line.strip() for line in "\n".join(root.itertext()).split("\n") if line.strip()]
