@@ -191,16 +191,26 @@ def _article_block(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     return best
 
 
-def _headline(root: lxml.html.HtmlElement) -> str | None:
+def _headlines(root: lxml.html.HtmlElement) -> list[str]:
+    """The old story's headline as the page writes it: og:title (and its first segment), and
+    every visible element whose text begins the <title> (`标题-新华网`, `标题_频道_网站`)."""
+    found = []
     for meta in root.iter("meta"):
         if meta.get("property") in ("og:title", "twitter:title") and (meta.get("content") or "").strip():
-            return meta.get("content").strip()
-    for tag in ("h1", "title"):
-        found = next(root.iter(tag), None)
-        if found is not None and found.text_content().strip():
-            text = re.sub(r"\s+", " ", found.text_content()).strip()
-            return re.split(r"\s*(?:_|\s[-|｜]\s|｜|\|)\s*", text)[0] if tag == "title" else text
-    return None
+            value = meta.get("content").strip()
+            found += [value, re.split(r"\s*(?:_|\s[-|｜]\s|｜|\|)\s*", value)[0]]
+    title = next(root.iter("title"), None)
+    head = re.sub(r"\s+", " ", title.text_content()).strip() if title is not None else ""
+    shown = []
+    for el in root.iter():
+        if not isinstance(el.tag, str) or not _visible(el) or el.tag in ("a", "title") \
+                or any(a.tag == "a" for a in el.iterancestors()):
+            continue
+        text = re.sub(r"\s+", " ", el.text_content()).strip()
+        if len(text) >= 6 and head.startswith(text):
+            shown.append(text)
+    found += [*shown, head] if shown else [re.split(r"\s*(?:_|\s[-|｜]\s|｜|\|)\s*", head)[0]]
+    return [h for h in dict.fromkeys(found) if len(h) >= 4]
 
 
 def _replace_everywhere(root: lxml.html.HtmlElement, old: str, new: str, *, declarations: bool = True) -> None:
@@ -302,13 +312,8 @@ def page_variant(page: Path, seed: SeedStory, *, declarations: bool = True) -> V
     root = lxml.html.document_fromstring(text.replace("\r\n", "\n").encode("utf-8"),
                                          parser=lxml.html.HTMLParser(encoding="utf-8"))
     block = _article_block(root)
-    headline = _headline(root)
-    if headline and len(headline) >= 4:
-        # og:title may carry the channel and site after the headline the page shows.
-        first = re.split(r"\s*(?:_|\s[-|｜]\s|｜|\|)\s*", headline)[0]
-        for old in dict.fromkeys([headline, first]):
-            if len(old) >= 4:
-                _replace_everywhere(root, old, seed.title, declarations=declarations)
+    for old in sorted(_headlines(root), key=len, reverse=True):   # longest first: a headline holds its segments
+        _replace_everywhere(root, old, seed.title, declarations=declarations)
     for script in root.iter("script") if declarations else ():   # WeChat keeps its headline in a script variable
         if script.text and "msg_title" in script.text:
             script.text = re.sub(r"""(var\s+msg_title\s*=\s*['"]).*?(['"])""",

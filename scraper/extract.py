@@ -174,36 +174,48 @@ def _in_furniture(node: lxml.html.HtmlElement, rules: dict, *, lists: bool = Tru
 TITLE_SEGMENT_RE = re.compile(r"\s*(?:_|\s[-–—|｜]\s|｜|\||--)\s*")
 
 
-def _headline_node(root: lxml.html.HtmlElement, title: str | None) -> lxml.html.HtmlElement | None:
-    """The element showing the headline in the page body (not a link to it): its text is the
-    title, or the title's first segment (a <title> ends with channel and site names)."""
+def _headline_nodes(root: lxml.html.HtmlElement, title: str | None) -> list[lxml.html.HtmlElement]:
+    """Elements showing the headline in the page body (not links to it), most likely first:
+    their text is the title, or the title's first segment (a <title> ends with channel and
+    site names)."""
     if not title:
-        return None
-    wanted = {re.sub(r"\s+", "", t) for t in (title, TITLE_SEGMENT_RE.split(title.strip())[0]) if t.strip()}
+        return []
+    segments = (title, TITLE_SEGMENT_RE.split(title.strip())[0], re.split(r"\s*[-_|｜—]+\s*", title.strip())[0])
+    wanted = {re.sub(r"\s+", "", t) for t in segments if len(t.strip()) >= 2}
     def shows(el: lxml.html.HtmlElement) -> bool:
         if not isinstance(el.tag, str) or el.tag == "a":
             return False
         text = re.sub(r"\s+", "", el.text_content())
         if len(text) < (2 if el.tag in ("h1", "h2") else 6):
             return False
-        return any(text == w or (len(text) >= 6 and ((text in w and len(text) >= 0.6 * len(w))
-                                                     or (w in text and len(text) <= len(w) + 10))) for w in wanted)
+        if any(text == w for w in wanted):
+            return True
+        # A heading may hold a little more or less than the declared title; other elements
+        # must show it exactly (a sentence that starts with the title is not the headline).
+        heading = el.tag in ("h1", "h2", "h3") or "title" in (el.get("class") or "").lower()
+        return heading and len(text) >= 6 and any((text in w and len(text) >= 0.6 * len(w))
+                                                  or (w in text and len(text) <= len(w) + 10) for w in wanted)
 
     body = next(root.iter("body"), root)
-    for el in body.iter():
+    found: list[lxml.html.HtmlElement] = []
+    # Headings first (a breadcrumb may repeat the title above the headline), then any element.
+    for el in [*body.iter("h1", "h2", "h3"), *body.iter()]:
         if shows(el) and not any(a.tag == "a" for a in el.iterancestors()):
             # The innermost element that shows it (<strong><h1><!-- -->Title</h1></strong>).
             while (inner := next((c for c in el if shows(c)), None)) is not None:
                 el = inner
-            return el
-    return None
+            if el not in found:
+                found.append(el)
+            if len(found) >= 6:
+                break
+    return found
 
 
 def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -> DateEvidence | None:
     """The date line a reader sees under the headline, else an element whose class names a time."""
     max_chars = rules.get("dateline_max_chars", 80)
-    headline = _headline_node(root, title)
-    if headline is not None:
+    headlines = _headline_nodes(root, title)
+    for headline in headlines:
         seen = 0
         for text, owner in _following(headline):
             text = text.strip()
@@ -215,13 +227,25 @@ def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -
             if iso := find_dateline(text, max_chars):
                 return DateEvidence(iso, "dateline", "the line under the headline")
     names = _pattern(rules.get("time_class", "(?!)"))
-    for el in root.iter("span", "div", "p", "em", "i", "font", "small", "time", "td", "strong", "b", "cite"):
+    # With the headline known, a time-named element counts only beside it (the date above the
+    # headline, in the same header block): elsewhere it dates a sidebar's or a list's story.
+    headers = [_ancestor(h, rules.get("header_levels", 4)) for h in headlines] or [root]
+    for el in (el for header in headers for el in header.iter("span", "div", "p", "em", "i", "font", "small", "time", "td", "strong", "b", "cite")):
         label = f"{el.get('class', '')} {el.get('id', '')}".strip()
         if not label or not names.search(label) or _in_furniture(el, rules):
             continue
         if iso := find_dateline(el.text_content(), max_chars):
             return DateEvidence(iso, "dateline", f"{el.tag}.{label.split()[0]}")
     return None
+
+
+def _ancestor(el: lxml.html.HtmlElement, levels: int) -> lxml.html.HtmlElement:
+    for _ in range(levels):
+        parent = el.getparent()
+        if parent is None or parent.tag == "body":
+            break
+        el = parent
+    return el
 
 
 def _starts_body(text: str, rules: dict) -> bool:
@@ -257,14 +281,14 @@ def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | 
     declared = meta.get("og:title", "twitter:title")
     wechat = m.group("t") if (m := WECHAT_TITLE_RE.search(html)) else None
     h1, head = _first_text(root, "h1"), _first_text(root, "title")
-    if declared and head:
-        # The visible headline: the first h1 (else h2) the <title> also names (not a logo's h1).
-        heads = [*list(root.iter("h1"))[:8], *list(root.iter("h2"))[:8]]
-        shown = next((_text(h, " ") for h in heads
-                      if len(_squash(_text(h, ""))) >= 4 and _squash(_text(h, "")) in _squash(head)), None)
-        if shown and _squash(shown) not in _squash(declared) and _squash(declared) not in _squash(head):
-            return shown
-    return declared or wechat or h1 or head
+    # The visible headline: the first h1 (else h2) the <title> also names (not a logo's or a
+    # pop-up's h1).
+    heads = [*list(root.iter("h1"))[:8], *list(root.iter("h2"))[:8]]
+    shown = next((_text(h, " ") for h in heads
+                  if len(_squash(_text(h, ""))) >= 4 and _squash(_text(h, "")) in _squash(head)), None) if head else None
+    if declared and shown and _squash(shown) not in _squash(declared) and _squash(declared) not in _squash(head):
+        return shown
+    return declared or wechat or shown or h1 or head
 
 
 def choose_date(structured: DateEvidence | None, line: DateEvidence | None) -> DateEvidence | None:
