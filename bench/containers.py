@@ -301,6 +301,17 @@ def _outside_lines(root: lxml.html.HtmlElement, block: lxml.html.HtmlElement) ->
     return lines
 
 
+# What these portals keep inside their own article blocks, after the story (the block's
+# furniture, which a careful copy of the story into the block keeps too).
+BLOCK_FURNITURE = {
+    "022_": ['<p>海量资讯、精准解读，尽在新浪财经APP</p>', '<p class="article-editor">责任编辑：张文 </p>'],
+    "032_": ['<p>（责编：赵欣悦、牛镛）</p>', '<p>分享让更多人看到</p>'],
+    "034_": ['<p>推荐阅读</p>', '<p><a href="https://mp.weixin.qq.com/s/a">银行业协会发布年度社会责任报告</a></p>',
+             '<p><a href="https://mp.weixin.qq.com/s/b">五部门联合部署金融教育宣传周活动</a></p>'],
+    "023_": ['<p>栏目主编：张晓明 文字编辑：李华</p>', '<p>关注公众号：人民网财经</p>'],
+}
+
+
 def page_variant(page: Path, seed: SeedStory, *, declarations: bool = True) -> Variant:
     """The seed in the page's article block, under the page's headline and date line. Without
     `declarations` the page's meta tags, JSON-LD and scripts keep the old story's title and
@@ -326,11 +337,13 @@ def page_variant(page: Path, seed: SeedStory, *, declarations: bool = True) -> V
         block.remove(child)
     block.text = "\n"
     dateline = "" if had_date_line else f"<p>发布时间：{seed.date} {TIME_OF_DAY[:5]}</p>"
-    fragment = lxml.html.fragment_fromstring(dateline + _story_html(seed), create_parent="div")
+    furniture = next((v for k, v in BLOCK_FURNITURE.items() if page.stem.startswith(k)), [])
+    fragment = lxml.html.fragment_fromstring(dateline + _story_html(seed) + "".join(furniture), create_parent="div")
     for child in fragment:
         block.append(child)
     container = [line for line in _outside_lines(root, block)
                  if seed.title not in line and not any(line in p for p in seed.paragraphs)]
+    container += [re.sub(r"<[^>]+>", "", f).strip() for f in furniture]
     out = lxml.html.tostring(root, encoding="unicode", doctype="<!DOCTYPE html>")
     encoded = out.encode(codec, errors="xmlcharrefreplace")
     kind = page.stem if declarations else f"{page.stem}-stale-meta"

@@ -38,7 +38,7 @@ def is_boilerplate(block: str, data: Data) -> bool:
 @lru_cache(maxsize=8)
 def _credit_re(labels: tuple[str, ...], max_chars: int) -> re.Pattern[str]:
     names = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-    pair = rf"(?:{names})\s*[:：]\s*[^:：。！？!?]{{1,24}}?"
+    pair = rf"(?:{names})\s*[:：丨|｜]\s*[^:：丨|｜。！？!?]{{1,24}}?"
     return re.compile(rf"^{pair}(?:\s*[|｜丨/;；、,，\s]\s*{pair})*$")
 
 

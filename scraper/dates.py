@@ -141,7 +141,7 @@ def find_dateline(text: str, max_chars: int = 80) -> str | None:
     return find_full_date(text)
 
 
-def find_top_dateline(lines: list[str], max_lines: int = 12, max_chars: int = 40) -> str | None:
+def find_top_dateline(lines: list[str], max_lines: int = 12, max_chars: int = 60) -> str | None:
     """A text dump's date line: a short dated line among its first lines, before the first
     sentence of the story (`2022年02月24日 15:09`, `( 2023-11-07 17:45:00 )`)."""
     for line in lines[:max_lines]:

@@ -24,6 +24,7 @@ from scraper.sources import Document
 FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
 PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
 TAG_RE = re.compile(r"<[^>]+>")
+TRUNCATED_RE = re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|(?:阅读|查看|展开)(?:全文|原文|更多)[>》]*|Readmore|ReadMore)$")
 
 
 @dataclass
@@ -121,8 +122,10 @@ def feed_items(root: etree._Element, limit: int) -> list[FeedItem]:
 def has_full_text(item: FeedItem) -> bool:
     """Escaped HTML in a description arrives here unescaped once by the XML parser; text
     that still holds entities (&lt;p&gt;) is escaped twice."""
-    text = html.unescape(TAG_RE.sub("", item.content))
-    return len(re.sub(r"\s+", "", TAG_RE.sub("", text))) >= FULL_TEXT_CHARS
+    text = re.sub(r"\s+", "", TAG_RE.sub("", html.unescape(TAG_RE.sub("", item.content))))
+    if TRUNCATED_RE.search(text):   # a teaser that stops mid-story: the link has the story
+        return False
+    return len(text) >= FULL_TEXT_CHARS
 
 
 def item_document(feed: Document, item: FeedItem, index: int) -> Document:

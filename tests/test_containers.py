@@ -9,6 +9,7 @@ furniture rules by shape, feeds with full-text and summary items through a real 
 
 from __future__ import annotations
 
+import html
 import http.server
 import threading
 
@@ -84,9 +85,9 @@ def test_date_line_forms(dateline, iso, tmp_path, settings):
 def test_no_year_borrowed_from_related_links_or_copyright(tmp_path, settings):
     """The story says only 2月24日; the page's other years (related links, copyright) are not its year."""
     sidebar = "<ul class='related'><li><a href='/a'>2019年社区金融服务回顾</a> <span class='date'>2019-05-01</span></li></ul>"
-    html = _page("", sidebar).replace("成都农商银行在社区", "2月24日，成都农商银行在社区", 1)
+    page = _page("", sidebar).replace("成都农商银行在社区", "2月24日，成都农商银行在社区", 1)
     path = tmp_path / "page.html"
-    path.write_text(html, encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     case = extract_input(str(path), settings).cases[0]
     assert not (case.date or "").startswith(("2017", "2019"))
     assert case.date_evidence in ("collected", "") and case.status == "draft"
@@ -173,3 +174,21 @@ def test_feed_items_read_are_bounded(tmp_path):
     feed.write_text(f"<?xml version='1.0'?><rss><channel>{items}</channel></rss>", encoding="utf-8")
     result = extract_input(str(feed), load(max_feed_items=7))
     assert result.error is None and len(result.links) == 7
+
+
+def test_teaser_items_are_links_and_full_items_are_stories(tmp_path, settings):
+    seed = containers.load_seeds()[0]
+    teaser = "“我平时还是有去银行办理业务的习惯，" * 12 + "……"
+    feed = tmp_path / "atom.xml"
+    feed.write_text(f"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">
+<title>t</title><entry><title>teaser</title><link rel="alternate" href="http://127.0.0.1:9/t.html"/>
+<updated>2022-02-24T07:09:08Z</updated><summary>{teaser}</summary></entry>
+<entry><title>{seed.title}</title><link rel="alternate" href="http://127.0.0.1:9/s.html"/>
+<published>2022-02-24T07:09:08Z</published><author><name>彭戎</name></author>
+<content type="html">{html.escape(containers._story_html(seed))}</content></entry></feed>""", encoding="utf-8")
+    result = extract_input(str(feed), settings)
+    assert result.links == ["http://127.0.0.1:9/t.html"]
+    assert result.hints["http://127.0.0.1:9/t.html"].date == "2022-02-24T15:09:08+08:00"
+    [case] = result.cases
+    assert (case.title, case.date, case.source_url) == (seed.title, "2022-02-24T15:09:08+08:00", "http://127.0.0.1:9/s.html")
+    assert case.authors == ["彭戎"] and case.date_evidence == "container: feed item date"
