@@ -79,6 +79,10 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         markdown, blocks, title, cover = _post_article(doc, data)
         declared_date = dates.parse_date_value(doc.meta.get("date"))
         date_evidence = f"container: {doc.meta.get('_date_from', 'front matter date')}"
+        if (line := dates.find_top_dateline(blocks, max_lines=3)) and (line[:10] != (declared_date or "")[:10]):
+            # The story's own date line outranks the mirror's or the feed's date for it.
+            said = f"; the container says {declared_date[:10]}" if declared_date else ""
+            declared_date, date_evidence = line, f"dateline: the line above the story{said}"
         meta_via = _meta_via(doc.meta, data)
         page_lines = [b for b in blocks]
     elif doc.kind == "html":

@@ -192,3 +192,14 @@ def test_teaser_items_are_links_and_full_items_are_stories(tmp_path, settings):
     [case] = result.cases
     assert (case.title, case.date, case.source_url) == (seed.title, "2022-02-24T15:09:08+08:00", "http://127.0.0.1:9/s.html")
     assert case.authors == ["彭戎"] and case.date_evidence == "container: feed item date"
+
+
+def test_a_mirror_posts_own_date_line_outranks_its_front_matter(tmp_path, settings):
+    seed = containers.load_seeds()[2]
+    post = tmp_path / "post.md"
+    post.write_text(f"---\ntitle: \"{seed.title}\"\ndate: 2022-06-01 08:00:00 +0800\n---\n"
+                    f"<p>2021年12月30日 15:26 来源：红网</p>{containers._story_html(seed)}", encoding="utf-8")
+    [case] = extract_input(str(post), settings).cases
+    assert case.date == "2021-12-30T15:26:00+08:00"
+    assert case.date_evidence == "dateline: the line above the story; the container says 2022-06-01"
+    assert "15:26" not in case.body
