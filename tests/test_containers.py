@@ -203,3 +203,15 @@ def test_a_mirror_posts_own_date_line_outranks_its_front_matter(tmp_path, settin
     assert case.date == "2021-12-30T15:26:00+08:00"
     assert case.date_evidence == "dateline: the line above the story; the container says 2022-06-01"
     assert "15:26" not in case.body
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ('<rss version="2.0"><channel><item><description><![CDATA[<html><body><p>正文</p></body></html>]]>'
+     "</description></item></channel></rss>", "feed"),     # HTML inside an item is still a feed
+    ('<?xml version="1.0"?>\n<!-- generated -->\n<rdf:RDF xmlns:rdf="r"><item></item></rdf:RDF>', "feed"),
+    ("<!DOCTYPE html><html><body><p>订阅我们的 rss feed</p></body></html>", "html"),
+])
+def test_feed_sniffing_by_root_element(text, kind):
+    from scraper.sources import sniff
+
+    assert sniff(text) == kind
