@@ -147,7 +147,10 @@ def structured_date(html: str, root: lxml.html.HtmlElement, meta: PageMeta, rule
         if iso := parse_date_value(value):
             return DateEvidence(iso, "structured", f"JSON-LD {key}")
     for node in root.iter("time"):
-        if node.get("datetime") and not _in_furniture(node, rules) and (iso := parse_date_value(node.get("datetime"))):
+        # A <time> inside a link is the page's own date when the link is its permalink
+        # (WordPress's entry-date): only lists and related blocks disqualify it.
+        if node.get("datetime") and not _in_furniture(node, rules, links=False) and (
+                iso := parse_date_value(node.get("datetime"))):
             return DateEvidence(iso, "structured", "<time datetime>")
     if (m := WECHAT_TIME_RE.search(html)) and (iso := parse_date_value(m.group("ts"))):
         return DateEvidence(iso, "structured", "WeChat ct")
@@ -159,11 +162,11 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(text, re.IGNORECASE)
 
 
-def _in_furniture(node: lxml.html.HtmlElement, rules: dict, *, lists: bool = True) -> bool:
+def _in_furniture(node: lxml.html.HtmlElement, rules: dict, *, lists: bool = True, links: bool = True) -> bool:
     """Inside a link, a list item or a block named as related links, footer or sidebar: a date
     there belongs to another story or to the site. Under the headline (`lists=False`) a list
     item is the page's own info bar (<li>来源</li><li>2023-12-01 14:43</li>)."""
-    names = set(rules.get("not_inside", [])) - (set() if lists else {"li"})
+    names = set(rules.get("not_inside", [])) - (set() if lists else {"li"}) - (set() if links else {"a"})
     furniture = _pattern(rules.get("not_inside_class", "(?!)"))
     for el in (node, *node.iterancestors()):
         if el.tag in names or (el is not node and furniture.search(f"{el.get('class', '')} {el.get('id', '')}")):
@@ -234,9 +237,27 @@ def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -
         label = f"{el.get('class', '')} {el.get('id', '')}".strip()
         if not label or not names.search(label) or _in_furniture(el, rules):
             continue
-        if iso := find_dateline(el.text_content(), max_chars):
+        # Beside the headline a time-named element may link its date (ifeng links it to the
+        # author's page); elsewhere a linked date is another page's.
+        if iso := find_dateline(el.text_content() if headlines else _unlinked_text(el), max_chars):
             return DateEvidence(iso, "dateline", f"{el.tag}.{label.split()[0]}")
     return None
+
+
+def _unlinked_text(el: lxml.html.HtmlElement) -> str:
+    """An element's text outside links (a link's date is another page's)."""
+    parts = [el.text or ""] if el.tag != "a" else []
+    for child in el.iterdescendants():
+        if not isinstance(child.tag, str):
+            continue
+        linked = child.tag == "a" or any(a.tag == "a" for a in child.iterancestors() if a is not el)
+        if not linked and child.text:
+            parts.append(child.text)
+        parent = child.getparent()
+        if child.tail and not (parent is not None and parent is not el and (
+                parent.tag == "a" or any(a.tag == "a" for a in parent.iterancestors() if a is not el))):
+            parts.append(child.tail)
+    return " ".join(parts)
 
 
 def _ancestor(el: lxml.html.HtmlElement, levels: int) -> lxml.html.HtmlElement:
@@ -288,6 +309,12 @@ def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | 
                   if len(_squash(_text(h, ""))) >= 4 and _squash(_text(h, "")) in _squash(head)), None) if head else None
     if declared and shown and _squash(shown) not in _squash(declared) and _squash(declared) not in _squash(head):
         return shown
+    if not (declared or wechat or shown) and h1 and head:
+        # An h1 that adds a counter or a badge to the headline (`标题 241`): the <title>'s
+        # first segment is the headline it shows.
+        first = TITLE_SEGMENT_RE.split(head.strip())[0].strip()
+        if len(first) >= 6 and _squash(h1).startswith(_squash(first)):
+            return first
     return declared or wechat or shown or h1 or head
 
 
