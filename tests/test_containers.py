@@ -215,3 +215,9 @@ def test_feed_sniffing_by_root_element(text, kind):
     from scraper.sources import sniff
 
     assert sniff(text) == kind
+
+
+@pytest.mark.parametrize(("page", "source"), [("039_xinhuanet.html", "半月谈"), ("037_xinhuanet-he-gbk.html", "河北日报")])
+def test_date_line_source_split_over_elements(page, source, settings):
+    """`来源：` and the name in separate elements of the date line (and, in 037, GBK bytes)."""
+    assert extract_input(str(FIXTURE_PAGES / page), settings).cases[0].source == source
