@@ -82,7 +82,7 @@ def furniture_reason(line: str, data: Data) -> str | None:
     for pattern in _compiled(tuple(rules.get("lines", []))):
         if pattern.search(text):
             return f"matches {pattern.pattern!r}" if len(text) > CLOSE_CALL_CHARS else ""
-    if len(text) <= rules.get("short_line_chars", 40) and any(
+    if len(text) <= rules.get("short_line_chars", 40) and "。" not in text and any(
             p.search(text) for p in _compiled(tuple(rules.get("short_lines", [])))):
         return ""
     if is_credit_line(text, data) or is_share_bar(text, data):

@@ -97,6 +97,7 @@ def test_no_year_borrowed_from_related_links_or_copyright(tmp_path, settings):
     "栏目主编：张三 文字编辑：李四", "（责编：王五）", "责任编辑：赵六", "版权归原作者所有，向原创者致敬", "展开阅读全文",
     "海量资讯、精准解读，尽在新浪财经APP", "关注公众号：人民网财经", "分享到：微信 微博 QQ空间", "长按识别二维码关注",
     "2023-11-07 17:45:00　来源：网易", "北京新浪網 (2020-01-21 11:12)", "—— END ——", "广告", "×](https://www.so.com/s?q=1)",
+    "打开APP，阅读全文", "打开网易新闻 查看精彩图片", "点击查看更多", "微信扫一扫", "编辑丨张三", "原文链接：https://a.com/x",
 ])
 def test_furniture_lines_are_removed(line):
     assert furniture_reason(line, DATA) is not None
@@ -105,6 +106,8 @@ def test_furniture_lines_are_removed(line):
 @pytest.mark.parametrize("line", [
     "成都农商银行行长徐登义表示，此次开展多方合作，创新打造网格化金融服务模式。",
     "居民可下载成都农商银行APP，在手机上办理社保卡业务，也可以到网点现场咨询。",
+    "居民可在手机银行APP内查看社保卡信息，也可到网点办理。",
+    "下载成都农商银行APP，即可在线预约。",
     "华西社区报记者 朱佳慧 摄影报道",          # a byline: split() needs it to end the story
     "11月7日，“微网格银政便民服务站”在四川天府新区华阳街道举行。",
     "截至2021年10月末，平台用户达到540万户，入驻小区5557个。",
