@@ -153,6 +153,17 @@ def find_top_dateline(lines: list[str], max_lines: int = 12, max_chars: int = 60
     return None
 
 
+def post_date(meta: dict, blocks: list[str]) -> tuple[str | None, str]:
+    """A mirrored post's or a feed item's date and its evidence: the story's own date line
+    above it outranks the container's date (front matter, the item's pubDate)."""
+    declared = parse_date_value(meta.get("date"))
+    line = find_top_dateline(blocks, max_lines=3)
+    if line and line[:10] != (declared or "")[:10]:
+        said = f"; the container says {declared[:10]}" if declared else ""
+        return line, f"dateline: the line above the story{said}"
+    return declared, f"container: {meta.get('_date_from', 'front matter date')}"
+
+
 def find_labelled_date(lines: list[str], labels: re.Pattern[str] | None = None) -> str | None:
     """A date on a line that labels it (发布时间：, 发表于 ...), the strongest signal in a page."""
     for line in lines:

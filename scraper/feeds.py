@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
 
-from casebook.errors import ExtractionError
+from casebook.errors import CasebookError, ExtractionError
 from scraper.dates import parse_date_value
 from scraper.sources import Document
 
@@ -175,11 +176,38 @@ def sitemap_links(root: etree._Element) -> list[str]:
             if _local(element) == "loc" and (element.text or "").strip().startswith("http")]
 
 
-def discover_links(doc: Document, limit: int = 200) -> list[str]:
-    """The article links a feed or sitemap lists (every item, full text or not)."""
+def read_feed(doc: Document, data: object, limit: int,
+              extract: Callable[[Document, object], list]) -> tuple[list, list[str], dict[str, FeedHint]]:
+    """(cases, links to fetch, the feed's word on each link). Items with their own full text
+    are read by `extract` (the pipeline's extract_document) as documents of their own; the
+    others' links are left to ingest, with their date and author as hints. One bad item does
+    not lose the others: its error becomes a review note of the feed's first case."""
     root = parse_feed(doc)
-    links = [item.link for item in feed_items(root, limit) if item.link] or sitemap_links(root)[:limit]
-    unique = list(dict.fromkeys(links))
-    if not unique:
-        raise ExtractionError("the feed lists no article links", source=doc.input)
-    return unique
+    items = feed_items(root, limit)
+    cases: list = []
+    links: list[str] = []
+    hints: dict[str, FeedHint] = {}
+    failures: list[CasebookError] = []
+    for index, item in enumerate(items):
+        if has_full_text(item):
+            try:
+                found = extract(item_document(doc, item, index), data)
+            except CasebookError as exc:
+                failures.append(exc)
+                continue
+            for case in found:
+                apply_hint(case, hint_for(item, doc), date_kind=None)
+            cases.extend(found)
+        elif item.link and item.link not in hints:
+            links.append(item.link)
+            hints[item.link] = hint_for(item, doc)
+    if not items:
+        links = list(dict.fromkeys(sitemap_links(root)))[:limit]
+    if not cases and not links:
+        if failures:
+            raise failures[0]
+        raise ExtractionError("the feed lists no article links and no stories", source=doc.input,
+                              hint="an RSS/Atom feed needs <item>/<entry> elements; a sitemap needs <loc> links")
+    for case in cases[:1]:
+        case.review.extend(f"feed: an item was not read: {exc}" for exc in failures)
+    return cases, links, hints

@@ -77,12 +77,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     meta_via = None
     if doc.kind == "post":
         markdown, blocks, title, cover = _post_article(doc, data)
-        declared_date = dates.parse_date_value(doc.meta.get("date"))
-        date_evidence = f"container: {doc.meta.get('_date_from', 'front matter date')}"
-        if (line := dates.find_top_dateline(blocks, max_lines=3)) and (line[:10] != (declared_date or "")[:10]):
-            # The story's own date line outranks the mirror's or the feed's date for it.
-            said = f"; the container says {declared_date[:10]}" if declared_date else ""
-            declared_date, date_evidence = line, f"dateline: the line above the story{said}"
+        declared_date, date_evidence = dates.post_date(doc.meta, blocks)
         meta_via = _meta_via(doc.meta, data)
         page_lines = [b for b in blocks]
     elif doc.kind == "html":
@@ -146,39 +141,6 @@ def read_input(item: str, settings: Settings, fetcher: object | None = None) -> 
     return document_from_bytes(raw, input=item, collected=saved)
 
 
-def extract_feed(doc: Document, data: Data, settings: Settings) -> Extraction:
-    """Items with their own full text are stories; the others' links are fetched by ingest,
-    with what the feed said about them kept as evidence."""
-    from scraper import feeds
-
-    root = feeds.parse_feed(doc)
-    items = feeds.feed_items(root, settings.max_feed_items)
-    result = Extraction(doc.input)
-    failures: list[CasebookError] = []
-    for index, item in enumerate(items):
-        if feeds.has_full_text(item):
-            try:
-                cases = extract_document(feeds.item_document(doc, item, index), data)
-            except CasebookError as exc:   # one bad item does not lose the others
-                failures.append(exc)
-                continue
-            for case in cases:
-                feeds.apply_hint(case, feeds.hint_for(item, doc), date_kind=None)
-            result.cases.extend(cases)
-        elif item.link and item.link not in result.hints:
-            result.links.append(item.link)
-            result.hints[item.link] = feeds.hint_for(item, doc)
-    if not items:
-        result.links = feeds.sitemap_links(root)[:settings.max_feed_items]
-    if not result.cases and not result.links:
-        if failures:
-            raise failures[0]
-        raise ExtractionError("the feed lists no article links and no stories", source=doc.input)
-    for case in result.cases[:1]:   # the others still count: their items are named for the editor
-        case.review.extend(f"feed: an item was not read: {exc}" for exc in failures)
-    return result
-
-
 def extract_input(item: str, settings: Settings, data: Data | None = None,
                   fetcher: object | None = None, hint: object | None = None) -> Extraction:
     """Never raises for a bad input: the error is returned with the input it belongs to.
@@ -187,7 +149,10 @@ def extract_input(item: str, settings: Settings, data: Data | None = None,
     try:
         doc = read_input(item, settings, fetcher)
         if doc.kind == "feed":
-            return extract_feed(doc, data, settings)
+            from scraper.feeds import read_feed
+
+            cases, links, hints = read_feed(doc, data, settings.max_feed_items, extract_document)
+            return Extraction(item, cases=cases, links=links, hints=hints)
         cases = extract_document(doc, data)
         if hint is not None:
             from scraper.feeds import apply_hint
