@@ -10,6 +10,9 @@ Figures:
 - zh_mean_f1, zh_min_f1: character 4-gram F1 on ../shared/bench/zh-extraction (57 pages);
 - zh_share_below_0_5: share of those pages under F1 0.5 (a ceiling, lower is better);
 - fixtures_rejected: share of ../shared/fixtures/pages rejected cleanly;
+- container_variants_exact: seed stories placed into real containers (every fixture page's
+  article block, Hexo, Jekyll, RSS items, a transcript day; bench/containers.py) that give
+  exactly the seed's case — a count of variants;
 - search_recall: fragments of 2-6 characters found, against an exact-substring oracle;
 - search_phrase_precision: results of quoted phrases that really contain the phrase.
 """
@@ -72,6 +75,18 @@ def fixtures_rejected() -> float:
     return round(ok / len(pages), 4)
 
 
+def container_variants() -> float:
+    from bench.containers import score
+
+    with tempfile.TemporaryDirectory() as tmp:
+        exact, total, report = score(Path(tmp))
+    for name, problems in report.items():
+        if problems:
+            print(f"  container variant not exact: {name}: {'; '.join(problems)[:200]}")
+    print(f"  container variants: {exact} of {total} exact")
+    return float(exact)
+
+
 def search_quality(samples: int = 300) -> dict[str, float]:
     from bench.corpus import all_matches, fragments, real_cases
     from search.analysis import normalize
@@ -100,7 +115,8 @@ def measure() -> dict[str, float]:
 
     zh = score()
     figures = {"seeds_checks": seed_checks(), "zh_mean_f1": zh["mean_f1"], "zh_min_f1": zh["min_f1"],
-               "zh_share_below_0_5": zh["share_below_0_5"], "fixtures_rejected": fixtures_rejected()}
+               "zh_share_below_0_5": zh["share_below_0_5"], "fixtures_rejected": fixtures_rejected(),
+               "container_variants_exact": container_variants()}
     figures.update(search_quality())
     return figures
 

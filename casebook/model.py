@@ -63,6 +63,7 @@ class Case:
     relevant: bool = True
     reason: str = ""
     headings: list[str] = field(default_factory=list)
+    date_evidence: str = ""          # where the date came from: "dateline: span.h-time" (scraper/dates.py)
 
     def front_matter(self) -> dict[str, Any]:
         data = asdict(self)
@@ -70,7 +71,7 @@ class Case:
 
     def to_json(self) -> dict[str, Any]:
         record = {"input": self.input, **self.front_matter(), "body": self.body,
-                  "relevant": self.relevant, "reason": self.reason}
+                  "relevant": self.relevant, "reason": self.reason, "date_evidence": self.date_evidence}
         return record
 
 

@@ -35,6 +35,7 @@ class Settings:
     data_dir: Path = field(default=ROOT / "scraper" / "data", metadata={"help": "registries and rules"})
     max_input_bytes: int = field(default=20_000_000, metadata={"help": "largest input file or response"})
     ingest_workers: int = field(default=0, metadata={"help": "processes reading local files in ingest (0: one per core)"})
+    max_feed_items: int = field(default=200, metadata={"help": "items read from one RSS/Atom feed"})
     fetch_timeout: float = field(default=15.0, metadata={"help": "seconds per HTTP request"})
     fetch_retries: int = field(default=2, metadata={"help": "retries after a failed request"})
     fetch_max_redirects: int = field(default=5, metadata={"help": "redirects followed per request"})
@@ -97,8 +98,8 @@ def check(settings: Settings) -> Settings:
     if not (settings.data_dir / "taxonomy.yaml").is_file():
         raise SettingsError(f"data_dir {settings.data_dir} holds no taxonomy.yaml",
                             hint="point CASEBOOK_DATA_DIR at scraper/data")
-    for name in ("max_input_bytes", "ingest_workers", "fetch_retries", "fetch_max_redirects", "max_query_chars",
-                 "max_page", "max_page_size", "max_feed_links", "max_feed_depth"):
+    for name in ("max_input_bytes", "ingest_workers", "max_feed_items", "fetch_retries", "fetch_max_redirects",
+                 "max_query_chars", "max_page", "max_page_size", "max_feed_links", "max_feed_depth"):
         if getattr(settings, name) < 0:
             raise SettingsError(f"setting {name} must not be negative")
     if settings.input_time_budget < 0:

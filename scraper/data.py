@@ -96,6 +96,7 @@ class Data:
     textrules: dict
     gazetteer: Gazetteer
     digest: dict = field(default_factory=dict)   # structure rules of digest-shaped inputs
+    dates: dict = field(default_factory=dict)   # dates.yaml: where pages state their date
 
     @property
     def category_names(self) -> list[str]:
@@ -150,6 +151,7 @@ def load_data(directory: Path | None = None) -> Data:
         textrules=_read_yaml(directory / "textrules.yaml"),  # type: ignore[arg-type]
         gazetteer=Gazetteer(_read_regions(directory / "regions.csv", directory / "regions_extra.csv")),
         digest=_read_yaml(directory / "digest.yaml"),  # type: ignore[arg-type]
+        dates=_read_yaml(directory / "dates.yaml"),  # type: ignore[arg-type]
     )
     _check(data)
     return data
@@ -159,7 +161,8 @@ def _check(data: Data) -> None:
     names = data.category_names
     if len(set(names)) != len(names):
         raise SettingsError("taxonomy.yaml lists a category twice", source=str(data.directory / "taxonomy.yaml"))
-    for pattern in data.boilerplate.get("lines", []) + data.boilerplate.get("cut_after", []):
+    for pattern in [*data.boilerplate.get("lines", []), *data.boilerplate.get("cut_after", []),
+                    *data.boilerplate.get("short_lines", [])]:
         try:
             re.compile(pattern)
         except re.error as exc:

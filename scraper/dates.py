@@ -1,5 +1,12 @@
 """Publication dates from Chinese and international forms, in China time unless stated.
 
+A date is chosen from ranked evidence, and the case keeps which kind it came from
+(`DateEvidence.kind`): `structured` (JSON-LD, article:published_time, <time datetime>,
+WeChat's ct), `dateline` (the date line near the headline, 发布时间：…, a span whose class
+names a time), `container` (a feed item's pubDate, a mirror's front matter, a transcript's
+heading), then `text` (a date only the story's own text gives, always a review note).
+A year is never taken from outside the article (related links, copyright lines, sidebars).
+
 Handles 2021年12月30日, 2021-12-30 15:26:20 +0800, 发布时间：2021/12/30, 二〇二一年十二月三十日,
 12月30日 (year from context, marked as inferred), Unix timestamps, RFC 2822 and ISO 8601.
 A date is never invented: when only a month or a year-less day is known the result says
@@ -33,10 +40,26 @@ TIMESTAMP_RE = re.compile(r"^\d{10}(?:\d{3})?$")
 LABELLED_RE = re.compile(r"(?:发布时间|发表时间|发布日期|发表于|时间|日期|更新时间|Published|Date)\s*[:：]?\s*")
 
 
+EVIDENCE_KINDS = ("structured", "dateline", "container", "text", "collected")
+
+
 @dataclass
 class FoundDate:
     iso: str
     note: str = ""        # non-empty when the date is inferred or incomplete
+
+
+@dataclass
+class DateEvidence:
+    """A chosen date and where it was found: `kind` is one of EVIDENCE_KINDS, `where` says
+    which declaration or line (\"meta article:published_time\", \"span.h-time\")."""
+
+    iso: str
+    kind: str
+    where: str = ""
+
+    def label(self) -> str:
+        return f"{self.kind}: {self.where}" if self.where else self.kind
 
 
 def _cn_number(text: str) -> int:
@@ -116,10 +139,42 @@ def find_full_date(text: str) -> str | None:
     return None
 
 
-def find_labelled_date(lines: list[str]) -> str | None:
+def find_dateline(text: str, max_chars: int = 80) -> str | None:
+    """The date of a short date line (`2022-02-24 15:09:08`, `新华网河北频道 ( 2023-11-07 17:45:00 )`,
+    `2022年02月24日 15:09 来源：…`): a complete date in text no longer than a date line."""
+    text = " ".join(text.split())
+    if not text or len(text) > max_chars or re.search(r"[，。！？；]", text):   # a sentence, not a date line
+        return None
+    return find_full_date(text)
+
+
+def find_top_dateline(lines: list[str], max_lines: int = 12, max_chars: int = 60) -> str | None:
+    """A text dump's date line: a short dated line among its first lines, before the first
+    sentence of the story (`2022年02月24日 15:09`, `( 2023-11-07 17:45:00 )`)."""
+    for line in lines[:max_lines]:
+        line = line.strip()
+        if len(line) >= 40 and "。" in line:
+            return None
+        if found := find_dateline(line, max_chars):
+            return found
+    return None
+
+
+def post_date(meta: dict, blocks: list[str]) -> tuple[str | None, str]:
+    """A mirrored post's or a feed item's date and its evidence: the story's own date line
+    above it outranks the container's date (front matter, the item's pubDate)."""
+    declared = parse_date_value(meta.get("date"))
+    line = find_top_dateline(blocks, max_lines=3)
+    if line and line[:10] != (declared or "")[:10]:
+        said = f"; the container says {declared[:10]}" if declared else ""
+        return line, f"dateline: the line above the story{said}"
+    return declared, f"container: {meta.get('_date_from', 'front matter date')}"
+
+
+def find_labelled_date(lines: list[str], labels: re.Pattern[str] | None = None) -> str | None:
     """A date on a line that labels it (发布时间：, 发表于 ...), the strongest signal in a page."""
     for line in lines:
-        label = LABELLED_RE.search(line)
+        label = (labels or LABELLED_RE).search(line)
         if label:
             found = find_full_date(line[label.end():label.end() + 60])
             if found:
@@ -135,6 +190,9 @@ def infer_date(story: str, page: str) -> FoundDate | None:
     """A date for a story whose page states none: 11月7日 with the year from the page,
     else the latest month the story reports on (截至2021年10月末), both marked for review."""
     lead = story[:300]
+    if full := find_full_date(lead):
+        day = full[:10]
+        return FoundDate(day, f"date: {day} is found only in the story's text; confirm it is the day of publication")
     match = MONTH_DAY_RE.search(lead)
     years = page_years(page)
     if match and years:
@@ -142,7 +200,7 @@ def infer_date(story: str, page: str) -> FoundDate | None:
             y <= dt.date.today().year for y in years) else years[0]
         iso = _build(year, int(match["m"]), int(match["d"]))
         if iso:
-            return FoundDate(iso, f"date: year {year} inferred from the page; the text says only "
+            return FoundDate(iso, f"date: year {year} inferred from the report's own text; it says only "
                                   f"{match.group(0)}")
     months = [(int(m["y"]), int(m["m"])) for m in YEAR_MONTH_RE.finditer(story) if 1 <= int(m["m"]) <= 12]
     if months:

@@ -11,9 +11,11 @@ WeChat's msg_title and ct) before the generic extractor's guesses.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import lxml.etree
 import lxml.html
@@ -24,13 +26,15 @@ from readability.readability import Unparseable
 from casebook.errors import ExtractionError
 from scraper import density
 from scraper.data import Data
+from scraper.dates import DateEvidence, find_dateline, parse_date_value
 
 # The title is bounded (500 characters): an unbounded lazy .*? rescans the rest of the line
 # from every "var msg_title" of a hostile page.
 WECHAT_TITLE_RE = re.compile(r"""var\s++msg_title\s*+=\s*+['"](?P<t>[^\n]{0,500}?)['"]\s*+(?:\.html\(false\))?\s*+;""")
 WECHAT_TIME_RE = re.compile(r"""\bct\s*=\s*["'](?P<ts>\d{10})["']""")
-DATE_META_NAMES = ("article:published_time", "og:release_date", "publishdate", "pubdate", "publish_date",
-                   "PubDate", "og:published_time", "datePublished", "date", "dc.date", "weibo:article:create_at")
+JSONLD_RE = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(?P<j>.*?)</script>""",
+                       re.IGNORECASE | re.DOTALL)
+MAX_JSONLD_CHARS = 100_000
 MIN_BODY_CHARS = 80
 
 
@@ -42,6 +46,7 @@ class PageArticle:
     url: str | None
     description: str | None
     lines: list[str]          # the page's visible text lines, for 来源/发布时间 rules
+    date_evidence: DateEvidence | None = None
 
 
 META_KEYS = ("property", "name", "itemprop")
@@ -124,6 +129,222 @@ def check_depth(root: lxml.html.HtmlElement, source: str | None) -> None:
                               hint="the page is malformed or hostile; save the article text instead")
 
 
+def _jsonld_dates(html: str, keys: list[str]) -> list[tuple[str, str]]:
+    """(key, value) of publication dates declared in the page's JSON-LD blocks."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: object, depth: int) -> None:
+        if depth > 8:
+            return
+        if isinstance(node, dict):
+            found.extend((k, str(node[k])) for k in keys if isinstance(node.get(k), str | int))
+            for value in node.values():
+                walk(value, depth + 1)
+        elif isinstance(node, list):
+            for value in node[:50]:
+                walk(value, depth + 1)
+
+    for match in JSONLD_RE.finditer(html[:2_000_000]):
+        text = match.group("j").strip()
+        if len(text) > MAX_JSONLD_CHARS:
+            continue
+        try:
+            walk(json.loads(text), 0)
+        except ValueError:   # a broken block is furniture like any other: the next evidence counts
+            continue
+    return found
+
+
+def structured_date(html: str, root: lxml.html.HtmlElement, meta: PageMeta, rules: dict) -> DateEvidence | None:
+    """The date the page declares for machines: meta tags, JSON-LD, <time datetime>, WeChat's ct."""
+    for name in rules.get("meta_names", []):
+        if (value := meta.get(name)) and (iso := parse_date_value(value)):
+            return DateEvidence(iso, "structured", f"meta {name}")
+    for key, value in _jsonld_dates(html, rules.get("jsonld_keys", [])):
+        if iso := parse_date_value(value):
+            return DateEvidence(iso, "structured", f"JSON-LD {key}")
+    for node in root.iter("time"):
+        # A <time> inside a link is the page's own date when the link is its permalink
+        # (WordPress's entry-date): only lists and related blocks disqualify it.
+        if node.get("datetime") and not _in_furniture(node, rules, links=False) and (
+                iso := parse_date_value(node.get("datetime"))):
+            return DateEvidence(iso, "structured", "<time datetime>")
+    if (m := WECHAT_TIME_RE.search(html)) and (iso := parse_date_value(m.group("ts"))):
+        return DateEvidence(iso, "structured", "WeChat ct")
+    return None
+
+
+@lru_cache(maxsize=4)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.IGNORECASE)
+
+
+def _in_furniture(node: lxml.html.HtmlElement, rules: dict, *, lists: bool = True, links: bool = True) -> bool:
+    """Inside a link, a list item or a block named as related links, footer or sidebar: a date
+    there belongs to another story or to the site. Under the headline (`lists=False`) a list
+    item is the page's own info bar (<li>来源</li><li>2023-12-01 14:43</li>)."""
+    names = set(rules.get("not_inside", [])) - (set() if lists else {"li"}) - (set() if links else {"a"})
+    furniture = _pattern(rules.get("not_inside_class", "(?!)"))
+    for el in (node, *node.iterancestors()):
+        if el.tag in names or (el is not node and furniture.search(f"{el.get('class', '')} {el.get('id', '')}")):
+            return True
+    return False
+
+
+TITLE_SEGMENT_RE = re.compile(r"\s*(?:_|\s[-–—|｜]\s|｜|\||--)\s*")
+
+
+def _headline_nodes(root: lxml.html.HtmlElement, title: str | None) -> list[lxml.html.HtmlElement]:
+    """Elements showing the headline in the page body (not links to it), most likely first:
+    their text is the title, or the title's first segment (a <title> ends with channel and
+    site names)."""
+    if not title:
+        return []
+    segments = (title, TITLE_SEGMENT_RE.split(title.strip())[0], re.split(r"\s*[-_|｜—]+\s*", title.strip())[0])
+    wanted = {re.sub(r"\s+", "", t) for t in segments if len(t.strip()) >= 2}
+    def shows(el: lxml.html.HtmlElement) -> bool:
+        if not isinstance(el.tag, str) or el.tag == "a":
+            return False
+        text = re.sub(r"\s+", "", el.text_content())
+        if len(text) < (2 if el.tag in ("h1", "h2") else 6):
+            return False
+        if any(text == w for w in wanted):
+            return True
+        # A heading may hold a little more or less than the declared title; other elements
+        # must show it exactly (a sentence that starts with the title is not the headline).
+        heading = el.tag in ("h1", "h2", "h3") or "title" in (el.get("class") or "").lower()
+        return heading and len(text) >= 6 and any((text in w and len(text) >= 0.6 * len(w))
+                                                  or (w in text and len(text) <= len(w) + 10) for w in wanted)
+
+    body = next(root.iter("body"), root)
+    found: list[lxml.html.HtmlElement] = []
+    # Headings first (a breadcrumb may repeat the title above the headline), then any element.
+    for el in [*body.iter("h1", "h2", "h3"), *body.iter()]:
+        if shows(el) and not any(a.tag == "a" for a in el.iterancestors()):
+            # The innermost element that shows it (<strong><h1><!-- -->Title</h1></strong>).
+            while (inner := next((c for c in el if shows(c)), None)) is not None:
+                el = inner
+            if el not in found:
+                found.append(el)
+            if len(found) >= 6:
+                break
+    return found
+
+
+def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -> DateEvidence | None:
+    """The date line a reader sees under the headline, else an element whose class names a time."""
+    max_chars = rules.get("dateline_max_chars", 80)
+    headlines = _headline_nodes(root, title)
+    for headline in headlines:
+        seen = 0
+        for text, owner in _following(headline):
+            text = text.strip()
+            if not text or _in_furniture(owner, rules, lists=False):
+                continue
+            seen += 1
+            if seen > rules.get("dateline_nodes", 25) or _starts_body(text, rules):
+                break
+            if iso := find_dateline(text, max_chars):
+                return DateEvidence(iso, "dateline", "the line under the headline")
+    names = _pattern(rules.get("time_class", "(?!)"))
+    # With the headline known, a time-named element counts only beside it (the date above the
+    # headline, in the same header block): elsewhere it dates a sidebar's or a list's story.
+    headers = [_ancestor(h, rules.get("header_levels", 4)) for h in headlines] or [root]
+    for el in (el for header in headers for el in header.iter("span", "div", "p", "em", "i", "font", "small", "time", "td", "strong", "b", "cite")):
+        label = f"{el.get('class', '')} {el.get('id', '')}".strip()
+        if not label or not names.search(label) or _in_furniture(el, rules):
+            continue
+        # Beside the headline a time-named element may link its date (ifeng links it to the
+        # author's page); elsewhere a linked date is another page's.
+        if iso := find_dateline(el.text_content() if headlines else _unlinked_text(el), max_chars):
+            return DateEvidence(iso, "dateline", f"{el.tag}.{label.split()[0]}")
+    return None
+
+
+def _unlinked_text(el: lxml.html.HtmlElement) -> str:
+    """An element's text outside links (a link's date is another page's)."""
+    parts = [el.text or ""] if el.tag != "a" else []
+    for child in el.iterdescendants():
+        if not isinstance(child.tag, str):
+            continue
+        linked = child.tag == "a" or any(a.tag == "a" for a in child.iterancestors() if a is not el)
+        if not linked and child.text:
+            parts.append(child.text)
+        parent = child.getparent()
+        if child.tail and not (parent is not None and parent is not el and (
+                parent.tag == "a" or any(a.tag == "a" for a in parent.iterancestors() if a is not el))):
+            parts.append(child.tail)
+    return " ".join(parts)
+
+
+def _ancestor(el: lxml.html.HtmlElement, levels: int) -> lxml.html.HtmlElement:
+    for _ in range(levels):
+        parent = el.getparent()
+        if parent is None or parent.tag == "body":
+            break
+        el = parent
+    return el
+
+
+def _starts_body(text: str, rules: dict) -> bool:
+    """The article's first sentence: the date line, if any, came before it."""
+    return len(text) > rules.get("dateline_body_chars", 120) or (len(text) >= 40 and "。" in text)
+
+
+def _following(start: lxml.html.HtmlElement):  # type: ignore[no-untyped-def]
+    """(text, the element it belongs to) of every text node after `start`'s own text, in
+    document order; a tail belongs to the parent of the element it follows."""
+    started = False
+    for event, el in lxml.etree.iterwalk(start.getroottree().getroot(), events=("start", "end")):
+        if not isinstance(el.tag, str):
+            continue
+        if event == "start":
+            if started and el.text:
+                yield el.text, el
+        else:
+            if el is start:
+                started = True
+            if started and el.tail and el.getparent() is not None:
+                yield el.tail, el.getparent()
+
+
+def _squash(text: str | None) -> str:
+    return re.sub(r"\s+", "", text or "")
+
+
+def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | None:
+    """og:title, WeChat's msg_title, the h1, the <title>: in that order, except that an
+    og:title unlike both the visible headline and the <title> (a template's stale
+    declaration) gives way to the headline the reader sees."""
+    declared = meta.get("og:title", "twitter:title")
+    wechat = m.group("t") if (m := WECHAT_TITLE_RE.search(html)) else None
+    h1, head = _first_text(root, "h1"), _first_text(root, "title")
+    # The visible headline: the first h1 (else h2) the <title> also names (not a logo's or a
+    # pop-up's h1).
+    heads = [*list(root.iter("h1"))[:8], *list(root.iter("h2"))[:8]]
+    shown = next((_text(h, " ") for h in heads
+                  if len(_squash(_text(h, ""))) >= 4 and _squash(_text(h, "")) in _squash(head)), None) if head else None
+    if declared and shown and _squash(shown) not in _squash(declared) and _squash(declared) not in _squash(head):
+        return shown
+    if not (declared or wechat or shown) and h1 and head:
+        # An h1 that adds a counter or a badge to the headline (`标题 241`): the <title>'s
+        # first segment is the headline it shows.
+        first = TITLE_SEGMENT_RE.split(head.strip())[0].strip()
+        if len(first) >= 6 and _squash(h1).startswith(_squash(first)):
+            return first
+    return declared or wechat or shown or h1 or head
+
+
+def choose_date(structured: DateEvidence | None, line: DateEvidence | None) -> DateEvidence | None:
+    """Structured data first; but when the page shows another day under its headline, the
+    reader's date line wins (declarations go stale in templates and reposts), and the
+    evidence names both."""
+    if structured and line and structured.iso[:10] != line.iso[:10]:
+        return DateEvidence(line.iso, line.kind, f"{line.where}; the page's {structured.where} says "
+                                                 f"{structured.iso[:10]}")
+    return structured or line
+
+
 def extract_page(html: str, *, url: str | None, site: dict | None, data: Data, source: str | None = None
                  ) -> PageArticle:
     # One lxml tree for the page's own declarations, its text lines and the site's rules
@@ -133,19 +354,17 @@ def extract_page(html: str, *, url: str | None, site: dict | None, data: Data, s
     for node in list(root.iter(*UNSEEN_TAGS)):
         node.drop_tree()
     meta = PageMeta(root)
-    title = (meta.get("og:title", "twitter:title")
-             or (m.group("t") if (m := WECHAT_TITLE_RE.search(html)) else None)
-             or _first_text(root, "h1") or _first_text(root, "title"))
-    date = meta.get(*DATE_META_NAMES)
-    if not date and (m := WECHAT_TIME_RE.search(html)):
-        date = m.group("ts")
+    title = page_title(root, meta, html)
+    evidence = choose_date(structured_date(html, root, meta, data.dates), dateline_date(root, title, data.dates))
+    date = evidence.iso if evidence else None
     page_url = url or meta.get("og:url") or _canonical(root)
     lines = [line.strip() for line in "\n".join(root.itertext()).split("\n") if line.strip()]
     body = _site_content(root, site)
     if body is None:
         body = consensus(html, title=title, url=page_url)
     return PageArticle(html=body, title=title, date=date, url=page_url,
-                       description=meta.get("description", "og:description"), lines=lines[:400])
+                       description=meta.get("description", "og:description"), lines=lines[:400],
+                       date_evidence=evidence)
 
 
 def _plain(html: str) -> str:

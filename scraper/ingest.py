@@ -36,6 +36,7 @@ class ReportRow:
     output: str | None
     title: str | None
     reason: str
+    date_evidence: str = ""   # where the case's date came from (scraper/dates.py): "dateline: span.h-time"
 
 
 # Set in each worker process by `_init_worker` (a fork inherits the parent's loaded data).
@@ -89,6 +90,7 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
         _warm(data)
     pool = _pool(settings, count)
     seen: set[str] = set()
+    hints: dict[str, object] = {}   # link -> what the feed that listed it said (feeds.FeedHint)
     pending: deque[tuple[str, int, Future[Extraction] | None]] = deque()
     ahead = max(1, count) * AHEAD_PER_WORKER
     own_fetcher = None
@@ -121,10 +123,14 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
             if future is not None:
                 extraction = future.result()
             else:
-                extraction = extract_input(item, settings, data, batch_fetcher() if is_url(item) else None)
+                extraction = extract_input(item, settings, data, batch_fetcher() if is_url(item) else None,
+                                           hint=hints.get(item))
+            hints.update(extraction.hints)
             if extraction.links:
                 refused = _feed_cap(item, depth, settings, settings.max_feed_links - feed_links)
                 if refused is not None:
+                    if extraction.cases:   # the feed's own full-text stories are kept
+                        yield Extraction(item, cases=extraction.cases)
                     yield Extraction(item, error=refused)
                     continue
                 fresh = [link for link in extraction.links if link not in seen][:settings.max_feed_links - feed_links]
@@ -170,12 +176,13 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
             continue
         for case in extraction.cases:
             if not case.relevant:
-                emit(ReportRow(item, "irrelevant", None, case.title, case.reason))
+                emit(ReportRow(item, "irrelevant", None, case.title, case.reason, case.date_evidence))
                 continue
             outcome = store.save(case)
             # An accepted story's row quotes the evidence that made it a case.
             reason = "; ".join(part for part in (outcome.reason, case.reason) if part)
-            emit(ReportRow(item, outcome.status, str(outcome.path) if outcome.path else None, case.title, reason))
+            emit(ReportRow(item, outcome.status, str(outcome.path) if outcome.path else None, case.title, reason,
+                           case.date_evidence))
     return rows
 
 

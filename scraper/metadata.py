@@ -78,7 +78,14 @@ def clean_title(title: str | None, data: Data, *, mirrored: bool = False) -> str
     return strip_site_suffix(title, data) or None
 
 
+LABEL_ONLY_RE = re.compile(r"(?:文章来源|稿件来源|信息来源|来源)\s*[:：]\s*$")
+
+
 def find_source(lines: list[str]) -> str | None:
+    # A page's date line often puts the label and the name in separate elements
+    # (`来源：` / `半月谈`): the name is the next line.
+    lines = [f"{line.strip()}{lines[i + 1].strip()}" if LABEL_ONLY_RE.search(line) and i + 1 < len(lines) else line
+             for i, line in enumerate(lines)]
     for line in lines:
         match = SOURCE_RE.match(line.strip())
         if match:

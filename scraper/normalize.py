@@ -60,7 +60,8 @@ def working_title(blocks: list[str], banks: list[str]) -> str | None:
 
 def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_date: str | None,
                declared_title: str | None, url: str | None, site: dict | None, meta_source: str | None,
-               meta_via: str | None, cover: str | None, data: Data, collected: str | None = None) -> Case:
+               meta_via: str | None, cover: str | None, data: Data, collected: str | None = None,
+               date_evidence: str | None = None) -> Case:
     # A "<" in extracted text is text, never markup: Markdown would pass it through as HTML.
     blocks = [block.replace("<", "&lt;") for block in story.blocks]
     body = "\n\n".join(blocks).strip()
@@ -74,9 +75,8 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         title = working_title(blocks, banks)
         review.append("title: the report has no headline; this working title was derived from its text")
 
-    date, note = _story_date(story, text, page_text, page_lines, declared_date)
-    if note:
-        review.append(note)
+    date, evidence = _choose_date(story, text=text, page_text=page_text, page_lines=page_lines,
+                                  declared_date=declared_date, date_evidence=date_evidence, review=review)
 
     source = story.extra.get("source") or meta_source
     if source is None and story.byline and story.byline.source:
@@ -106,28 +106,33 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         else "published",
         body=body, relevant=verdict.relevant, reason=verdict.reason,
         headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
+        date_evidence=evidence,
     )
     return case
 
 
-def _story_date(story: Story, text: str, page_text: str, page_lines: list[str],
-                declared_date: str | None) -> tuple[str | None, str | None]:
-    """The story's date and the review note it needs. A digest's story brings the date its
-    container gave it (its own link, the document's header); a page's first story has the
-    page's declared or labelled date; otherwise the date is inferred from the text, or none
-    is given: the day a report was collected is never its date."""
+def _choose_date(story: Story, *, text: str, page_text: str, page_lines: list[str], declared_date: str | None,
+                 date_evidence: str | None, review: list[str]) -> tuple[str | None, str]:
+    """The story's date and its evidence (scraper/dates.py ranks the kinds). A digest's story
+    brings the date its container gave it (its own link, the document's header); the
+    document's own date (structured, date line, container) belongs to its first story; a date
+    only the text gives is a review note; otherwise no date is given: the day a report was
+    collected is never its date."""
     if story.extra.get("date"):
-        return story.extra["date"], story.extra.get("date_note")
-    date = declared_date if story.index == 0 else None
-    if date is None and story.index == 0 and page_lines:
-        date = dates.find_labelled_date(page_lines)
-    if date is not None:
-        return date, None
+        if story.extra.get("date_note"):
+            review.append(story.extra["date_note"])
+        return story.extra["date"], story.extra.get("date_evidence") or "container"
+    if story.index == 0 and declared_date:
+        return declared_date, date_evidence or "container"
+    if story.index == 0 and page_lines and (found := dates.find_labelled_date(page_lines)):
+        return found, "dateline: labelled line"
     inferred = dates.infer_date(text, page_text)
     if inferred:
-        return inferred.iso, inferred.note
-    return None, ("date: no publication date found in the report; find the day it was published, "
+        review.append(inferred.note)
+        return inferred.iso, "text: inferred"
+    review.append("date: no publication date found in the report; find the day it was published, "
                   "write it as `date:` and set `status: published`")
+    return None, ""
 
 
 def _needs_editor(*, title_derived: bool, date: str | None) -> bool:

@@ -39,6 +39,7 @@ class Extraction:
     cases: list[Case] = field(default_factory=list)
     error: CasebookError | None = None
     links: list[str] = field(default_factory=list)   # article links found in a feed
+    hints: dict = field(default_factory=dict)        # link -> feeds.FeedHint: the feed's word on it
 
 
 def _blocks(markdown: str) -> list[str]:
@@ -138,12 +139,13 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         return digest_cases(doc, digest, data)
     site = detect_site(doc.text, doc.url, data)
     declared_date = None
+    date_evidence = None
     title = None
     cover = None
     meta_via = None
     if doc.kind == "post":
         markdown, blocks, title, cover = _post_article(doc, data)
-        declared_date = dates.parse_date_value(doc.meta.get("date"))
+        declared_date, date_evidence = dates.post_date(doc.meta, blocks)
         meta_via = _meta_via(doc.meta, data)
         page_lines = [b for b in blocks]
     elif doc.kind == "html":
@@ -153,19 +155,23 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         blocks = _blocks(markdown)
         title = clean_title(page.title, data)
         declared_date = dates.parse_date_value(page.date) if page.date else None
+        date_evidence = page.date_evidence.label() if page.date_evidence else None
         page_lines = page.lines
         # og:url / canonical are the page's own claims: kept only as absolute http(s) URLs.
         doc.url = doc.url or web_url(page.url)
     elif doc.kind == "text":
         blocks = textdump.paragraphs(doc.body)
         page_lines = list(blocks)
+        if declared_date := dates.find_top_dateline(page_lines):
+            date_evidence = "dateline: the line under the headline"
     else:
         raise ExtractionError(f"a {doc.kind} document holds links, not a story", source=doc.input)
     if not blocks:
         raise ExtractionError("no article text was found in the page", source=doc.input,
                               hint="the page may be a listing, a login wall or a script-only page")
     meta_source = find_source(page_lines[:80] if doc.kind == "html" else page_lines)
-    blocks = boilerplate.strip_boilerplate(blocks, data)
+    furniture_notes: list[str] = []
+    blocks = boilerplate.strip_boilerplate(blocks, data, furniture_notes)
     if doc.kind == "html":
         blocks = boilerplate.drop_page_furniture(blocks, data)
     if doc.kind == "text":
@@ -174,14 +180,17 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     if not stories:
         raise ExtractionError("nothing but page furniture was left after removing boilerplate",
                               source=doc.input, hint="check the page holds an article")
-    page_text = "\n".join(page_lines)
+    # Years are inferred from the article's own text (every story of it), never from the
+    # page around it: related links, copyright lines and sidebars carry other years.
+    page_text = "\n".join(blocks)
     cases = []
     for story in stories:
         check_budget()
         case = build_case(story, page_text=page_text, page_lines=page_lines, declared_date=declared_date,
                           declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
                           else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data,
-                          collected=doc.collected)
+                          collected=doc.collected, date_evidence=date_evidence)
+        case.review.extend(furniture_notes)
         case.input = doc.input
         case.key = f"{doc.key}#{story.index}"
         cases.append(clean_case(case))
@@ -204,10 +213,11 @@ def read_input(item: str, settings: Settings, fetcher: object | None = None) -> 
 
 
 def extract_input(item: str, settings: Settings, data: Data | None = None,
-                  fetcher: object | None = None) -> Extraction:
+                  fetcher: object | None = None, hint: object | None = None) -> Extraction:
     """Never raises for a bad input: whatever goes wrong (a CasebookError, a RecursionError
     from hostile markup, MemoryError, the input's time budget running out) is returned as
-    the error of the input it belongs to, and the batch goes on."""
+    the error of the input it belongs to, and the batch goes on. `hint` is a feed's word
+    (feeds.FeedHint) on the article behind a link it listed."""
     budget = settings.input_time_budget
     try:
         with time_budget(budget):
@@ -215,10 +225,17 @@ def extract_input(item: str, settings: Settings, data: Data | None = None,
             doc = read_input(item, settings, fetcher)
             check_budget()
             if doc.kind == "feed":
-                from scraper.feeds import discover_links
+                from scraper.feeds import read_feed
 
-                return Extraction(item, links=discover_links(doc, max_links=settings.max_feed_links))
-            return Extraction(item, cases=extract_document(doc, data))
+                cases, links, hints = read_feed(doc, data, settings.max_feed_items, extract_document)
+                return Extraction(item, cases=cases, links=links, hints=hints)
+            cases = extract_document(doc, data)
+            if hint is not None:
+                from scraper.feeds import apply_hint
+
+                for case in cases:
+                    apply_hint(case, hint, date_kind="container: feed item date")  # type: ignore[arg-type]
+            return Extraction(item, cases=cases)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # whatever it is, one input must never stop the batch

@@ -25,7 +25,11 @@ from scraper.decode import decode
 FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(?P<meta>.*?)\n---[ \t]*\n?(?P<body>.*)\Z", re.DOTALL)
 HTML_RE = re.compile(r"<(?:html|head|body|!doctype html)[\s>]", re.IGNORECASE)
 TAG_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|span|strong|table|section|article)[\s/>]", re.IGNORECASE)
-FEED_RE = re.compile(r"<(?:rss|feed|urlset|sitemapindex)[\s>]", re.IGNORECASE)
+FEED_RE = re.compile(r"<(?:rss|feed|rdf:RDF|urlset|sitemapindex)[\s>]", re.IGNORECASE)
+# A document whose root element is a feed's, after an optional prolog, stylesheet and comments:
+# a feed, whatever HTML its items carry (escaped or in CDATA).
+FEED_ROOT_RE = re.compile(r"\A(?:<\?xml[^>]{0,200}\?>\s*)?(?:(?:<\?xml-stylesheet[^>]{0,500}\?>|<!--.{0,2000}?-->)\s*)*"
+                          r"<(?:rss|feed|rdf:RDF|urlset|sitemapindex)[\s>]", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -45,7 +49,8 @@ def sniff(text: str) -> str:
     head = text[:5000]
     if FRONT_MATTER_RE.match(text[:200_000]) and re.match(r"\A\s*---", text):
         return "post"
-    if FEED_RE.search(head) and (head.lstrip().startswith("<?xml") or not HTML_RE.search(head)):
+    if FEED_ROOT_RE.match(head.lstrip()) or (
+            FEED_RE.search(head) and (head.lstrip().startswith("<?xml") or not HTML_RE.search(head))):
         return "feed"
     if HTML_RE.search(head) or len(TAG_RE.findall(text[:20000])) >= 3:
         return "html"

@@ -72,7 +72,9 @@ def test_cli_ingest_report_and_exit_code(tmp_path):
     assert run.returncode == 1, run.stderr
     lines = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
     assert {line["status"] for line in lines} == {"failed", "written"}
-    assert set(lines[0]) == {"input", "status", "output", "title", "reason"}
+    assert set(lines[0]) == {"input", "status", "output", "title", "reason", "date_evidence"}
+    written = next(line for line in lines if line["status"] == "written")
+    assert written["date_evidence"] == "container: front matter date"
     assert "written" in run.stdout and "failed" in run.stdout
 
 
