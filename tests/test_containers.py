@@ -158,7 +158,7 @@ def test_summary_item_is_fetched_and_keeps_the_feed_date_and_author(tmp_path, ca
 <link>http://127.0.0.1:{server.server_port}/</link><item><title>{seed.title}</title><link>{link}</link>
 <pubDate>Thu, 30 Dec 2021 15:26:20 +0800</pubDate><author>张明</author>
 <description>桂东农商银行推进网格化金融服务。</description></item></channel></rss>""", encoding="utf-8")
-        settings = load(fetch_host_interval=0, archive_dir=tmp_path / "archive")
+        settings = load(fetch_host_interval=0, archive_dir=tmp_path / "archive", fetch_allow_private=True)
         rows = ingest([str(feed)], settings, out_dir=cases_dir)
     finally:
         server.shutdown()

@@ -109,12 +109,14 @@ def test_alias_bomb_post_fails_fast_with_a_clear_message(settings, tmp_path):
 def test_an_input_over_its_time_budget_fails_and_the_batch_goes_on(settings, tmp_path):
     heavy = tmp_path / "heavy.md"
     heavy.write_text("---\ntitle: 银行进社区\n---\n" + "<p>" * 60_000, encoding="utf-8")
-    budget = settings.with_overrides(input_time_budget=0.3)
+    budget = settings.with_overrides(input_time_budget=1.5)
     started = time.monotonic()
-    rows = ingest([str(heavy), str(GOOD)], budget, out_dir=tmp_path / "cases")
-    assert time.monotonic() - started < 15
+    # In this process (workers=0): a fresh pool worker would spend part of the good input's
+    # budget on its first imports; the budget inside pool workers is tested below.
+    rows = ingest([str(heavy), str(GOOD)], budget, out_dir=tmp_path / "cases", workers=0)
+    assert time.monotonic() - started < 20
     assert [r.status for r in rows] == ["failed", "written"], rows
-    assert "0.3-second budget" in rows[0].reason and str(heavy) in rows[0].reason
+    assert "1.5-second budget" in rows[0].reason and str(heavy) in rows[0].reason
 
 
 def _extract_in_worker(item: str, budget: float) -> str:

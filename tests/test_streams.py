@@ -184,7 +184,7 @@ def test_urls_in_the_parent_files_in_the_pool_one_report_in_order(sample, settin
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
         fetch_settings = settings.with_overrides(fetch_timeout=2, fetch_retries=0, fetch_host_interval=0,
-                                                 archive_dir=tmp_path / "archive")
+                                                 archive_dir=tmp_path / "archive", fetch_allow_private=True)
         inputs = [str(STREAM / "20230315.md"), f"{base}/xwlb/20221012.md", f"{base}/missing",
                   str(STREAM / "20240904.md")]
         rows = ingest(inputs, fetch_settings, out_dir=tmp_path / "cases", workers=2)
