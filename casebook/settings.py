@@ -44,8 +44,8 @@ class Settings:
         "help": "seconds one fetch may take in all (connect, redirects, body): a trickling server is cut off"})
     fetch_allow_private: bool = field(default=False, metadata={
         "help": "fetch loopback, private, link-local and reserved addresses (off: only public hosts)"})
-    max_feed_links: int = field(default=500, metadata={"help": "article links followed from one feed or sitemap"})
-    max_feed_depth: int = field(default=2, metadata={"help": "feeds or sitemaps followed from a feed or sitemap"})
+    max_feed_links: int = field(default=500, metadata={"help": "links followed from feeds and sitemaps in one batch"})
+    max_feed_depth: int = field(default=2, metadata={"help": "levels of feeds expanded (2: a sitemap index and its sitemaps)"})
     input_time_budget: float = field(default=120.0, metadata={
         "help": "seconds one input may take to read and extract before it is failed (0: no budget)"})
     user_agent: str = field(default="CasebookBot/0.1 (+https://github.com/casebook; community finance case library)",

@@ -56,21 +56,35 @@ def time_budget(seconds: float) -> Iterator[None]:
         return
     started = time.monotonic()
     previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
-    previous_timer = signal.setitimer(signal.ITIMER_REAL, seconds, _REPEAT)
-    if 0 < previous_timer[0] < seconds:
-        # An outer timer (an input's budget around a fetch's deadline) that ends first stays in charge.
-        signal.setitimer(signal.ITIMER_REAL, *previous_timer)
+    previous_timer = signal.getitimer(signal.ITIMER_REAL)
     try:
+        # Armed inside the try: a budget shorter than this setup still ends in the finally.
+        if not 0 < previous_timer[0] < seconds:
+            signal.setitimer(signal.ITIMER_REAL, seconds, _REPEAT)
+        # (else an outer timer, an input's budget around a fetch's deadline, ends first and
+        # stays in charge)
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
+        _disarm(previous_handler)
         if previous_timer[0] > 0:
             # The outer timer (another budget, a test harness) keeps what is left of its time,
             # and fires at once if that ran out meanwhile.
             left = previous_timer[0] - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_timer[1])
         _state.deadline = previous_deadline
+
+
+def _disarm(previous_handler: object) -> None:
+    """Stop the timer and put the previous handler back, even when the alarm fires in the
+    middle of doing so (the block ended just as its budget did): a timer left running would
+    raise in whatever runs next."""
+    while True:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_handler)  # type: ignore[arg-type]
+            return
+        except BudgetExpired:
+            continue
 
 
 def as_input_error(exc: BaseException, item: str, budget: float) -> CasebookError:

@@ -214,3 +214,23 @@ def test_post_front_matter_of_any_type_is_read(settings, tmp_path, field):
     assert extraction.error is None, extraction.error
     case = extraction.cases[0]
     assert isinstance(case.title, str) and "[" not in case.title and case.cover is None
+
+
+def test_a_budget_never_outlives_its_block():
+    # Budgets that run out just as their blocks end, or during the timer's own setup: afterwards
+    # no timer may be left running (it would raise in whatever the batch does next).
+    import signal
+
+    from scraper.guard import BudgetExpired
+
+    handler = signal.getsignal(signal.SIGALRM)
+    for _ in range(2000):
+        try:
+            with time_budget(0.0005):
+                started = time.perf_counter()
+                while time.perf_counter() - started < 0.0005:
+                    pass
+        except BudgetExpired:
+            pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) == handler
