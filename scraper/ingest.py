@@ -178,7 +178,13 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
             if not case.relevant:
                 emit(ReportRow(item, "irrelevant", None, case.title, case.reason, case.date_evidence))
                 continue
-            outcome = store.save(case)
+            try:
+                outcome = store.save(case)
+            except OSError as exc:   # disk full, permissions: this story fails, the batch goes on
+                emit(ReportRow(item, "failed", None, case.title,
+                               f"{item}: the case could not be written: {exc.strerror or exc} "
+                               f"(check that {store.directory} is writable and has room)", case.date_evidence))
+                continue
             # An accepted story's row quotes the evidence that made it a case.
             reason = "; ".join(part for part in (outcome.reason, case.reason) if part)
             emit(ReportRow(item, outcome.status, str(outcome.path) if outcome.path else None, case.title, reason,

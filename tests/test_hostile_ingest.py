@@ -234,3 +234,20 @@ def test_a_budget_never_outlives_its_block():
             pass
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) == handler
+
+
+def test_a_case_that_cannot_be_written_fails_alone(settings, tmp_path):
+    """A store error (here: the case's file name is taken by a folder) is that story's failed
+    row; the batch goes on to the next input."""
+    from scraper.ingest import ingest as run
+
+    out = tmp_path / "cases"
+    first = run([str(GOOD)], settings, out_dir=out, workers=0)
+    written = [r for r in first if r.status == "written"]
+    assert written, first
+    path = Path(written[0].output)
+    path.unlink()
+    path.mkdir()   # the same slug's file cannot be replaced now
+    rows = run([str(GOOD)], settings, out_dir=out, workers=0)
+    assert [r.status for r in rows] == ["failed"], rows
+    assert "could not be written" in rows[0].reason and str(GOOD) in rows[0].reason
