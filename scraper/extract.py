@@ -202,10 +202,19 @@ def _headline_nodes(root: lxml.html.HtmlElement, title: str | None) -> list[lxml
         return []
     segments = (title, TITLE_SEGMENT_RE.split(title.strip())[0], re.split(r"\s*[-_|｜—]+\s*", title.strip())[0])
     wanted = {re.sub(r"\s+", "", t) for t in segments if len(t.strip()) >= 2}
+    longest = max(len(w) for w in wanted) + 10
+
     def shows(el: lxml.html.HtmlElement) -> bool:
         if not isinstance(el.tag, str) or el.tag == "a":
             return False
-        text = re.sub(r"\s+", "", el.text_content())
+        # Only a heading or an element with text of its own can be the headline's element (a
+        # wrapper's headline is in its child); this keeps the search linear in practice.
+        if el.tag not in ("h1", "h2", "h3") and not (el.text and el.text.strip()):
+            return False
+        text = el.text_content()
+        if len(text) > 4 * longest:
+            return False
+        text = re.sub(r"\s+", "", text)
         if len(text) < (2 if el.tag in ("h1", "h2") else 6):
             return False
         if any(text == w for w in wanted):
