@@ -131,19 +131,29 @@ def _clean(text: str) -> str:
     return SPACE_RE.sub(" ", text).strip()
 
 
+def _is_bold(element: lxml.html.HtmlElement) -> bool:
+    if element.tag in BOLD_TAGS:
+        return True
+    style = (element.get("style") or "").replace(" ", "").lower()
+    return "font-weight:bold" in style or "font-weight:700" in style or "font-weight:600" in style
+
+
 def _bold_only(node: lxml.html.HtmlElement) -> bool:
-    """All of the node's visible text is inside <strong>/<b>."""
-    if (node.text or "").strip():
-        return False
+    """All of the node's visible text is bold: inside <strong>/<b> or a bold-styled span, at
+    any depth (WeChat writes <p><span><strong>标题</strong></span></p>)."""
     has_bold = False
-    for child in node:
-        if not isinstance(child.tag, str):
+    bold_depth: dict[lxml.html.HtmlElement, bool] = {node: _is_bold(node)}
+    for element in node.iterdescendants():
+        if not isinstance(element.tag, str):
             continue
-        if child.tag in BOLD_TAGS:
-            has_bold = has_bold or bool("".join(child.itertext()).strip())
-        elif child.tag != "br" and "".join(child.itertext()).strip():
-            return False
-        if (child.tail or "").strip():
+        parent = element.getparent()
+        bold_depth[element] = bold_depth.get(parent, False) or _is_bold(element)
+    for element, bold in bold_depth.items():
+        if (element.text or "").strip():
+            if not bold:
+                return False
+            has_bold = True
+        if element is not node and (element.tail or "").strip() and not bold_depth.get(element.getparent(), False):
             return False
     return has_bold
 

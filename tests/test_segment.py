@@ -165,3 +165,10 @@ def test_countdown_digest(data):
     cases = extract_document(_doc(text, "top3.txt"), data)
     assert [c.title for c in cases] == ["交通投资保持高位运行", "前四个月工业生产平稳增长", "成都农商银行把便民服务点开进社区"]
     assert [c.relevant for c in cases] == [False, False, True]
+
+
+def test_bold_lines_nested_and_styled():
+    outline = html_outline("<section><p><span><strong>甲地新建三座桥梁</strong></span></p>"
+                           f"<p>{OTHER}</p><p><span style='font-weight: bold'>乙地粮食丰收</span><br></p>"
+                           "<p><strong>小标题</strong>之后还有正文</p></section>")
+    assert [e.kind for e in outline] == ["bold", "para", "bold", "para"]
