@@ -16,9 +16,11 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from casebook.errors import ExtractionError
 from casebook.settings import Settings
 from scraper.data import Data, load_data
 from scraper.pipeline import Extraction, extract_input
@@ -69,12 +71,23 @@ def _warm(data: Data) -> None:
     segment.rules(data)
 
 
-def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor | None:
-    if workers < 2:
+def _pool(settings: Settings, workers: int, *, force: bool = False) -> ProcessPoolExecutor | None:
+    if workers < 2 and not force:
         return None
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+
+
+def _alone(item: str, settings: Settings) -> Extraction:
+    """One input in a process of its own: its extraction, or the error that it killed it."""
+    with _pool(settings, 1, force=True) as single:  # type: ignore[union-attr]
+        try:
+            return single.submit(_extract_in_worker, item).result()
+        except BrokenProcessPool:
+            return Extraction(item, error=ExtractionError(
+                "the process reading this input died (killed, out of memory or crashed); the batch went on",
+                source=item, hint="try it alone with `casebook extract`, or split it"))
 
 
 def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: object | None = None,
@@ -118,7 +131,17 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
                 continue
             item, future = pending.popleft()
             if future is not None:
-                extraction = future.result()
+                try:
+                    extraction = future.result()
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory, a crash in a C library): every
+                    # pending file is resubmitted to a fresh pool, and this one is read once
+                    # more on its own, so only the input that kills a reader fails.
+                    pool.shutdown(cancel_futures=True)  # type: ignore[union-attr]
+                    extraction = _alone(item, settings)
+                    pool = _pool(settings, count)
+                    pending = deque((name, pool.submit(_extract_in_worker, name) if job else None)  # type: ignore[union-attr]
+                                    for name, job in pending)
             else:
                 extraction = extract_input(item, settings, data, batch_fetcher() if URL_RE.match(item) else None)
             queue.extend(link for link in extraction.links if link not in seen)
