@@ -498,8 +498,8 @@ def _inner_items(section: Section, r: Rules) -> list[int]:
 
 
 def _blocks(elements: list[Element], r: Rules) -> tuple[list[str], str | None]:
-    """Markdown blocks of a story's elements (its source link and furniture left out), and
-    the publisher its dateline names."""
+    """Markdown blocks of a story's elements, and the publisher its dateline names. Lines that
+    are links (its source link, a page's navigation and teaser lists) are not its text."""
     blocks: list[str] = []
     source = None
     for e in elements:
@@ -515,8 +515,6 @@ def _blocks(elements: list[Element], r: Rules) -> tuple[list[str], str | None]:
             blocks.append(f"## {e.text}")
         elif e.kind == "image" and e.url and safe_url(e.url, allow_relative=False):
             blocks.append(f"![{e.text}]({e.url})")
-        elif e.kind == "link" and not r.source_link.match(e.text):
-            blocks.append(e.text)
     while blocks and blocks[-1].startswith("## "):
         blocks.pop()
     return blocks, source
