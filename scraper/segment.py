@@ -548,8 +548,13 @@ def header_date(elements: list[Element], doc_title: str, r: Rules) -> str | None
 
 def _story(title: str, elements: list[Element], url: str | None, container_date: str | None,
            r: Rules) -> DigestStory:
+    """A story dated by its own date line (发布时间：…), else its own page's address, else the
+    document it came in (both with a review note), else not at all."""
     blocks, source = _blocks(elements, r)
     safe = safe_url(url, allow_relative=False) if url else None
+    stated = dates.find_labelled_date([e.text for e in elements[:4] if e.kind in ("para", "bold")])
+    if stated:
+        return DigestStory(title, blocks, safe, stated, None, source)
     own = _date_of(safe, r)
     if own:
         note = f"date: taken from the address of the story's own page ({safe}); confirm it"
@@ -614,7 +619,10 @@ def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest 
         return None
     level, sections = found
     title = doc_title or next((e.text for e in elements if e.kind == "heading"), "")
-    container = header_date(elements, title, r)
+    # The document's header: its title and what comes before the first story (a date inside
+    # a story is that story's own).
+    first = next(i for i, e in enumerate(elements) if e is sections[0].head)
+    container = header_date(elements[:first], title, r)
     headings = [s.head.text for s in sections]
     stories: list[DigestStory] = []
     summaries = 0

@@ -172,3 +172,12 @@ def test_bold_lines_nested_and_styled():
                            f"<p>{OTHER}</p><p><span style='font-weight: bold'>乙地粮食丰收</span><br></p>"
                            "<p><strong>小标题</strong>之后还有正文</p></section>")
     assert [e.kind for e in outline] == ["bold", "para", "bold", "para"]
+
+
+def test_a_story_dated_by_its_own_date_line(data):
+    text = (f"# 社区金融周报\n\n## 成都农商银行把便民服务点开进社区\n\n发布时间：2024-04-28 10:00\n\n{BANK_PARAGRAPH}\n\n"
+            f"## 前四个月工业生产平稳增长\n\n{FILLER}\n\n## 交通投资保持高位运行\n\n{OTHER}\n")
+    digest = find_stories(markdown_outline(text), "社区金融周报", data)
+    assert digest is not None
+    assert digest.stories[0].date.startswith("2024-04-28") and digest.stories[0].date_note is None
+    assert digest.stories[1].date is None and digest.stories[2].date is None
