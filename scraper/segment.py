@@ -513,8 +513,9 @@ def _blocks(elements: list[Element], r: Rules) -> tuple[list[str], str | None]:
                 blocks.append(text)
         elif e.kind in ("bold", "heading"):
             blocks.append(f"## {e.text}")
-        elif e.kind == "image" and e.url and safe_url(e.url, allow_relative=False):
-            blocks.append(f"![{e.text}]({e.url})")
+        elif e.kind == "image" and e.url and safe_url(e.url, allow_relative=False) and not re.search(r"[\s()<>]", e.url):
+            alt = re.sub(r"[\[\]]", "", e.text)   # brackets would end the image's Markdown early
+            blocks.append(f"![{alt}]({e.url})")
     while blocks and blocks[-1].startswith("## "):
         blocks.pop()
     return blocks, source

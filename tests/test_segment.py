@@ -181,3 +181,13 @@ def test_a_story_dated_by_its_own_date_line(data):
     assert digest is not None
     assert digest.stories[0].date.startswith("2024-04-28") and digest.stories[0].date_note is None
     assert digest.stories[1].date is None and digest.stories[2].date is None
+
+
+def test_images_in_a_digest_story_are_safe_markdown(data):
+    page = ("<html><body><h1>社区金融周报</h1>"
+            f"<h2>甲地新建三座桥梁</h2><p>{OTHER}</p><p><img src='https://img.example.cn/a.jpg' alt='桥[1]'></p>"
+            "<p><img src='javascript:alert(1)'><img src='https://img.example.cn/b(1).jpg'></p>"
+            f"<h2>乙地粮食丰收</h2><p>{FILLER}</p><h2>丙地交通</h2><p>{OTHER}</p></body></html>")
+    cases = extract_document(_doc(page), data)
+    assert "![桥1](https://img.example.cn/a.jpg)" in cases[0].body
+    assert "javascript" not in cases[0].body and "b(1)" not in cases[0].body
