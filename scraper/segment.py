@@ -67,6 +67,7 @@ class Element:
     text: str
     level: int = 0            # headings 1-6
     url: str | None = None
+    where: str = ""           # in a whole HTML page: the XPath of the block it came from
 
 
 @dataclass
@@ -193,18 +194,24 @@ def _containers(root: lxml.html.HtmlElement) -> set[lxml.html.HtmlElement]:
     return marked
 
 
-def _walk(node: lxml.html.HtmlElement, out: list[Element], containers: set[lxml.html.HtmlElement]) -> None:
+def _walk(node: lxml.html.HtmlElement, out: list[Element], containers: set[lxml.html.HtmlElement],
+          tree: lxml.etree._ElementTree | None = None) -> None:
     tag = node.tag if isinstance(node.tag, str) else ""
     if tag in UNSEEN_TAGS or not tag:
         return
     if tag in LEAF_TAGS or node not in containers:
+        start = len(out)
         _leaf(node, out)
+        if tree is not None:
+            where = tree.getpath(node)
+            for element in out[start:]:
+                element.where = where
         return
     if (node.text or "").strip():
         out.append(Element("para", _clean(node.text or "")))
     for child in node:
         if isinstance(child.tag, str) and (child.tag in BLOCK_TAGS or child in containers):
-            _walk(child, out, containers)
+            _walk(child, out, containers, tree)
         elif isinstance(child.tag, str) and child.tag not in UNSEEN_TAGS and (
                 text := _clean("".join(child.itertext()))):
             out.append(Element("bold" if child.tag in BOLD_TAGS else "para", text))
@@ -229,7 +236,8 @@ def html_outline(html: str) -> list[Element]:
         elif node.tag in LEAF_TAGS:
             _leaf(node, out)      # an HTML parser closes <p> before any block: nothing to walk
         else:
-            _walk(node, out, _containers(node))
+            _walk(node, out, _containers(node), node.getroottree() if len(nodes) == 1 and HTML_DOC_RE.search(
+                html[:5000]) else None)
     return out
 
 
@@ -611,6 +619,25 @@ def numbered_items(blocks: list[str], data: Data) -> list[tuple[str, list[str]]]
     return items
 
 
+def _within_container(sections: list[Section]) -> list[Section]:
+    """On a whole HTML page, a story is what lies inside the block holding all the story
+    headings: a side column or footer after the last story is not its text."""
+    paths = [s.head.where.split("/")[:-1] for s in sections]
+    if not all(paths):
+        return sections
+    common: list[str] = []
+    for parts in zip(*paths, strict=False):
+        if any(p != parts[0] for p in parts):
+            break
+        common.append(parts[0])
+    prefix = "/".join(common) + "/"
+    if prefix.count("/") <= 2:      # /html/body/: the whole page
+        return sections
+    for section in sections:
+        section.body = [e for e in section.body if not e.where or e.where.startswith(prefix)]
+    return sections
+
+
 def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest | None:
     """The stories of a digest-shaped outline, in order; None when the outline is one story."""
     r = rules(data)
@@ -624,6 +651,7 @@ def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest 
     # a story is that story's own).
     first = next(i for i, e in enumerate(elements) if e is sections[0].head)
     container = header_date(elements[:first], title, r)
+    sections = _within_container(sections)
     headings = [s.head.text for s in sections]
     stories: list[DigestStory] = []
     summaries = 0

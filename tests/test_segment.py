@@ -191,3 +191,14 @@ def test_images_in_a_digest_story_are_safe_markdown(data):
     cases = extract_document(_doc(page), data)
     assert "![桥1](https://img.example.cn/a.jpg)" in cases[0].body
     assert "javascript" not in cases[0].body and "b(1)" not in cases[0].body
+
+
+def test_a_side_column_after_the_last_story_is_not_its_text(data):
+    page = ("<html><body><div class='main'><h1>社区金融周报</h1>"
+            f"<h2>甲地新建三座桥梁</h2><p>{OTHER}</p><h2>乙地粮食丰收</h2><p>{FILLER}</p>"
+            f"<h2>丙地交通</h2><p>{OTHER}</p></div>"
+            "<div class='side'><h3>热门排行</h3><p>本站热门文章一览，每周更新一次，欢迎关注我们的公众号获取更多资讯。</p></div>"
+            "</body></html>")
+    cases = extract_document(_doc(page), data)
+    assert [c.title for c in cases] == ["甲地新建三座桥梁", "乙地粮食丰收", "丙地交通"]
+    assert "热门" not in cases[2].body and "公众号" not in cases[2].body
