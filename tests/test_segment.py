@@ -202,3 +202,14 @@ def test_a_side_column_after_the_last_story_is_not_its_text(data):
     cases = extract_document(_doc(page), data)
     assert [c.title for c in cases] == ["甲地新建三座桥梁", "乙地粮食丰收", "丙地交通"]
     assert "热门" not in cases[2].body and "公众号" not in cases[2].body
+
+
+@pytest.mark.shared
+def test_no_single_article_page_is_taken_for_a_digest(data):
+    from scraper.pipeline import find_digest
+    from tests.conftest import BENCH, FIXTURE_PAGES
+
+    pages = sorted((BENCH / "html").glob("*.html")) + sorted(FIXTURE_PAGES.glob("*.html"))
+    assert len(pages) >= 80
+    taken = [p.name for p in pages if find_digest(document_from_bytes(p.read_bytes(), input=str(p)), data)]
+    assert taken == []
