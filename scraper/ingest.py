@@ -51,7 +51,11 @@ def _init_worker(settings: Settings) -> None:
 
 
 def _extract_in_worker(item: str) -> Extraction:
-    return extract_input(item, _WORKER["settings"], _WORKER["data"])  # type: ignore[arg-type]
+    extraction = extract_input(item, _WORKER["settings"], _WORKER["data"])  # type: ignore[arg-type]
+    for case in extraction.cases:
+        if not case.relevant:
+            case.body = ""   # ingest reports an irrelevant story by title and reason: no need to send its text back
+    return extraction
 
 
 def worker_count(settings: Settings, local_files: int) -> int:
