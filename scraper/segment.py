@@ -638,8 +638,11 @@ def _within_container(sections: list[Section]) -> list[Section]:
     return sections
 
 
-def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest | None:
-    """The stories of a digest-shaped outline, in order; None when the outline is one story."""
+def find_stories(elements: list[Element], doc_title: str, data: Data,
+                 declared_date: str | None = None) -> Digest | None:
+    """The stories of a digest-shaped outline, in order; None when the outline is one story.
+    `declared_date` is the date the document declares about itself (front matter, a feed
+    item's date): its stories' container date when its header states none."""
     r = rules(data)
     elements = [e for e in elements if not r.furniture.match(e.text)]
     found = _story_level(elements, doc_title, r)
@@ -650,7 +653,7 @@ def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest 
     # The document's header: its title and what comes before the first story (a date inside
     # a story is that story's own).
     first = next(i for i, e in enumerate(elements) if e is sections[0].head)
-    container = header_date(elements[:first], title, r)
+    container = header_date(elements[:first], title, r) or (declared_date[:10] if declared_date else None)
     sections = _within_container(sections)
     headings = [s.head.text for s in sections]
     stories: list[DigestStory] = []

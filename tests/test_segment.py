@@ -213,3 +213,12 @@ def test_no_single_article_page_is_taken_for_a_digest(data):
     assert len(pages) >= 80
     taken = [p.name for p in pages if find_digest(document_from_bytes(p.read_bytes(), input=str(p)), data)]
     assert taken == []
+
+
+def test_a_mirrored_digest_post_dates_its_stories_by_its_front_matter(data):
+    text = (f"---\ntitle: 社区金融周报\ndate: 2023-06-30 09:00:00 +0800\n---\n\n"
+            f"## 成都农商银行把便民服务点开进社区\n\n{BANK_PARAGRAPH}\n\n## 前四个月工业生产平稳增长\n\n{FILLER}\n\n"
+            f"## 交通投资保持高位运行\n\n{OTHER}\n")
+    cases = extract_document(_doc(text, "post.md"), data)
+    assert [c.date for c in cases] == ["2023-06-30"] * 3
+    assert all(any("date of the document" in r for r in c.review) for c in cases)
