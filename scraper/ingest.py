@@ -15,10 +15,11 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from casebook.errors import InputError
+from casebook.errors import ExtractionError, InputError
 from casebook.settings import Settings
 from scraper.data import Data, load_data
 from scraper.pipeline import Extraction, extract_input
@@ -49,7 +50,11 @@ def _init_worker(settings: Settings) -> None:
 
 
 def _extract_in_worker(item: str) -> Extraction:
-    return extract_input(item, _WORKER["settings"], _WORKER["data"])  # type: ignore[arg-type]
+    extraction = extract_input(item, _WORKER["settings"], _WORKER["data"])  # type: ignore[arg-type]
+    for case in extraction.cases:
+        if not case.relevant:
+            case.body = ""   # ingest reports an irrelevant story by title and reason: no need to send its text back
+    return extraction
 
 
 def worker_count(settings: Settings, local_files: int) -> int:
@@ -69,12 +74,23 @@ def _warm(data: Data) -> None:
     segment.rules(data)
 
 
-def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor | None:
-    if workers < 2:
+def _pool(settings: Settings, workers: int, *, force: bool = False) -> ProcessPoolExecutor | None:
+    if workers < 2 and not force:
         return None
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+
+
+def _alone(item: str, settings: Settings) -> Extraction:
+    """One input in a process of its own: its extraction, or the error that it killed it."""
+    with _pool(settings, 1, force=True) as single:  # type: ignore[union-attr]
+        try:
+            return single.submit(_extract_in_worker, item).result()
+        except BrokenProcessPool:
+            return Extraction(item, error=ExtractionError(
+                "the process reading this input died (killed, out of memory or crashed); the batch went on",
+                source=item, hint="try it alone with `casebook extract`, or split it"))
 
 
 def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: object | None = None,
@@ -121,7 +137,17 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
                 continue
             item, depth, future = pending.popleft()
             if future is not None:
-                extraction = future.result()
+                try:
+                    extraction = future.result()
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory, a crash in a C library): every
+                    # pending file is resubmitted to a fresh pool, and this one is read once
+                    # more on its own, so only the input that kills a reader fails.
+                    pool.shutdown(cancel_futures=True)  # type: ignore[union-attr]
+                    extraction = _alone(item, settings)
+                    pool = _pool(settings, count)
+                    pending = deque((name, level, pool.submit(_extract_in_worker, name) if job else None)  # type: ignore[union-attr]
+                                    for name, level, job in pending)
             else:
                 extraction = extract_input(item, settings, data, batch_fetcher() if is_url(item) else None,
                                            hint=hints.get(item))

@@ -99,7 +99,8 @@ def find_digest(doc: Document, data: Data) -> segment.Digest | None:
         if elements and elements[0].kind == "bold" and not title:
             title = elements[0].text
             elements[0] = segment.Element("heading", title, level=1)
-    return segment.find_stories(elements, title, data)
+    declared = dates.parse_date_value(doc.meta.get("date")) if doc.meta.get("date") else None
+    return segment.find_stories(elements, title, data, declared)
 
 
 def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case]:

@@ -67,6 +67,7 @@ class Element:
     text: str
     level: int = 0            # headings 1-6
     url: str | None = None
+    where: str = ""           # in a whole HTML page: the XPath of the block it came from
 
 
 @dataclass
@@ -131,19 +132,29 @@ def _clean(text: str) -> str:
     return SPACE_RE.sub(" ", text).strip()
 
 
+def _is_bold(element: lxml.html.HtmlElement) -> bool:
+    if element.tag in BOLD_TAGS:
+        return True
+    style = (element.get("style") or "").replace(" ", "").lower()
+    return "font-weight:bold" in style or "font-weight:700" in style or "font-weight:600" in style
+
+
 def _bold_only(node: lxml.html.HtmlElement) -> bool:
-    """All of the node's visible text is inside <strong>/<b>."""
-    if (node.text or "").strip():
-        return False
+    """All of the node's visible text is bold: inside <strong>/<b> or a bold-styled span, at
+    any depth (WeChat writes <p><span><strong>标题</strong></span></p>)."""
     has_bold = False
-    for child in node:
-        if not isinstance(child.tag, str):
+    bold_depth: dict[lxml.html.HtmlElement, bool] = {node: _is_bold(node)}
+    for element in node.iterdescendants():
+        if not isinstance(element.tag, str):
             continue
-        if child.tag in BOLD_TAGS:
-            has_bold = has_bold or bool("".join(child.itertext()).strip())
-        elif child.tag != "br" and "".join(child.itertext()).strip():
-            return False
-        if (child.tail or "").strip():
+        parent = element.getparent()
+        bold_depth[element] = bold_depth.get(parent, False) or _is_bold(element)
+    for element, bold in bold_depth.items():
+        if (element.text or "").strip():
+            if not bold:
+                return False
+            has_bold = True
+        if element is not node and (element.tail or "").strip() and not bold_depth.get(element.getparent(), False):
             return False
     return has_bold
 
@@ -183,18 +194,24 @@ def _containers(root: lxml.html.HtmlElement) -> set[lxml.html.HtmlElement]:
     return marked
 
 
-def _walk(node: lxml.html.HtmlElement, out: list[Element], containers: set[lxml.html.HtmlElement]) -> None:
+def _walk(node: lxml.html.HtmlElement, out: list[Element], containers: set[lxml.html.HtmlElement],
+          tree: lxml.etree._ElementTree | None = None) -> None:
     tag = node.tag if isinstance(node.tag, str) else ""
     if tag in UNSEEN_TAGS or not tag:
         return
     if tag in LEAF_TAGS or node not in containers:
+        start = len(out)
         _leaf(node, out)
+        if tree is not None:
+            where = tree.getpath(node)
+            for element in out[start:]:
+                element.where = where
         return
     if (node.text or "").strip():
         out.append(Element("para", _clean(node.text or "")))
     for child in node:
         if isinstance(child.tag, str) and (child.tag in BLOCK_TAGS or child in containers):
-            _walk(child, out, containers)
+            _walk(child, out, containers, tree)
         elif isinstance(child.tag, str) and child.tag not in UNSEEN_TAGS and (
                 text := _clean("".join(child.itertext()))):
             out.append(Element("bold" if child.tag in BOLD_TAGS else "para", text))
@@ -219,7 +236,8 @@ def html_outline(html: str) -> list[Element]:
         elif node.tag in LEAF_TAGS:
             _leaf(node, out)      # an HTML parser closes <p> before any block: nothing to walk
         else:
-            _walk(node, out, _containers(node))
+            _walk(node, out, _containers(node), node.getroottree() if len(nodes) == 1 and HTML_DOC_RE.search(
+                html[:5000]) else None)
     return out
 
 
@@ -488,8 +506,8 @@ def _inner_items(section: Section, r: Rules) -> list[int]:
 
 
 def _blocks(elements: list[Element], r: Rules) -> tuple[list[str], str | None]:
-    """Markdown blocks of a story's elements (its source link and furniture left out), and
-    the publisher its dateline names."""
+    """Markdown blocks of a story's elements, and the publisher its dateline names. Lines that
+    are links (its source link, a page's navigation and teaser lists) are not its text."""
     blocks: list[str] = []
     source = None
     for e in elements:
@@ -503,10 +521,9 @@ def _blocks(elements: list[Element], r: Rules) -> tuple[list[str], str | None]:
                 blocks.append(text)
         elif e.kind in ("bold", "heading"):
             blocks.append(f"## {e.text}")
-        elif e.kind == "image" and e.url and safe_url(e.url, allow_relative=False):
-            blocks.append(f"![{e.text}]({e.url})")
-        elif e.kind == "link" and not r.source_link.match(e.text):
-            blocks.append(e.text)
+        elif e.kind == "image" and e.url and safe_url(e.url, allow_relative=False) and not re.search(r"[\s()<>]", e.url):
+            alt = re.sub(r"[\[\]]", "", e.text)   # brackets would end the image's Markdown early
+            blocks.append(f"![{alt}]({e.url})")
     while blocks and blocks[-1].startswith("## "):
         blocks.pop()
     return blocks, source
@@ -540,8 +557,13 @@ def header_date(elements: list[Element], doc_title: str, r: Rules) -> str | None
 
 def _story(title: str, elements: list[Element], url: str | None, container_date: str | None,
            r: Rules) -> DigestStory:
+    """A story dated by its own date line (发布时间：…), else its own page's address, else the
+    document it came in (both with a review note), else not at all."""
     blocks, source = _blocks(elements, r)
     safe = safe_url(url, allow_relative=False) if url else None
+    stated = dates.find_labelled_date([e.text for e in elements[:4] if e.kind in ("para", "bold")])
+    if stated:
+        return DigestStory(title, blocks, safe, stated, None, source)
     own = _date_of(safe, r)
     if own:
         note = f"date: taken from the address of the story's own page ({safe}); confirm it"
@@ -597,8 +619,30 @@ def numbered_items(blocks: list[str], data: Data) -> list[tuple[str, list[str]]]
     return items
 
 
-def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest | None:
-    """The stories of a digest-shaped outline, in order; None when the outline is one story."""
+def _within_container(sections: list[Section]) -> list[Section]:
+    """On a whole HTML page, a story is what lies inside the block holding all the story
+    headings: a side column or footer after the last story is not its text."""
+    paths = [s.head.where.split("/")[:-1] for s in sections]
+    if not all(paths):
+        return sections
+    common: list[str] = []
+    for parts in zip(*paths, strict=False):
+        if any(p != parts[0] for p in parts):
+            break
+        common.append(parts[0])
+    prefix = "/".join(common) + "/"
+    if prefix.count("/") <= 2:      # /html/body/: the whole page
+        return sections
+    for section in sections:
+        section.body = [e for e in section.body if not e.where or e.where.startswith(prefix)]
+    return sections
+
+
+def find_stories(elements: list[Element], doc_title: str, data: Data,
+                 declared_date: str | None = None) -> Digest | None:
+    """The stories of a digest-shaped outline, in order; None when the outline is one story.
+    `declared_date` is the date the document declares about itself (front matter, a feed
+    item's date): its stories' container date when its header states none."""
     r = rules(data)
     elements = [e for e in elements if not r.furniture.match(e.text)]
     found = _story_level(elements, doc_title, r)
@@ -606,7 +650,11 @@ def find_stories(elements: list[Element], doc_title: str, data: Data) -> Digest 
         return None
     level, sections = found
     title = doc_title or next((e.text for e in elements if e.kind == "heading"), "")
-    container = header_date(elements, title, r)
+    # The document's header: its title and what comes before the first story (a date inside
+    # a story is that story's own).
+    first = next(i for i, e in enumerate(elements) if e is sections[0].head)
+    container = header_date(elements[:first], title, r) or (declared_date[:10] if declared_date else None)
+    sections = _within_container(sections)
     headings = [s.head.text for s in sections]
     stories: list[DigestStory] = []
     summaries = 0

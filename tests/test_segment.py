@@ -165,3 +165,60 @@ def test_countdown_digest(data):
     cases = extract_document(_doc(text, "top3.txt"), data)
     assert [c.title for c in cases] == ["交通投资保持高位运行", "前四个月工业生产平稳增长", "成都农商银行把便民服务点开进社区"]
     assert [c.relevant for c in cases] == [False, False, True]
+
+
+def test_bold_lines_nested_and_styled():
+    outline = html_outline("<section><p><span><strong>甲地新建三座桥梁</strong></span></p>"
+                           f"<p>{OTHER}</p><p><span style='font-weight: bold'>乙地粮食丰收</span><br></p>"
+                           "<p><strong>小标题</strong>之后还有正文</p></section>")
+    assert [e.kind for e in outline] == ["bold", "para", "bold", "para"]
+
+
+def test_a_story_dated_by_its_own_date_line(data):
+    text = (f"# 社区金融周报\n\n## 成都农商银行把便民服务点开进社区\n\n发布时间：2024-04-28 10:00\n\n{BANK_PARAGRAPH}\n\n"
+            f"## 前四个月工业生产平稳增长\n\n{FILLER}\n\n## 交通投资保持高位运行\n\n{OTHER}\n")
+    digest = find_stories(markdown_outline(text), "社区金融周报", data)
+    assert digest is not None
+    assert digest.stories[0].date.startswith("2024-04-28") and digest.stories[0].date_note is None
+    assert digest.stories[1].date is None and digest.stories[2].date is None
+
+
+def test_images_in_a_digest_story_are_safe_markdown(data):
+    page = ("<html><body><h1>社区金融周报</h1>"
+            f"<h2>甲地新建三座桥梁</h2><p>{OTHER}</p><p><img src='https://img.example.cn/a.jpg' alt='桥[1]'></p>"
+            "<p><img src='javascript:alert(1)'><img src='https://img.example.cn/b(1).jpg'></p>"
+            f"<h2>乙地粮食丰收</h2><p>{FILLER}</p><h2>丙地交通</h2><p>{OTHER}</p></body></html>")
+    cases = extract_document(_doc(page), data)
+    assert "![桥1](https://img.example.cn/a.jpg)" in cases[0].body
+    assert "javascript" not in cases[0].body and "b(1)" not in cases[0].body
+
+
+def test_a_side_column_after_the_last_story_is_not_its_text(data):
+    page = ("<html><body><div class='main'><h1>社区金融周报</h1>"
+            f"<h2>甲地新建三座桥梁</h2><p>{OTHER}</p><h2>乙地粮食丰收</h2><p>{FILLER}</p>"
+            f"<h2>丙地交通</h2><p>{OTHER}</p></div>"
+            "<div class='side'><h3>热门排行</h3><p>本站热门文章一览，每周更新一次，欢迎关注我们的公众号获取更多资讯。</p></div>"
+            "</body></html>")
+    cases = extract_document(_doc(page), data)
+    assert [c.title for c in cases] == ["甲地新建三座桥梁", "乙地粮食丰收", "丙地交通"]
+    assert "热门" not in cases[2].body and "公众号" not in cases[2].body
+
+
+@pytest.mark.shared
+def test_no_single_article_page_is_taken_for_a_digest(data):
+    from scraper.pipeline import find_digest
+    from tests.conftest import BENCH, FIXTURE_PAGES
+
+    pages = sorted((BENCH / "html").glob("*.html")) + sorted(FIXTURE_PAGES.glob("*.html"))
+    assert len(pages) >= 80
+    taken = [p.name for p in pages if find_digest(document_from_bytes(p.read_bytes(), input=str(p)), data)]
+    assert taken == []
+
+
+def test_a_mirrored_digest_post_dates_its_stories_by_its_front_matter(data):
+    text = (f"---\ntitle: 社区金融周报\ndate: 2023-06-30 09:00:00 +0800\n---\n\n"
+            f"## 成都农商银行把便民服务点开进社区\n\n{BANK_PARAGRAPH}\n\n## 前四个月工业生产平稳增长\n\n{FILLER}\n\n"
+            f"## 交通投资保持高位运行\n\n{OTHER}\n")
+    cases = extract_document(_doc(text, "post.md"), data)
+    assert [c.date for c in cases] == ["2023-06-30"] * 3
+    assert all(any("date of the document" in r for r in c.review) for c in cases)

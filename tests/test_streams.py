@@ -196,3 +196,39 @@ def test_urls_in_the_parent_files_in_the_pool_one_report_in_order(sample, settin
     assert len(by_input[inputs[1]]) == 13
     assert [r.title for r in rows if r.status == "written"] == [LI_PENG]
     assert [r.status for r in by_input[inputs[2]]] == ["failed"] and "404" in by_input[inputs[2]][0].reason
+
+
+def test_a_worker_killed_mid_batch_costs_at_most_one_input(sample, tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from tests.conftest import ROOT
+
+    report = tmp_path / "report.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "ingest", *map(str, sample), "--out",
+                                str(tmp_path / "cases"), "--report", str(report), "--quiet"], cwd=ROOT,
+                               env={**os.environ, "CASEBOOK_INGEST_WORKERS": "2"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    workers: list[psutil.Process] = []
+    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+        workers = psutil.Process(process.pid).children()
+        time.sleep(0.01)
+    assert workers, "the pool never started"
+    workers[0].send_signal(signal.SIGKILL)
+    process.wait(timeout=300)
+    rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    failed = [row for row in rows if row["status"] == "failed"]
+    assert len(failed) <= 1 and all("process reading this input died" in row["reason"] for row in failed)
+    assert process.returncode == (1 if failed else 0)
+    expected = sum(_oracle_count(p.read_text(encoding="utf-8")) for p in sample)
+    failed_stories = sum(_oracle_count(Path(row["input"]).read_text(encoding="utf-8")) for row in failed)
+    assert len(rows) - len(failed) == expected - failed_stories
+    assert list(dict.fromkeys(row["input"] for row in rows)) == [str(p) for p in sample]
+    assert [row["title"] for row in rows if row["status"] == "written"] == [LI_PENG] or failed
