@@ -64,12 +64,15 @@ def index_doc(fields: dict) -> IndexDoc:
     return IndexDoc(**fields, text=text)
 
 
-def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, procs: int, conn) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, procs: int, conn,  # type: ignore[no-untyped-def,type-arg]
+                    parent: int) -> None:
     """The index process: add each case as it comes; on ("end", slugs) commit and report.
     After an error it still drains the queue to the end, so the build never blocks on it."""
     gc.freeze()   # the heap inherited from Pelican is never freed here: out of the collector's sight
     os.nice(INDEX_NICENESS)
-    parent = os.getppid()
+    # `parent` is the build's pid, taken before the fork: read here, os.getppid() would already
+    # be 1 when the build was killed between the fork and this line, and the wait below
+    # would never notice.
     builder, failure = None, ""
     try:
         from search.indexer import IndexBuilder  # the segmenter and Whoosh load here, off the build's path
@@ -121,7 +124,7 @@ class IndexStream:
         self.cases = context.Queue()   # a feeder thread writes to the pipe: sending never blocks the build
         self.stop = context.Event()   # an aborted build: the cases still queued are not indexed
         parent, child = context.Pipe(duplex=False)
-        self.process = context.Process(target=_index_in_child, args=(self.cases, self.stop, index_dir, procs, child),
+        self.process = context.Process(target=_index_in_child, args=(self.cases, self.stop, index_dir, procs, child, os.getpid()),
                                        daemon=False)
         self.process.start()
         child.close()
