@@ -15,6 +15,8 @@ import logging
 import multiprocessing
 import os
 import queue
+import threading
+import time
 from pathlib import Path
 
 import lxml.html
@@ -64,6 +66,16 @@ def index_doc(fields: dict) -> IndexDoc:
     return IndexDoc(**fields, text=text)
 
 
+def _leave_if_orphaned_while_starting(parent: int, starting: threading.Event) -> None:
+    """Loading the segmenter takes seconds on a busy machine, and the loop below notices a
+    killed build only once it runs: until then, this thread ends the process when the build
+    is gone (nothing is written before the builder exists)."""
+    while starting.is_set():
+        if os.getppid() != parent:
+            os._exit(0)
+        time.sleep(0.2)
+
+
 def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, procs: int, conn,  # type: ignore[no-untyped-def,type-arg]
                     parent: int) -> None:
     """The index process: add each case as it comes; on ("end", slugs) commit and report.
@@ -74,12 +86,16 @@ def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, procs: i
     # be 1 when the build was killed between the fork and this line, and the wait below
     # would never notice.
     builder, failure = None, ""
+    starting = threading.Event()
+    starting.set()
+    threading.Thread(target=_leave_if_orphaned_while_starting, args=(parent, starting), daemon=True).start()
     try:
         from search.indexer import IndexBuilder  # the segmenter and Whoosh load here, off the build's path
 
         builder = IndexBuilder(Path(index_dir), procs=procs)
     except BaseException as exc:
         failure = f"{exc.__class__.__name__}: {exc}"
+    starting.clear()
     while True:
         try:
             kind, payload = cases.get(timeout=1.0)
