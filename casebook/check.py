@@ -128,10 +128,16 @@ class _Lines:
     front matter starts on line 2, after the opening ---)."""
 
     def __init__(self, meta_text: str) -> None:
+        self.meta_text = meta_text
         self.keys: dict[str, int] = {}
         self.items: dict[str, list[int]] = {}
+        self.composed = False
+
+    def _compose(self) -> None:
+        """Parsed on the first problem only: a file without problems costs no second parse."""
+        self.composed = True
         try:
-            root = yaml.compose(meta_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            root = yaml.compose(self.meta_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError:
             return
         if not isinstance(root, yaml.MappingNode):
@@ -143,6 +149,8 @@ class _Lines:
                 self.items.setdefault(name, [item.start_mark.line + 2 for item in value.value])
 
     def at(self, name: str, index: int | None = None) -> int:
+        if not self.composed:
+            self._compose()
         if index is not None and index < len(self.items.get(name, [])):
             return self.items[name][index]
         return self.keys.get(name, 1)

@@ -15,6 +15,8 @@ import logging
 import multiprocessing
 import os
 import queue
+import threading
+import time
 from pathlib import Path
 
 import lxml.html
@@ -64,19 +66,36 @@ def index_doc(fields: dict) -> IndexDoc:
     return IndexDoc(**fields, text=text)
 
 
-def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, procs: int, conn) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _leave_if_orphaned_while_starting(parent: int, starting: threading.Event) -> None:
+    """Loading the segmenter takes seconds on a busy machine, and the loop below notices a
+    killed build only once it runs: until then, this thread ends the process when the build
+    is gone (nothing is written before the builder exists)."""
+    while starting.is_set():
+        if os.getppid() != parent:
+            os._exit(0)
+        time.sleep(0.2)
+
+
+def _index_in_child(cases: multiprocessing.Queue, stop, index_dir: str, procs: int, conn,  # type: ignore[no-untyped-def,type-arg]
+                    parent: int) -> None:
     """The index process: add each case as it comes; on ("end", slugs) commit and report.
     After an error it still drains the queue to the end, so the build never blocks on it."""
     gc.freeze()   # the heap inherited from Pelican is never freed here: out of the collector's sight
     os.nice(INDEX_NICENESS)
-    parent = os.getppid()
+    # `parent` is the build's pid, taken before the fork: read here, os.getppid() would already
+    # be 1 when the build was killed between the fork and this line, and the wait below
+    # would never notice.
     builder, failure = None, ""
+    starting = threading.Event()
+    starting.set()
+    threading.Thread(target=_leave_if_orphaned_while_starting, args=(parent, starting), daemon=True).start()
     try:
         from search.indexer import IndexBuilder  # the segmenter and Whoosh load here, off the build's path
 
         builder = IndexBuilder(Path(index_dir), procs=procs)
     except BaseException as exc:
         failure = f"{exc.__class__.__name__}: {exc}"
+    starting.clear()
     while True:
         try:
             kind, payload = cases.get(timeout=1.0)
@@ -121,7 +140,7 @@ class IndexStream:
         self.cases = context.Queue()   # a feeder thread writes to the pipe: sending never blocks the build
         self.stop = context.Event()   # an aborted build: the cases still queued are not indexed
         parent, child = context.Pipe(duplex=False)
-        self.process = context.Process(target=_index_in_child, args=(self.cases, self.stop, index_dir, procs, child),
+        self.process = context.Process(target=_index_in_child, args=(self.cases, self.stop, index_dir, procs, child, os.getpid()),
                                        daemon=False)
         self.process.start()
         child.close()
