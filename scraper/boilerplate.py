@@ -16,7 +16,9 @@ from functools import lru_cache
 from scraper.data import Data
 from scraper.dates import FULL_RE
 
-LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# Brackets and parentheses excluded inside: each match attempt stops at the next one, so a
+# run of "[a](" is read once (with [^)]* every "(" scanned to the end of the line).
+LINK_RE = re.compile(r"!?\[([^\[\]\n]*)\]\([^()\n]*\)")
 SENTENCE_RE = re.compile(r"[。！？!?，,；;]")
 CLOSE_CALL_CHARS = 60
 

@@ -20,7 +20,7 @@ ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-8
            "big5": "big5hkscs", "utf8": "utf-8", "unicode": "utf-8"}
 # [^<>]: an attempt stops at the next tag, so a page of unclosed "<meta" is read once.
 META_CHARSET_RE = re.compile(rb"""<meta[^<>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
-XML_ENCODING_RE = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+XML_ENCODING_RE = re.compile(rb"""<\?xml[^<>]+encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.IGNORECASE)
 
 
 def canonical_codec(label: str) -> str | None:

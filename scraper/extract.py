@@ -32,7 +32,7 @@ from scraper.dates import DateEvidence, find_dateline, parse_date_value
 # from every "var msg_title" of a hostile page.
 WECHAT_TITLE_RE = re.compile(r"""var\s++msg_title\s*+=\s*+['"](?P<t>[^\n]{0,500}?)['"]\s*+(?:\.html\(false\))?\s*+;""")
 WECHAT_TIME_RE = re.compile(r"""\bct\s*=\s*["'](?P<ts>\d{10})["']""")
-JSONLD_RE = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(?P<j>.*?)</script>""",
+JSONLD_RE = re.compile(r"""<script[^<>]+type\s*=\s*["']application/ld\+json["'][^>]*>(?P<j>.*?)</script>""",
                        re.IGNORECASE | re.DOTALL)
 MAX_JSONLD_CHARS = 100_000
 MIN_BODY_CHARS = 80

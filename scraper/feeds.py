@@ -25,7 +25,7 @@ from scraper.sources import Document, is_url
 
 FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
 PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
-TAG_RE = re.compile(r"<[^>]+>")
+TAG_RE = re.compile(r"<[^<>]+>")
 TRUNCATED_RE = re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|(?:阅读|查看|展开)(?:全文|原文|更多)[>》]*|Readmore|ReadMore)$")
 
 

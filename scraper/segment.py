@@ -675,11 +675,11 @@ def document_title(text: str, meta: dict) -> str:
     """What the document calls itself: its front matter's title, <title>, or first heading."""
     if meta.get("title"):
         return str(meta["title"])
-    match = re.search(r"<title[^>]*>([^<]{1,200})</title>", text[:20000], re.IGNORECASE)
+    match = re.search(r"<title[^<>]*>([^<]{1,200})</title>", text[:20000], re.IGNORECASE)
     if match:
         return _clean(match.group(1))
     match = re.search(r"(?m)^#[ \t]+(.+)$", text[:5000])
     if match:
         return _clean(match.group(1))
-    match = re.search(r"<h1[^>]*>(.{1,400}?)</h1>", text[:50000], re.IGNORECASE | re.DOTALL)
+    match = re.search(r"<h1[^<>]*>(.{1,400}?)</h1>", text[:50000], re.IGNORECASE | re.DOTALL)
     return _clean(re.sub(r"<[^>]+>", "", match.group(1))) if match else ""
