@@ -39,6 +39,9 @@ HTML_TAG_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|span|strong|b|table|section|a
                          re.IGNORECASE)
 HTML_DOC_RE = re.compile(r"<(?:html|head|body|!doctype html)[\s>]", re.IGNORECASE)
 NON_WORD_RE = re.compile(r"[\W_]+")
+CN_NUMERAL_RE = re.compile(r"[一二三四五六七八九十]{1,3}")
+# What a date line is made of: digits, numerals, date words, weekdays, separators.
+DATE_CHARS_RE = re.compile(r"[\d〇零一二三四五六七八九十年月日号时分秒星期周天:：/.\-\s()（）,，]")
 SPACE_RE = re.compile(r"[ \t\u3000\xa0]+")
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 BLOCK_TAGS = HEADING_TAGS | {"p", "div", "section", "article", "li", "ul", "ol", "blockquote", "td", "th", "tr",
@@ -104,6 +107,8 @@ class Rules:
     numbered_item: re.Pattern[str]
     link_date: re.Pattern[str]
     header_date: re.Pattern[str]
+    headline_label: re.Pattern[str]
+    wrapped_headline: re.Pattern[str]
 
 
 def _any(patterns: list[str]) -> re.Pattern[str]:
@@ -122,7 +127,9 @@ def rules(data: Data) -> Rules:
         furniture=_any(d.get("furniture_lines", [])), datelines=[re.compile(p) for p in d.get("datelines", [])],
         column_tag=re.compile(d.get("column_tag", r"(?!)")), profile_headline=re.compile(d.get("profile_headline", r"(?!)")),
         numbered_item=re.compile(d.get("numbered_item", r"(?!)"), re.IGNORECASE),
-        link_date=re.compile(d.get("link_date", r"(?!)")), header_date=re.compile(d.get("header_date", r"(?!)")))
+        link_date=re.compile(d.get("link_date", r"(?!)")), header_date=re.compile(d.get("header_date", r"(?!)")),
+        headline_label=re.compile(d.get("headline_label", r"(?!)"), re.IGNORECASE),
+        wrapped_headline=re.compile(d.get("wrapped_headline", r"(?!)")))
 
 
 # --- the outline -------------------------------------------------------------------------
@@ -322,17 +329,44 @@ def _heads_at(elements: list[Element], level: int, r: Rules) -> list[int]:
 
 
 def _headline_like(text: str) -> bool:
-    return 4 <= len(text) <= MAX_TITLE_CHARS and not text.endswith(("。", "，", ",", "；", ";"))
+    return 4 <= len(text) <= MAX_TITLE_CHARS and not text.endswith(("。", "，", ",", "；", ";", "."))
 
 
 def _item_number(text: str) -> int | None:
     digits = re.search(r"\d{1,2}", text)
-    return int(digits.group(0)) if digits else None
+    if digits:
+        return int(digits.group(0))
+    numeral = CN_NUMERAL_RE.search(text)     # 一、 二、 … 十二、
+    return dates.cn_number(numeral.group(0)) if numeral else None
 
 
-def _numbered_heads(elements: list[Element], r: Rules) -> list[int]:
+def _is_date_line(text: str, r: Rules) -> bool:
+    """A line that is only a date (the header's `2019年3月5日`, `2019-03-05 星期二`,
+    `20190305`): the document's date, never a headline."""
+    if len(text) > 40 or not (dates.find_dateline(text) or r.header_date.search(text)):
+        return False
+    return len(DATE_CHARS_RE.sub("", text)) <= 4
+
+
+def _headline_lines(elements: list[Element], r: Rules) -> list[Element]:
+    """Lines whose shape makes them headlines in any markup (a labelled `标题：…` line, a
+    headline wrapped whole in 【】) become bold lines; a line that is only a date is the
+    document's date, not a headline."""
+    out = []
+    for e in elements:
+        if e.kind in ("para", "bold") and (m := r.headline_label.match(e.text) or r.wrapped_headline.match(e.text)):
+            out.append(Element("bold", _clean(m.group("title")), where=e.where))
+        elif e.kind in ("bold", "heading") and _is_date_line(e.text, r):
+            out.append(Element("para", e.text, where=e.where))
+        else:
+            out.append(e)
+    return out
+
+
+def _numbered_heads(elements: list[Element], r: Rules, *, arabic_only: bool = False) -> list[int]:
     """Numbered headline lines counting 1, 2, 3 … or down to 1 (TOP10 … TOP1): the numbering
-    is the digest's own. The longer of the two runs."""
+    is the digest's own. The longer of the two runs. `arabic_only` leaves out 一、二、三、,
+    which number an article's own parts as often as a digest's items."""
     found: list[tuple[int, int]] = []
     for i, e in enumerate(elements):
         if e.kind not in ("para", "bold", "heading") or not (m := r.numbered_item.match(e.text)):
@@ -340,7 +374,7 @@ def _numbered_heads(elements: list[Element], r: Rules) -> list[int]:
         if not _headline_like(m.group("title")) or m.group("title").endswith(("：", ":")):
             continue
         number = _item_number(e.text[:m.start("title")])
-        if number is not None:
+        if number is not None and not (arabic_only and not re.search(r"\d", e.text[:m.start("title")])):
             found.append((i, number))
     return max(_run(found, step=1), _run(found, step=-1), key=len)
 
@@ -407,7 +441,9 @@ def _signals(doc_title: str, sections: list[Section], elements: list[Element], r
     leads = [next((e.text for e in s.body if e.kind in ("para", "bold")), "") for s in sections]
     if sum(1 for lead in leads if any(p.match(lead) for p in r.datelines)) >= max(2, len(sections) // 2):
         found.append("sections open with a dateline")
-    if level == NUMBERED_LEVEL:
+    if level == NUMBERED_LEVEL and all(re.search(r"\d", s.head.text[:8]) for s in sections):
+        # Arabic numbering (1. 2. 3., TOP10) is a digest's; 一、二、三、 also numbers an
+        # article's parts, so it needs another signal.
         found.append("consecutively numbered items")
     return found
 
@@ -455,6 +491,8 @@ def editor_title(text: str, r: Rules) -> str:
     """A heading as an editor writes it: no broadcast prefix, no column tag in front of a
     headline that stands on its own, no trailing list punctuation."""
     title = _clean(text)
+    if match := r.headline_label.match(title) or r.wrapped_headline.match(title):
+        title = _clean(match.group("title"))
     for pattern in r.datelines:
         stripped = pattern.sub("", title, count=1)
         if stripped != title and len(stripped) >= 4:
@@ -541,7 +579,7 @@ def _date_of(url: str | None, r: Rules) -> str | None:
 
 def header_date(elements: list[Element], doc_title: str, r: Rules) -> str | None:
     """The document's own date: in its title or the lines before its first story."""
-    lines = [doc_title, *(e.text for e in elements[:12] if e.kind in ("heading", "para"))]
+    lines = [doc_title, *(e.text for e in elements[:12] if e.kind in ("heading", "para", "bold"))]
     for line in lines:
         if not line:
             continue
@@ -606,7 +644,7 @@ def numbered_items(blocks: list[str], data: Data) -> list[tuple[str, list[str]]]
     story-sized text; else None (numbered headings of one article)."""
     r = rules(data)
     elements = [Element("para", block.lstrip("#").strip()) for block in blocks]
-    heads = _numbered_heads(elements, r)
+    heads = _numbered_heads(elements, r, arabic_only=True)
     if len(heads) < r.min_sections:
         return None
     ends = [*heads[1:], len(blocks)]
@@ -644,7 +682,7 @@ def find_stories(elements: list[Element], doc_title: str, data: Data,
     `declared_date` is the date the document declares about itself (front matter, a feed
     item's date): its stories' container date when its header states none."""
     r = rules(data)
-    elements = [e for e in elements if not r.furniture.match(e.text)]
+    elements = _headline_lines([e for e in elements if not r.furniture.match(e.text)], r)
     found = _story_level(elements, doc_title, r)
     if found is None:
         return None
