@@ -39,6 +39,8 @@ HTML_TAG_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|span|strong|b|table|section|a
                          re.IGNORECASE)
 HTML_DOC_RE = re.compile(r"<(?:html|head|body|!doctype html)[\s>]", re.IGNORECASE)
 NON_WORD_RE = re.compile(r"[\W_]+")
+HEADER_YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
+MONTH_DAY_RE = re.compile(r"^\s*(?P<m>[01]?\d)\s*月\s*(?P<d>[0-3]?\d)\s*[日号]")
 CN_NUMERAL_RE = re.compile(r"[一二三四五六七八九十]{1,3}")
 # What a date line is made of: digits, numerals, date words, weekdays, separators.
 DATE_CHARS_RE = re.compile(r"[\d〇零一二三四五六七八九十年月日号时分秒星期周天:：/.\-\s()（）,，]")
@@ -342,10 +344,49 @@ def _item_number(text: str) -> int | None:
 
 def _is_date_line(text: str, r: Rules) -> bool:
     """A line that is only a date (the header's `2019年3月5日`, `2019-03-05 星期二`,
-    `20190305`): the document's date, never a headline."""
-    if len(text) > 40 or not (dates.find_dateline(text) or r.header_date.search(text)):
+    `20190305`, a weekly digest's `3月5日`): a date, never a headline."""
+    if len(text) > 40 or not (dates.find_dateline(text) or r.header_date.search(text) or MONTH_DAY_RE.match(text)):
         return False
     return len(DATE_CHARS_RE.sub("", text)) <= 4
+
+
+def _line_date(text: str, year_of: str | None, r: Rules) -> str | None:
+    """The day a date line names; a line without a year (`3月5日`) takes the year of the
+    document's header, never one guessed from elsewhere."""
+    found = dates.find_full_date(text) or next(
+        (b for m in r.header_date.finditer(text) if (b := dates.build_day(int(m["y"]), int(m["m"]), int(m["d"])))),
+        None)
+    if found:
+        return found[:10]
+    match = MONTH_DAY_RE.match(text)
+    if match and year_of:
+        return dates.build_day(int(year_of[:4]), int(match["m"]), int(match["d"]))
+    return None
+
+
+def _header_year(elements: list[Element], doc_title: str) -> str | None:
+    """The year the document's header names on its own (`2019年一周要闻`), for date lines
+    without one."""
+    for line in [doc_title, *(e.text for e in elements[:12])]:
+        if match := HEADER_YEAR_RE.search(line or ""):
+            return match.group(1)
+    return None
+
+
+def _group_dates(elements: list[Element], sections: list[Section], container: str | None,
+                 r: Rules) -> list[str | None]:
+    """The date in force at each section: a date line styled as a heading between stories
+    (a weekly digest's `## 3月5日`) dates the stories after it; one right under a story's
+    headline is that story's own date line."""
+    heads = {id(s.head) for s in sections}
+    position = {id(s.head): i for i, s in enumerate(sections)}
+    in_force, out = container, [container] * len(sections)
+    for i, e in enumerate(elements):
+        if id(e) in heads:
+            out[position[id(e)]] = in_force
+        elif e.kind == "date" and not (i > 0 and id(elements[i - 1]) in heads):
+            in_force = _line_date(e.text, container, r) or in_force
+    return out
 
 
 def _headline_lines(elements: list[Element], r: Rules) -> list[Element]:
@@ -357,7 +398,7 @@ def _headline_lines(elements: list[Element], r: Rules) -> list[Element]:
         if e.kind in ("para", "bold") and (m := r.headline_label.match(e.text) or r.wrapped_headline.match(e.text)):
             out.append(Element("bold", _clean(m.group("title")), where=e.where))
         elif e.kind in ("bold", "heading") and _is_date_line(e.text, r):
-            out.append(Element("para", e.text, where=e.where))
+            out.append(Element("date", e.text, where=e.where))
         else:
             out.append(e)
     return out
@@ -498,6 +539,8 @@ def editor_title(text: str, r: Rules) -> str:
         if stripped != title and len(stripped) >= 4:
             title = stripped
             break
+    if numbered := r.numbered_item.match(title):
+        title = numbered.group("title")
     match = r.column_tag.match(title)
     if match:
         rest, tag = title[match.end():].strip(), (match.group("tag") or match.group("tag2") or "").strip()
@@ -579,7 +622,7 @@ def _date_of(url: str | None, r: Rules) -> str | None:
 
 def header_date(elements: list[Element], doc_title: str, r: Rules) -> str | None:
     """The document's own date: in its title or the lines before its first story."""
-    lines = [doc_title, *(e.text for e in elements[:12] if e.kind in ("heading", "para", "bold"))]
+    lines = [doc_title, *(e.text for e in elements[:12] if e.kind in ("heading", "para", "bold", "date"))]
     for line in lines:
         if not line:
             continue
@@ -600,6 +643,8 @@ def _story(title: str, elements: list[Element], url: str | None, container_date:
     blocks, source = _blocks(elements, r)
     safe = safe_url(url, allow_relative=False) if url else None
     stated = dates.find_labelled_date([e.text for e in elements[:4] if e.kind in ("para", "bold")])
+    if not stated and elements and elements[0].kind == "date":
+        stated = _line_date(elements[0].text, container_date, r)    # the date line under its headline
     if stated:
         return DigestStory(title, blocks, safe, stated, None, source)
     own = _date_of(safe, r)
@@ -692,18 +737,22 @@ def find_stories(elements: list[Element], doc_title: str, data: Data,
     # a story is that story's own).
     first = next(i for i, e in enumerate(elements) if e is sections[0].head)
     container = header_date(elements[:first], title, r) or (declared_date[:10] if declared_date else None)
+    year = container or _header_year(elements[:first], title)
+    in_force = _group_dates(elements, sections, year, r)
     sections = _within_container(sections)
     headings = [s.head.text for s in sections]
     stories: list[DigestStory] = []
     summaries = 0
-    for section in sections:
+    for section, day in zip(sections, in_force, strict=True):
         others = [h for h in headings if h != section.head.text]
         lines = [e.text for e in section.body if e.kind == "para"]
         listing = bool(lines) and sum(map(len, lines)) <= SUMMARY_LINE_CHARS * len(lines)
         if r.summary_heading.search(section.head.text) or (listing and _is_summary(" ".join(lines), others)):
             summaries += 1
             continue
-        stories.extend(_section_stories(section, container, r))
+        if not section.text_chars() and r.item_section.search(section.head.text) and not section.body:
+            continue    # a round-up's label (【国内联播快讯】) over items set at its own level
+        stories.extend(_section_stories(section, day if day != year or container else None, r))
     if len(stories) < 2:
         return None
     return Digest(stories, _level_name(level), summaries)
