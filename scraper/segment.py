@@ -110,6 +110,7 @@ class Rules:
     link_date: re.Pattern[str]
     header_date: re.Pattern[str]
     headline_label: re.Pattern[str]
+    list_announcement: re.Pattern[str]
     wrapped_headline: re.Pattern[str]
 
 
@@ -130,6 +131,7 @@ def rules(data: Data) -> Rules:
         column_tag=re.compile(d.get("column_tag", r"(?!)")), profile_headline=re.compile(d.get("profile_headline", r"(?!)")),
         numbered_item=re.compile(d.get("numbered_item", r"(?!)"), re.IGNORECASE),
         link_date=re.compile(d.get("link_date", r"(?!)")), header_date=re.compile(d.get("header_date", r"(?!)")),
+        list_announcement=_any(d.get("list_announcement", [])),
         headline_label=re.compile(d.get("headline_label", r"(?!)"), re.IGNORECASE),
         wrapped_headline=re.compile(d.get("wrapped_headline", r"(?!)")))
 
@@ -482,9 +484,11 @@ def _signals(doc_title: str, sections: list[Section], elements: list[Element], r
     leads = [next((e.text for e in s.body if e.kind in ("para", "bold")), "") for s in sections]
     if sum(1 for lead in leads if any(p.match(lead) for p in r.datelines)) >= max(2, len(sections) // 2):
         found.append("sections open with a dateline")
-    if level == NUMBERED_LEVEL and all(re.search(r"\d", s.head.text[:8]) for s in sections):
-        # Arabic numbering (1. 2. 3., TOP10) is a digest's; 一、二、三、 also numbers an
-        # article's parts, so it needs another signal.
+    if (level == NUMBERED_LEVEL and all(re.search(r"\d", s.head.text[:8]) for s in sections)
+            and not r.list_announcement.search(f"{doc_title}\n{preamble}")):
+        # Arabic numbering (1. 2. 3., TOP10) is a digest's, unless the text announces a list
+        # of its own points (这几个小窍门); 一、二、三、 also numbers an article's parts, so
+        # it needs another signal.
         found.append("consecutively numbered items")
     return found
 
@@ -690,7 +694,7 @@ def numbered_items(blocks: list[str], data: Data) -> list[tuple[str, list[str]]]
     r = rules(data)
     elements = [Element("para", block.lstrip("#").strip()) for block in blocks]
     heads = _numbered_heads(elements, r, arabic_only=True)
-    if len(heads) < r.min_sections:
+    if len(heads) < r.min_sections or r.list_announcement.search("\n".join(blocks[:heads[0]])):
         return None
     ends = [*heads[1:], len(blocks)]
     if any(sum(len(b) for b in blocks[a + 1:b]) < r.min_story_chars for a, b in zip(heads, ends, strict=True)):
