@@ -55,6 +55,7 @@ UNSEEN_TAGS = {"script", "style", "noscript", "iframe", "template", "head", "tit
 BOLD_TAGS = {"strong", "b"}
 LEAF_TAGS = HEADING_TAGS | {"p"}
 PARSER = lxml.html.HTMLParser(encoding="utf-8")
+MARKED_LEVEL = 6      # lines marked as headlines in plain text (【标题】, 标题：…): the deepest real level
 BOLD_LEVEL = 7        # bold-only lines: a heading level below every real one
 NUMBERED_LEVEL = 8    # numbered items ("1. 标题", "TOP3 标题")
 MAX_TITLE_CHARS = 80
@@ -392,13 +393,14 @@ def _group_dates(elements: list[Element], sections: list[Section], container: st
 
 
 def _headline_lines(elements: list[Element], r: Rules) -> list[Element]:
-    """Lines whose shape makes them headlines in any markup (a labelled `标题：…` line, a
-    headline wrapped whole in 【】) become bold lines; a line that is only a date is the
-    document's date, not a headline."""
+    """Lines whose shape marks them as headlines in any markup (a labelled `标题：…` line, a
+    headline wrapped whole in 【】) are headings one level above bold lines (in a text dump,
+    any short line looks bold: a signed article's subtitle, a round-up's items); a line that
+    is only a date is a date, not a headline."""
     out = []
     for e in elements:
         if e.kind in ("para", "bold") and (m := r.headline_label.match(e.text) or r.wrapped_headline.match(e.text)):
-            out.append(Element("bold", _clean(m.group("title")), where=e.where))
+            out.append(Element("heading", _clean(m.group("title")), level=MARKED_LEVEL, where=e.where))
         elif e.kind in ("bold", "heading") and _is_date_line(e.text, r):
             out.append(Element("date", e.text, where=e.where))
         else:
@@ -566,14 +568,15 @@ def _inner_items(section: Section, r: Rules) -> list[int]:
     """Positions of the section's own sub-headlines, when the section is a round-up of items
     or pairs profiles under one heading; else none."""
     body = section.body
-    heads = [i for i, e in enumerate(body) if (e.kind == "bold" or (e.kind == "heading" and e.level > section.head.level))
+    heading = _norm(section.head.text)
+    heads = [i for i, e in enumerate(body) if (e.kind == "bold" or (e.kind == "heading" and e.level > section.head.level)
+                                                or _repeats_heading(e, heading, r))
              and _headline_like(e.text)]
     if len(heads) < 2:
         heads = [i for i in _numbered_heads(body, r) if body[i].kind == "para"]
         if len(heads) < 2:
             return []
     titles = [body[i].text for i in heads]
-    heading = _norm(section.head.text)
     round_up = bool(r.item_section.search(section.head.text))
     paired = sum(1 for t in titles if len(_norm(t)) >= 4 and _norm(t) in heading) >= 2
     # "Name：headline" items under a heading that names neither are profiles only when the
@@ -588,6 +591,13 @@ def _inner_items(section: Section, r: Rules) -> list[int]:
     sized = [h for h, end in zip(heads, ends, strict=True)
              if sum(len(e.text) for e in body[h + 1:end] if e.kind == "para") >= r.min_story_chars // 2]
     return heads if len(sized) >= 2 else []
+
+
+def _repeats_heading(e: Element, heading: str, r: Rules) -> bool:
+    """A plain line that repeats a subject's headline from its section's heading (a text dump
+    of paired profiles has lost the bold that marked it)."""
+    return e.kind == "para" and bool(r.profile_headline.match(e.text)) and len(_norm(e.text)) >= 6 \
+        and _norm(e.text) in heading
 
 
 def _blocks(elements: list[Element], r: Rules) -> tuple[list[str], str | None]:
@@ -754,8 +764,8 @@ def find_stories(elements: list[Element], doc_title: str, data: Data,
         if r.summary_heading.search(section.head.text) or (listing and _is_summary(" ".join(lines), others)):
             summaries += 1
             continue
-        if not section.text_chars() and r.item_section.search(section.head.text) and not section.body:
-            continue    # a round-up's label (【国内联播快讯】) over items set at its own level
+        if r.item_section.search(section.head.text) and section.text_chars() and not _blocks(section.body, r)[0]:
+            continue    # a round-up's label (【国内联播快讯】, 央视网消息：) over items set at its own level
         stories.extend(_section_stories(section, day if day != year or container else None, r))
     if len(stories) < 2:
         return None

@@ -342,3 +342,52 @@ def test_single_articles_laid_out_as_text_stay_whole(data):
             if len(cases) != 1:
                 split.append((name, [c.title for c in cases]))
     assert split == []
+
+
+# --- whole real days, every section kept (快讯 items, paired profiles, headline-only) -----
+
+
+def _day_blocks(fragment: str) -> list[tuple[bool, str]]:
+    """(bold, text) per paragraph of a transcript section."""
+    out = []
+    for inner in re.findall(r"<p[^>]*>(.*?)</p>", fragment, re.DOTALL):
+        text = html.unescape(re.sub(r"<[^>]+>", "", inner)).replace("\xa0", " ").strip()
+        if text:
+            out.append((re.fullmatch(r"\s*<strong>[^<]*</strong>\s*(?:<br\s*/?>)?\s*", inner) is not None, text))
+    return out
+
+
+def relaid_day(day: str, shape: str) -> str:
+    parts = SECTION_RE.split((STREAM / f"{day}.md").read_text(encoding="utf-8"))
+    header = f"{int(day[:4])}年{int(day[4:6])}月{int(day[6:])}日"
+    sections = [(h.strip(), _day_blocks(b), m.group(1) if (m := re.search(r"\[查看原文\]\(([^)]+)\)", b)) else None)
+                for h, b in zip(parts[1::2], parts[2::2], strict=True)]
+    if shape == "html":
+        out = [f"<!doctype html><html><head><title>新闻联播 {header}</title></head><body><h1>新闻联播</h1><div>"]
+        for head, blocks, link in sections:
+            out.append(f"<h2>{html.escape(head)}</h2>")
+            out += [f"<p><b>{html.escape(t)}</b></p>" if bold else f"<p>{html.escape(t)}</p>" for bold, t in blocks]
+            out += [f"<p><a href='{link}'>阅读原文</a></p>"] if link else []
+        return "\n".join([*out, "</div></body></html>"])
+    if shape == "markdown":
+        out = [f"# 新闻联播 {header}", ""]
+        for head, blocks, _ in sections:
+            out += [f"## {head}", ""] + [x for bold, t in blocks for x in ((f"**{t}**" if bold else t), "")]
+        return "\n".join(out)
+    out = ["新闻联播文字版", header, ""]      # plain text: no bold, no links
+    for head, blocks, _ in sections:
+        out += [f"【{head}】", ""] + [x for _, t in blocks for x in (t, "")]
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("shape,name", [("html", "day.html"), ("markdown", "day.md"), ("text", "day.txt")])
+@pytest.mark.parametrize("day", ["20221012", "20220926", "20230320"])
+def test_a_whole_day_relaid_gives_the_same_stories(day, shape, name, data):
+    """The same day as another layout carries it (h2 page, ## with bold items, a plain-text
+    transcript with 【】 headlines where items and paired profiles lost their bold): the same
+    stories, titles and cases as the transcript itself, dated by the header."""
+    original = ingest((STREAM / f"{day}.md").read_text(encoding="utf-8"), f"{day}.md", data)
+    relaid = ingest(relaid_day(day, shape), name, data)
+    assert [t for t, _, _ in relaid] == [t for t, _, _ in original]
+    assert {d for _, d, _ in relaid} == {f"{day[:4]}-{day[4:6]}-{day[6:]}"}
+    assert [t for t, _, r in relaid if r] == ([LI_PENG] if day == "20221012" else [])
