@@ -42,6 +42,8 @@ NON_WORD_RE = re.compile(r"[\W_]+")
 HEADER_YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
 MONTH_DAY_RE = re.compile(r"^\s*(?P<m>[01]?\d)\s*月\s*(?P<d>[0-3]?\d)\s*[日号]")
 CN_NUMERAL_RE = re.compile(r"[一二三四五六七八九十]{1,3}")
+CIRCLED_RE = re.compile(r"[①-⑳]")
+RULE_LINE_RE = re.compile(r"^(?:[-=*_~—－＝]\s*){3,}$")   # a thematic break, or a setext underline
 # What a date line is made of: digits, numerals, date words, weekdays, separators.
 DATE_CHARS_RE = re.compile(r"[\d〇零一二三四五六七八九十年月日号时分秒星期周天:：/.\-\s()（）,，]")
 SPACE_RE = re.compile(r"[ \t\u3000\xa0]+")
@@ -69,7 +71,7 @@ MAX_INTRO_CHARS = 200   # text before a section's items longer than this is a st
 class Element:
     """One line of a document's outline."""
 
-    kind: str                 # heading | bold | para | link | image
+    kind: str                 # heading | bold | para | link | image | date | rule (a break between stories)
     text: str
     level: int = 0            # headings 1-6
     url: str | None = None
@@ -256,9 +258,19 @@ def html_outline(html: str) -> list[Element]:
 def markdown_outline(text: str) -> list[Element]:
     """The outline of a Markdown document; a line of HTML inside it is read as HTML."""
     out: list[Element] = []
+    previous = ""
     for raw in text.split("\n"):
-        line = raw.strip()
+        line, after = raw.strip(), previous
+        previous = line
         if not line:
+            continue
+        if RULE_LINE_RE.match(line):
+            # Under a line of text, === and --- make it a heading (setext); alone, a break
+            # between stories, not text of either.
+            if after and out and out[-1].kind in ("para", "bold") and line[0] in "=-＝－":
+                out[-1] = Element("heading", out[-1].text, level=1 if line[0] in "=＝" else 2)
+            else:
+                out.append(Element("rule", ""))
             continue
         if match := MD_HEADING_RE.match(line):
             title = match.group(2).rstrip(" \t#") or match.group(2).strip()
@@ -341,6 +353,8 @@ def _item_number(text: str) -> int | None:
     digits = re.search(r"\d{1,2}", text)
     if digits:
         return int(digits.group(0))
+    if circled := CIRCLED_RE.search(text):   # ① … ⑳
+        return ord(circled.group(0)) - ord("①") + 1
     numeral = CN_NUMERAL_RE.search(text)     # 一、 二、 … 十二、
     return dates.cn_number(numeral.group(0)) if numeral else None
 
@@ -397,10 +411,13 @@ def _headline_lines(elements: list[Element], r: Rules) -> list[Element]:
     headline wrapped whole in 【】) are headings one level above bold lines (in a text dump,
     any short line looks bold: a signed article's subtitle, a round-up's items); a line that
     is only a date is a date, not a headline."""
-    out = []
+    out: list[Element] = []
     for e in elements:
         if e.kind in ("para", "bold") and (m := r.headline_label.match(e.text) or r.wrapped_headline.match(e.text)):
             out.append(Element("heading", _clean(m.group("title")), level=MARKED_LEVEL, where=e.where))
+        elif e.kind == "para" and out and out[-1].kind == "rule" and _headline_like(e.text) \
+                and not re.search(r"[。！？!?]$", e.text):
+            out.append(Element("bold", e.text, where=e.where))     # the first line after a break
         elif e.kind in ("bold", "heading") and _is_date_line(e.text, r):
             out.append(Element("date", e.text, where=e.where))
         else:

@@ -204,6 +204,24 @@ def weekly_by_day(days: list[tuple[dt.date, list[Section]]], *, title: str, day_
     return "\n".join(out)
 
 
+def plain_items(sections: list[Section], d: dt.date, head: Callable[[int, str], str], between: str = "") -> str:
+    stories = [f"{head(i, h)}\n\n" + "\n\n".join(paras) for i, (h, paras, _) in enumerate(sections, 1)]
+    return f"今日要闻\n{cn_date(d)}\n\n" + f"\n\n{between}\n\n".join(stories)
+
+
+def setext(sections: list[Section], d: dt.date) -> str:
+    stories = [f"{h}\n-----\n\n" + "\n\n".join(paras) for h, paras, _ in sections]
+    return f"新闻联播 {cn_date(d)}\n=====\n\n" + "\n\n".join(stories)
+
+
+def linked_items(sections: list[Section], d: dt.date) -> str:
+    """Each story in its own block under a linked headline: no 阅读原文 line."""
+    items = "".join(f"<div class='item'><h3><a href='{link or f'https://news.example.cn/{d:%Y/%m/%d}/a{i}.html'}'>"
+                    f"{html.escape(h)}</a></h3>" + "".join(f"<p>{html.escape(p)}</p>" for p in paras) + "</div>"
+                    for i, (h, paras, link) in enumerate(sections))
+    return f"<html><head><title>要闻 {d.isoformat()}</title></head><body>{items}</body></html>"
+
+
 # --- checks -------------------------------------------------------------------------------
 
 
@@ -271,6 +289,16 @@ SHAPES: dict[str, tuple[Callable[[list[Section], dt.date], str], str, str, dt.da
     "txt, 1. lines, ASCII marks": (lambda s, d: transcript(s, d, style="num", ascii_marks=True, title="Daily 要闻"),
                                    "day.txt", "20250610", D_2018, False),
     "txt, numbered summary then stories": (transcript_with_summary, "day.txt", "20230513", D_2018, False),
+    "txt, ① ② items": (lambda s, d: plain_items(s, d, lambda i, h: f"{chr(ord('①') + i - 1)} {h}"), "day.txt",
+                        "20240416", D_2024, False),
+    "txt, 1) items": (lambda s, d: plain_items(s, d, lambda i, h: f"{i}) {h}"), "day.txt", "20240416", D_2024,
+                      False),
+    "txt, 〖标题〗 lines": (lambda s, d: plain_items(s, d, lambda i, h: f"〖{h}〗"), "day.txt", "20240416", D_2024,
+                          False),
+    "txt, ---- between stories": (lambda s, d: plain_items(s, d, lambda i, h: h, between="--------"), "day.txt",
+                                  "20240416", D_2024, False),
+    "md, setext headings": (setext, "day.md", "20240416", D_2024, False),
+    "html, linked h3 in item blocks": (linked_items, "day.html", "20240416", D_2024, True),
 }
 
 
