@@ -413,8 +413,11 @@ def _headline_lines(elements: list[Element], r: Rules) -> list[Element]:
     is only a date is a date, not a headline."""
     out: list[Element] = []
     for e in elements:
-        if e.kind in ("para", "bold") and (m := r.headline_label.match(e.text) or r.wrapped_headline.match(e.text)):
-            out.append(Element("heading", _clean(m.group("title")), level=MARKED_LEVEL, where=e.where))
+        marked = e.kind in ("para", "bold") and (r.headline_label.match(e.text) or r.wrapped_headline.match(e.text))
+        if marked and _is_date_line(marked.group("title"), r):
+            out.append(Element("date", _clean(marked.group("title")), where=e.where))     # 【2019年3月5日】
+        elif marked:
+            out.append(Element("heading", _clean(marked.group("title")), level=MARKED_LEVEL, where=e.where))
         elif e.kind == "para" and out and out[-1].kind == "rule" and _headline_like(e.text) \
                 and not re.search(r"[。！？!?]$", e.text):
             out.append(Element("bold", e.text, where=e.where))     # the first line after a break

@@ -419,3 +419,11 @@ def test_a_whole_day_relaid_gives_the_same_stories(day, shape, name, data):
     assert [t for t, _, _ in relaid] == [t for t, _, _ in original]
     assert {d for _, d, _ in relaid} == {f"{day[:4]}-{day[4:6]}-{day[6:]}"}
     assert [t for t, _, r in relaid if r] == ([LI_PENG] if day == "20221012" else [])
+
+
+@pytest.mark.parametrize("header", ["2019年3月5日 星期二 农历正月廿九", "新闻联播 2019年3月5日（星期二）", "二〇一九年三月五日",
+                                    "2019.03.05", "2019/3/5 19:00", "【2019年3月5日】", "〖2019-03-05〗"])
+def test_header_dates_in_other_forms(header, data):
+    sections = with_cases("20240416")
+    text = f"新闻联播文字版\n{header}\n\n" + "\n\n".join(f"【{h}】\n\n" + "\n\n".join(p) for h, p, _ in sections)
+    assert ingest(text, "day.txt", data) == expected(sections, D_2019, own_links=False)
