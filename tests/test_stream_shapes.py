@@ -427,3 +427,13 @@ def test_header_dates_in_other_forms(header, data):
     sections = with_cases("20240416")
     text = f"新闻联播文字版\n{header}\n\n" + "\n\n".join(f"【{h}】\n\n" + "\n\n".join(p) for h, p, _ in sections)
     assert ingest(text, "day.txt", data) == expected(sections, D_2019, own_links=False)
+
+
+def test_a_day_led_by_a_long_numbered_story_is_still_split(data):
+    """20221202 opens with an obituary whose text counts its own parts: the day's ### sections
+    are still its stories (before, the whole day was read as one story)."""
+    path = STREAM / "20221202.md"
+    text = path.read_text(encoding="utf-8")
+    got = ingest(text, str(path), data)
+    assert [t for t, _, _ in got] == SECTION_RE.findall(text)
+    assert {d for _, d, _ in got} == {"2022-12-02"}
