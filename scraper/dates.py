@@ -70,6 +70,11 @@ def _cn_number(text: str) -> int:
     return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(units, 0) if units else 0)
 
 
+def cn_number(text: str) -> int:
+    """A number written in Chinese numerals (三, 十二, 二十一)."""
+    return _cn_number(text)
+
+
 def _tz(value: str | None) -> dt.tzinfo:
     if not value or value in ("GMT", "UTC", "Z"):
         return dt.UTC if value else CHINA_TZ

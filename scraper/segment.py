@@ -39,6 +39,13 @@ HTML_TAG_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|span|strong|b|table|section|a
                          re.IGNORECASE)
 HTML_DOC_RE = re.compile(r"<(?:html|head|body|!doctype html)[\s>]", re.IGNORECASE)
 NON_WORD_RE = re.compile(r"[\W_]+")
+HEADER_YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
+MONTH_DAY_RE = re.compile(r"^\s*(?P<m>[01]?\d)\s*月\s*(?P<d>[0-3]?\d)\s*[日号]")
+CN_NUMERAL_RE = re.compile(r"[一二三四五六七八九十]{1,3}")
+CIRCLED_RE = re.compile(r"[①-⑳]")
+RULE_LINE_RE = re.compile(r"^(?:[-=*_~—－＝]\s*){3,}$")   # a thematic break, or a setext underline
+# What a date line is made of: digits, numerals, date words, weekdays, separators.
+DATE_CHARS_RE = re.compile(r"[\d〇零一二三四五六七八九十年月日号时分秒星期周天:：/.\-\s()（）,，]")
 SPACE_RE = re.compile(r"[ \t\u3000\xa0]+")
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 BLOCK_TAGS = HEADING_TAGS | {"p", "div", "section", "article", "li", "ul", "ol", "blockquote", "td", "th", "tr",
@@ -50,6 +57,7 @@ UNSEEN_TAGS = {"script", "style", "noscript", "iframe", "template", "head", "tit
 BOLD_TAGS = {"strong", "b"}
 LEAF_TAGS = HEADING_TAGS | {"p"}
 PARSER = lxml.html.HTMLParser(encoding="utf-8")
+MARKED_LEVEL = 6      # lines marked as headlines in plain text (【标题】, 标题：…): the deepest real level
 BOLD_LEVEL = 7        # bold-only lines: a heading level below every real one
 NUMBERED_LEVEL = 8    # numbered items ("1. 标题", "TOP3 标题")
 MAX_TITLE_CHARS = 80
@@ -63,7 +71,7 @@ MAX_INTRO_CHARS = 200   # text before a section's items longer than this is a st
 class Element:
     """One line of a document's outline."""
 
-    kind: str                 # heading | bold | para | link | image
+    kind: str                 # heading | bold | para | link | image | date | rule (a break between stories)
     text: str
     level: int = 0            # headings 1-6
     url: str | None = None
@@ -104,6 +112,9 @@ class Rules:
     numbered_item: re.Pattern[str]
     link_date: re.Pattern[str]
     header_date: re.Pattern[str]
+    headline_label: re.Pattern[str]
+    list_announcement: re.Pattern[str]
+    wrapped_headline: re.Pattern[str]
 
 
 def _any(patterns: list[str]) -> re.Pattern[str]:
@@ -122,7 +133,10 @@ def rules(data: Data) -> Rules:
         furniture=_any(d.get("furniture_lines", [])), datelines=[re.compile(p) for p in d.get("datelines", [])],
         column_tag=re.compile(d.get("column_tag", r"(?!)")), profile_headline=re.compile(d.get("profile_headline", r"(?!)")),
         numbered_item=re.compile(d.get("numbered_item", r"(?!)"), re.IGNORECASE),
-        link_date=re.compile(d.get("link_date", r"(?!)")), header_date=re.compile(d.get("header_date", r"(?!)")))
+        link_date=re.compile(d.get("link_date", r"(?!)")), header_date=re.compile(d.get("header_date", r"(?!)")),
+        list_announcement=_any(d.get("list_announcement", [])),
+        headline_label=re.compile(d.get("headline_label", r"(?!)"), re.IGNORECASE),
+        wrapped_headline=re.compile(d.get("wrapped_headline", r"(?!)")))
 
 
 # --- the outline -------------------------------------------------------------------------
@@ -244,9 +258,19 @@ def html_outline(html: str) -> list[Element]:
 def markdown_outline(text: str) -> list[Element]:
     """The outline of a Markdown document; a line of HTML inside it is read as HTML."""
     out: list[Element] = []
+    previous = ""
     for raw in text.split("\n"):
-        line = raw.strip()
+        line, after = raw.strip(), previous
+        previous = line
         if not line:
+            continue
+        if RULE_LINE_RE.match(line):
+            # Under a line of text, === and --- make it a heading (setext); alone, a break
+            # between stories, not text of either.
+            if after and out and out[-1].kind in ("para", "bold") and line[0] in "=-＝－":
+                out[-1] = Element("heading", out[-1].text, level=1 if line[0] in "=＝" else 2)
+            else:
+                out.append(Element("rule", ""))
             continue
         if match := MD_HEADING_RE.match(line):
             title = match.group(2).rstrip(" \t#") or match.group(2).strip()
@@ -322,17 +346,92 @@ def _heads_at(elements: list[Element], level: int, r: Rules) -> list[int]:
 
 
 def _headline_like(text: str) -> bool:
-    return 4 <= len(text) <= MAX_TITLE_CHARS and not text.endswith(("。", "，", ",", "；", ";"))
+    return 4 <= len(text) <= MAX_TITLE_CHARS and not text.endswith(("。", "，", ",", "；", ";", "."))
 
 
 def _item_number(text: str) -> int | None:
     digits = re.search(r"\d{1,2}", text)
-    return int(digits.group(0)) if digits else None
+    if digits:
+        return int(digits.group(0))
+    if circled := CIRCLED_RE.search(text):   # ① … ⑳
+        return ord(circled.group(0)) - ord("①") + 1
+    numeral = CN_NUMERAL_RE.search(text)     # 一、 二、 … 十二、
+    return dates.cn_number(numeral.group(0)) if numeral else None
 
 
-def _numbered_heads(elements: list[Element], r: Rules) -> list[int]:
+def _is_date_line(text: str, r: Rules) -> bool:
+    """A line that is only a date (the header's `2019年3月5日`, `2019-03-05 星期二`,
+    `20190305`, a weekly digest's `3月5日`): a date, never a headline."""
+    if len(text) > 40 or not (dates.find_dateline(text) or r.header_date.search(text) or MONTH_DAY_RE.match(text)):
+        return False
+    return len(DATE_CHARS_RE.sub("", text)) <= 4
+
+
+def _line_date(text: str, year_of: str | None, r: Rules) -> str | None:
+    """The day a date line names; a line without a year (`3月5日`) takes the year of the
+    document's header, never one guessed from elsewhere."""
+    found = dates.find_full_date(text) or next(
+        (b for m in r.header_date.finditer(text) if (b := dates.build_day(int(m["y"]), int(m["m"]), int(m["d"])))),
+        None)
+    if found:
+        return found[:10]
+    match = MONTH_DAY_RE.match(text)
+    if match and year_of:
+        return dates.build_day(int(year_of[:4]), int(match["m"]), int(match["d"]))
+    return None
+
+
+def _header_year(elements: list[Element], doc_title: str) -> str | None:
+    """The year the document's header names on its own (`2019年一周要闻`), for date lines
+    without one."""
+    for line in [doc_title, *(e.text for e in elements[:12])]:
+        if match := HEADER_YEAR_RE.search(line or ""):
+            return match.group(1)
+    return None
+
+
+def _group_dates(elements: list[Element], sections: list[Section], container: str | None,
+                 r: Rules) -> list[str | None]:
+    """The date in force at each section: a date line styled as a heading between stories
+    (a weekly digest's `## 3月5日`) dates the stories after it; one right under a story's
+    headline is that story's own date line."""
+    heads = {id(s.head) for s in sections}
+    position = {id(s.head): i for i, s in enumerate(sections)}
+    in_force, out = container, [container] * len(sections)
+    for i, e in enumerate(elements):
+        if id(e) in heads:
+            out[position[id(e)]] = in_force
+        elif e.kind == "date" and not (i > 0 and id(elements[i - 1]) in heads):
+            in_force = _line_date(e.text, container, r) or in_force
+    return out
+
+
+def _headline_lines(elements: list[Element], r: Rules) -> list[Element]:
+    """Lines whose shape marks them as headlines in any markup (a labelled `标题：…` line, a
+    headline wrapped whole in 【】) are headings one level above bold lines (in a text dump,
+    any short line looks bold: a signed article's subtitle, a round-up's items); a line that
+    is only a date is a date, not a headline."""
+    out: list[Element] = []
+    for e in elements:
+        marked = e.kind in ("para", "bold") and (r.headline_label.match(e.text) or r.wrapped_headline.match(e.text))
+        if marked and _is_date_line(marked.group("title"), r):
+            out.append(Element("date", _clean(marked.group("title")), where=e.where))     # 【2019年3月5日】
+        elif marked:
+            out.append(Element("heading", _clean(marked.group("title")), level=MARKED_LEVEL, where=e.where))
+        elif e.kind == "para" and out and out[-1].kind == "rule" and _headline_like(e.text) \
+                and not re.search(r"[。！？!?]$", e.text):
+            out.append(Element("bold", e.text, where=e.where))     # the first line after a break
+        elif e.kind in ("bold", "heading") and _is_date_line(e.text, r):
+            out.append(Element("date", e.text, where=e.where))
+        else:
+            out.append(e)
+    return out
+
+
+def _numbered_heads(elements: list[Element], r: Rules, *, arabic_only: bool = False) -> list[int]:
     """Numbered headline lines counting 1, 2, 3 … or down to 1 (TOP10 … TOP1): the numbering
-    is the digest's own. The longer of the two runs."""
+    is the digest's own. The longer of the two runs. `arabic_only` leaves out 一、二、三、,
+    which number an article's own parts as often as a digest's items."""
     found: list[tuple[int, int]] = []
     for i, e in enumerate(elements):
         if e.kind not in ("para", "bold", "heading") or not (m := r.numbered_item.match(e.text)):
@@ -340,7 +439,7 @@ def _numbered_heads(elements: list[Element], r: Rules) -> list[int]:
         if not _headline_like(m.group("title")) or m.group("title").endswith(("：", ":")):
             continue
         number = _item_number(e.text[:m.start("title")])
-        if number is not None:
+        if number is not None and not (arabic_only and not re.search(r"\d", e.text[:m.start("title")])):
             found.append((i, number))
     return max(_run(found, step=1), _run(found, step=-1), key=len)
 
@@ -407,7 +506,11 @@ def _signals(doc_title: str, sections: list[Section], elements: list[Element], r
     leads = [next((e.text for e in s.body if e.kind in ("para", "bold")), "") for s in sections]
     if sum(1 for lead in leads if any(p.match(lead) for p in r.datelines)) >= max(2, len(sections) // 2):
         found.append("sections open with a dateline")
-    if level == NUMBERED_LEVEL:
+    if (level == NUMBERED_LEVEL and all(re.search(r"\d", s.head.text[:8]) for s in sections)
+            and not r.list_announcement.search(f"{doc_title}\n{preamble}")):
+        # Arabic numbering (1. 2. 3., TOP10) is a digest's, unless the text announces a list
+        # of its own points (这几个小窍门); 一、二、三、 also numbers an article's parts, so
+        # it needs another signal.
         found.append("consecutively numbered items")
     return found
 
@@ -455,11 +558,15 @@ def editor_title(text: str, r: Rules) -> str:
     """A heading as an editor writes it: no broadcast prefix, no column tag in front of a
     headline that stands on its own, no trailing list punctuation."""
     title = _clean(text)
+    if match := r.headline_label.match(title) or r.wrapped_headline.match(title):
+        title = _clean(match.group("title"))
     for pattern in r.datelines:
         stripped = pattern.sub("", title, count=1)
         if stripped != title and len(stripped) >= 4:
             title = stripped
             break
+    if numbered := r.numbered_item.match(title):
+        title = numbered.group("title")
     match = r.column_tag.match(title)
     if match:
         rest, tag = title[match.end():].strip(), (match.group("tag") or match.group("tag2") or "").strip()
@@ -481,14 +588,15 @@ def _inner_items(section: Section, r: Rules) -> list[int]:
     """Positions of the section's own sub-headlines, when the section is a round-up of items
     or pairs profiles under one heading; else none."""
     body = section.body
-    heads = [i for i, e in enumerate(body) if (e.kind == "bold" or (e.kind == "heading" and e.level > section.head.level))
+    heading = _norm(section.head.text)
+    heads = [i for i, e in enumerate(body) if (e.kind == "bold" or (e.kind == "heading" and e.level > section.head.level)
+                                                or _repeats_heading(e, heading, r))
              and _headline_like(e.text)]
     if len(heads) < 2:
         heads = [i for i in _numbered_heads(body, r) if body[i].kind == "para"]
         if len(heads) < 2:
             return []
     titles = [body[i].text for i in heads]
-    heading = _norm(section.head.text)
     round_up = bool(r.item_section.search(section.head.text))
     paired = sum(1 for t in titles if len(_norm(t)) >= 4 and _norm(t) in heading) >= 2
     # "Name：headline" items under a heading that names neither are profiles only when the
@@ -503,6 +611,13 @@ def _inner_items(section: Section, r: Rules) -> list[int]:
     sized = [h for h, end in zip(heads, ends, strict=True)
              if sum(len(e.text) for e in body[h + 1:end] if e.kind == "para") >= r.min_story_chars // 2]
     return heads if len(sized) >= 2 else []
+
+
+def _repeats_heading(e: Element, heading: str, r: Rules) -> bool:
+    """A plain line that repeats a subject's headline from its section's heading (a text dump
+    of paired profiles has lost the bold that marked it)."""
+    return e.kind == "para" and bool(r.profile_headline.match(e.text)) and len(_norm(e.text)) >= 6 \
+        and _norm(e.text) in heading
 
 
 def _blocks(elements: list[Element], r: Rules) -> tuple[list[str], str | None]:
@@ -541,7 +656,7 @@ def _date_of(url: str | None, r: Rules) -> str | None:
 
 def header_date(elements: list[Element], doc_title: str, r: Rules) -> str | None:
     """The document's own date: in its title or the lines before its first story."""
-    lines = [doc_title, *(e.text for e in elements[:12] if e.kind in ("heading", "para"))]
+    lines = [doc_title, *(e.text for e in elements[:12] if e.kind in ("heading", "para", "bold", "date"))]
     for line in lines:
         if not line:
             continue
@@ -562,6 +677,8 @@ def _story(title: str, elements: list[Element], url: str | None, container_date:
     blocks, source = _blocks(elements, r)
     safe = safe_url(url, allow_relative=False) if url else None
     stated = dates.find_labelled_date([e.text for e in elements[:4] if e.kind in ("para", "bold")])
+    if not stated and elements and elements[0].kind == "date":
+        stated = _line_date(elements[0].text, container_date, r)    # the date line under its headline
     if stated:
         return DigestStory(title, blocks, safe, stated, None, source)
     own = _date_of(safe, r)
@@ -606,8 +723,8 @@ def numbered_items(blocks: list[str], data: Data) -> list[tuple[str, list[str]]]
     story-sized text; else None (numbered headings of one article)."""
     r = rules(data)
     elements = [Element("para", block.lstrip("#").strip()) for block in blocks]
-    heads = _numbered_heads(elements, r)
-    if len(heads) < r.min_sections:
+    heads = _numbered_heads(elements, r, arabic_only=True)
+    if len(heads) < r.min_sections or r.list_announcement.search("\n".join(blocks[:heads[0]])):
         return None
     ends = [*heads[1:], len(blocks)]
     if any(sum(len(b) for b in blocks[a + 1:b]) < r.min_story_chars for a, b in zip(heads, ends, strict=True)):
@@ -644,7 +761,7 @@ def find_stories(elements: list[Element], doc_title: str, data: Data,
     `declared_date` is the date the document declares about itself (front matter, a feed
     item's date): its stories' container date when its header states none."""
     r = rules(data)
-    elements = [e for e in elements if not r.furniture.match(e.text)]
+    elements = _headline_lines([e for e in elements if not r.furniture.match(e.text)], r)
     found = _story_level(elements, doc_title, r)
     if found is None:
         return None
@@ -654,18 +771,22 @@ def find_stories(elements: list[Element], doc_title: str, data: Data,
     # a story is that story's own).
     first = next(i for i, e in enumerate(elements) if e is sections[0].head)
     container = header_date(elements[:first], title, r) or (declared_date[:10] if declared_date else None)
+    year = container or _header_year(elements[:first], title)
+    in_force = _group_dates(elements, sections, year, r)
     sections = _within_container(sections)
     headings = [s.head.text for s in sections]
     stories: list[DigestStory] = []
     summaries = 0
-    for section in sections:
+    for section, day in zip(sections, in_force, strict=True):
         others = [h for h in headings if h != section.head.text]
         lines = [e.text for e in section.body if e.kind == "para"]
         listing = bool(lines) and sum(map(len, lines)) <= SUMMARY_LINE_CHARS * len(lines)
         if r.summary_heading.search(section.head.text) or (listing and _is_summary(" ".join(lines), others)):
             summaries += 1
             continue
-        stories.extend(_section_stories(section, container, r))
+        if r.item_section.search(section.head.text) and section.text_chars() and not _blocks(section.body, r)[0]:
+            continue    # a round-up's label (【国内联播快讯】, 央视网消息：) over items set at its own level
+        stories.extend(_section_stories(section, day if day != year or container else None, r))
     if len(stories) < 2:
         return None
     return Digest(stories, _level_name(level), summaries)
