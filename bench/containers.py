@@ -635,7 +635,7 @@ def atom_variant(seed: SeedStory, *, xhtml: bool) -> Variant:
 def rss_three_variant(seed: SeedStory) -> Variant:
     stamp = dt.datetime.fromisoformat(_iso(seed)).strftime("%a, %d %b %Y %H:%M:%S +0800")
     news = _other_news(2)
-    def item(title: str, paras: list[str], date: str, n: int) -> str:   # noqa: E306
+    def item(title: str, paras: list[str], date: str, n: int) -> str:
         body = "".join(f"<p>{html.escape(p)}</p>" for p in paras)
         return (f"<item><title>{html.escape(title)}</title><link>http://127.0.0.1:9/n{n}.html</link>"
                 f"<pubDate>{date}</pubDate><description><![CDATA[{body}]]></description></item>")

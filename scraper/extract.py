@@ -321,6 +321,18 @@ def _squash(text: str | None) -> str:
     return re.sub(r"\s+", "", text or "")
 
 
+def _shown_segment(root: lxml.html.HtmlElement, head: str) -> str | None:
+    """A page without an h1 (print views, old table layouts): the segment of the <title> that
+    an element shows whole as its own text (`打印 - 标题`, `标题_频道` with the headline in a
+    <b> or a <td>) is the headline, whichever side of the separator it stands."""
+    segments = [s.strip() for s in TITLE_SEGMENT_RE.split(head.strip()) if len(_squash(s)) >= 6]
+    if len(segments) < 2 and _squash(head) == _squash(segments[0] if segments else ""):
+        return None
+    shown = {_squash(_text(el, "")) for el in root.iter("b", "strong", "td", "div", "p", "span", "h2", "h3", "font")
+             if el.getparent() is not None and len(el) <= 3}
+    return next((s for s in segments if _squash(s) in shown), None)
+
+
 def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | None:
     """og:title, WeChat's msg_title, the h1, the <title>: in that order, except that an
     og:title unlike both the visible headline and the <title> (a template's stale
@@ -335,6 +347,8 @@ def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | 
                   if len(_squash(_text(h, ""))) >= 4 and _squash(_text(h, "")) in _squash(head)), None) if head else None
     if declared and shown and _squash(shown) not in _squash(declared) and _squash(declared) not in _squash(head):
         return shown
+    if not (declared or wechat or shown or h1) and head and (segment := _shown_segment(root, head)):
+        return segment
     if not (declared or wechat or shown) and h1 and head:
         # An h1 that adds a counter or a badge to the headline (`标题 241`): the <title>'s
         # first segment is the headline it shows.
