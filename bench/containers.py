@@ -674,8 +674,12 @@ def traditional_variant(seed: SeedStory) -> Variant:
     to_trad = opencc.OpenCC("s2t")
     trad = SeedStory(seed.name, to_trad.convert(seed.title), seed.date,
                      [to_trad.convert(p) for p in seed.paragraphs], seed.want)
-    text = _shell(trad, dateline=f'<div class="info">{seed.date} 10:30 來源：社區金融網</div>', charset="big5")
-    return _page("big5-traditional", seed, text, [], codec="big5")
+    # Traditional is kept as written (tests/test_fixture_pages.py): the case's title and body
+    # are the Traditional ones; banks, place and category are the seed's.
+    trad.want = {**seed.want, "body_contains": [to_trad.convert(x) for x in seed.want["body_contains"]]}
+    text = _shell(trad, dateline=f'<div class="info">{seed.date} 10:30 來源：社區金融網</div>', charset="big5",
+                  story=_story_html(trad) + '<p>分享到：臉書 推特 微信</p><p class="editor">（責任編輯：王小明）</p>')
+    return _page("big5-traditional", trad, text, ["責任編輯：王小明", "分享到：臉書 推特 微信"], codec="big5")
 
 
 def related_variant(seed: SeedStory) -> Variant:

@@ -12,6 +12,7 @@ from casebook.model import IMAGE_MD_RE, Case, plain_text
 from scraper import classify, dates, entities
 from scraper.data import Data
 from scraper.metadata import detect_site, find_author_line
+from scraper.script import is_traditional, simplified
 from scraper.stories import Story
 
 IMAGE_RE = IMAGE_MD_RE
@@ -69,7 +70,9 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
     review: list[str] = []
 
     title = story.title or declared_title
-    bank_counts = entities.find_banks(f"{title or ''}\n{text}", data)
+    # Traditional text is kept as written; the matchers (data in Simplified) read a Simplified view.
+    view = simplified if is_traditional(f"{title or ''}{text}") else (lambda value: value)
+    bank_counts = entities.find_banks(view(f"{title or ''}\n{text}"), data)
     banks = list(bank_counts)
     if not title:
         title = working_title(blocks, banks)
@@ -90,15 +93,16 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
             via = story_site["name"]
     authors = list(story.byline.authors) if story.byline else find_author_line(page_lines[:60])
 
-    place = entities.find_region(f"{title}\n{text}", data)
+    s_title, s_text = view(title or ""), view(text)
+    place = entities.find_region(f"{s_title}\n{s_text}", data)
     images = IMAGE_RE.findall(body)
-    verdict = classify.judge_story(title or "", blocks, data)
+    verdict = classify.judge_story(s_title, [view(b) for b in blocks], data)
     case = Case(
         title=title, date=date,
-        category=classify.categorize(title or "", text, data),
-        tags=classify.tag(title or "", text, data),
+        category=classify.categorize(s_title, s_text, data),
+        tags=classify.tag(s_title, s_text, data),
         banks=banks, province=place.province, city=place.city, district=place.district,
-        programs=entities.find_programs(f"{title}\n{text}", data),
+        programs=entities.find_programs(f"{s_title}\n{s_text}", data),
         source=source, source_url=url, via=via if via != source else None, authors=authors,
         summary=_summary(blocks), cover=cover or (images[0] if images else None), images=images,
         figures=entities.find_figures(text), review=review,
