@@ -160,10 +160,16 @@ def find_top_dateline(lines: list[str], max_lines: int = 12, max_chars: int = 60
     return None
 
 
-def post_date(meta: dict, blocks: list[str]) -> tuple[str | None, str]:
+def meta_date(meta: dict, keys: list[str] | tuple[str, ...] = ("date",)) -> object:
+    """The front matter's date: the first of `keys` (dates.yaml `front_matter_date_keys`:
+    Hexo/Jekyll's `date`, Hugo's `publishDate`, …) that holds a value."""
+    return next((meta[k] for k in keys if meta.get(k)), None)
+
+
+def post_date(meta: dict, blocks: list[str], keys: list[str] | tuple[str, ...] = ("date",)) -> tuple[str | None, str]:
     """A mirrored post's or a feed item's date and its evidence: the story's own date line
     above it outranks the container's date (front matter, the item's pubDate)."""
-    declared = parse_date_value(meta.get("date"))
+    declared = parse_date_value(meta_date(meta, keys))
     line = find_top_dateline(blocks, max_lines=3)
     if line and line[:10] != (declared or "")[:10]:
         said = f"; the container says {declared[:10]}" if declared else ""

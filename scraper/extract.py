@@ -270,6 +270,29 @@ def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -
     return None
 
 
+def labelled_date(root: lxml.html.HtmlElement, rules: dict) -> DateEvidence | None:
+    """A labelled date line anywhere outside furniture (`发布于 2022-02-24 10:30 · 阅读 1234` in
+    a post-meta bar below the article, `<span>发布时间：</span><span>…</span>`): the label must
+    begin the line or follow a space or a separator, so that `活动时间：…` in the story does
+    not count, and the line must be as short as a date line."""
+    max_chars = rules.get("dateline_max_chars", 80)
+    label = _pattern(rf"(?:^|[\s|｜·/】\]]){rules.get('strong_labels', '(?!)')}")
+    body = next(root.iter("body"), root)
+    for el in body.iter():
+        if not isinstance(el.tag, str):
+            continue
+        own = (el.text or "") + "".join(c.tail or "" for c in el)
+        if not label.search(own.strip()) or _in_furniture(el, rules):
+            continue
+        line = " ".join(el.text_content().split())
+        if len(line) > max_chars:
+            continue
+        match = label.search(line)
+        if match and (iso := find_dateline(line[match.end():], max_chars)):
+            return DateEvidence(iso, "dateline", f"a labelled date line ({line[:match.end()].strip()})")
+    return None
+
+
 def _unlinked_text(el: lxml.html.HtmlElement) -> str:
     """An element's text outside links (a link's date is another page's)."""
     parts = [el.text or ""] if el.tag != "a" else []
@@ -378,7 +401,8 @@ def extract_page(html: str, *, url: str | None, site: dict | None, data: Data, s
         node.drop_tree()
     meta = PageMeta(root)
     title = page_title(root, meta, html)
-    evidence = choose_date(structured_date(html, root, meta, data.dates), dateline_date(root, title, data.dates))
+    line = dateline_date(root, title, data.dates) or labelled_date(root, data.dates)
+    evidence = choose_date(structured_date(html, root, meta, data.dates), line)
     date = evidence.iso if evidence else None
     page_url = url or meta.get("og:url") or _canonical(root)
     lines = [line.strip() for line in "\n".join(root.itertext()).split("\n") if line.strip()]

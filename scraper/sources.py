@@ -117,7 +117,8 @@ def document_from_bytes(raw: bytes, *, input: str, url: str | None = None, http_
     body = text
     if kind == "post":
         meta, body = parse_front_matter(text, input)
-        if not meta.get("date") and (named := DATED_NAME_RE.search(input)):
+        undated = not any(v for k, v in meta.items() if re.search(r"date|publish|created", str(k), re.IGNORECASE))
+        if undated and (named := DATED_NAME_RE.search(input)):
             meta = {**meta, "date": named["day"], "_date_from": "the post's file name"}
     if not body.strip():
         raise InputError("the document has no body text", source=input, hint="the page was saved empty")
