@@ -37,7 +37,9 @@ MONTH_DAY_RE = re.compile(r"(?<![\d年])(?P<m>\d{1,2})月(?P<d>\d{1,2})日")
 YEAR_MONTH_RE = re.compile(r"(?P<y>(?:19|20)\d{2})年(?P<m>\d{1,2})月")
 YEAR_RE = re.compile(r"(?P<y>(?:19|20)\d{2})年")
 TIMESTAMP_RE = re.compile(r"^\d{10}(?:\d{3})?$")
-LABELLED_RE = re.compile(r"(?:发布时间|发表时间|发布日期|发表于|时间|日期|更新时间|Published|Date)\s*[:：]?\s*")
+# The label begins the line or follows a space or a separator: `活动时间：…` or `营业时间：…`
+# inside a story is not the page's date line.
+LABELLED_RE = re.compile(r"(?:^|(?<=[\s|｜·/】\]]))(?:发布时间|发表时间|发布日期|发表于|时间|日期|更新时间|Published|Date)\s*[:：]?\s*")
 
 
 EVIDENCE_KINDS = ("structured", "dateline", "container", "text", "collected")

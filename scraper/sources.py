@@ -80,8 +80,10 @@ def parse_toml_front_matter(text: str, source: str) -> tuple[dict[str, Any], str
     try:
         meta = tomllib.loads(match.group("meta"))
     except tomllib.TOMLDecodeError as exc:
+        # tomllib counts lines from the first line after +++: the file's line is one more.
         line = int(m.group(1)) + 1 if (m := re.search(r"line (\d+)", str(exc))) else 2
-        raise InputError(f"the front matter is not valid TOML: {exc}", source=source, line=line,
+        problem = re.sub(r"\s*\(at line \d+, column (\d+)\)", r" at column \1", str(exc))
+        raise InputError(f"the front matter is not valid TOML: {problem}", source=source, line=line,
                          hint="fix the TOML between the +++ lines, or remove it") from exc
     return meta, match.group("body")
 
