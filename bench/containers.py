@@ -632,7 +632,9 @@ def atom_variant(seed: SeedStory, *, xhtml: bool) -> Variant:
                    container_lines=["每日更新的社区金融资讯", *(t for t, _ in _other_news(1))])
 
 
-def rss_three_variant(seed: SeedStory) -> Variant:
+def rss_three_variant(seed: SeedStory, codec: str = "utf-8") -> Variant:
+    """Three items of which one is the seed (the others real non-case news), in UTF-8 or in
+    a legacy codec that the XML declaration names."""
     stamp = dt.datetime.fromisoformat(_iso(seed)).strftime("%a, %d %b %Y %H:%M:%S +0800")
     news = _other_news(2)
     def item(title: str, paras: list[str], date: str, n: int) -> str:
@@ -643,10 +645,12 @@ def rss_three_variant(seed: SeedStory) -> Variant:
              item(seed.title, seed.paragraphs, stamp, 1).replace(
                  "".join(f"<p>{html.escape(p)}</p>" for p in seed.paragraphs), _story_html(seed)),
              item(news[1][0], news[1][1], "Tue, 11 Jul 2023 08:00:00 +0800", 2)]
-    feed = ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>今日要闻</title>'
+    feed = (f'<?xml version="1.0" encoding="{codec}"?>\n<rss version="2.0"><channel><title>今日要闻</title>'
             f'<link>http://127.0.0.1:9/</link><description>今日要闻订阅</description>{"".join(items)}</channel></rss>')
     lines = [p[:30] for _, paras in news for p in paras]
-    return Variant(f"rss-three:{seed.name}", "rss.xml", feed.encode("utf-8"), seed, container_lines=lines)
+    kind = "rss-three" if codec == "utf-8" else f"rss-three-{codec}"
+    return Variant(f"{kind}:{seed.name}", "rss.xml", feed.encode(codec, errors="xmlcharrefreplace"), seed,
+                   container_lines=lines)
 
 
 def json_feed_variant(seed: SeedStory) -> Variant:
@@ -667,8 +671,9 @@ def encoding_variant(seed: SeedStory, codec: str) -> Variant:
     return _page(f"{codec}-undeclared", seed, text, [], codec=codec)
 
 
-def traditional_variant(seed: SeedStory) -> Variant:
-    """The seed converted to Traditional characters in a Big5 page (declared as big5)."""
+def traditional_variant(seed: SeedStory, *, declared: bool = True) -> Variant:
+    """The seed converted to Traditional characters in a Big5 page (declared as big5, or not
+    at all: Big5 bytes are mostly valid GB18030 too)."""
     import opencc
 
     to_trad = opencc.OpenCC("s2t")
@@ -677,9 +682,10 @@ def traditional_variant(seed: SeedStory) -> Variant:
     # Traditional is kept as written (tests/test_fixture_pages.py): the case's title and body
     # are the Traditional ones; banks, place and category are the seed's.
     trad.want = {**seed.want, "body_contains": [to_trad.convert(x) for x in seed.want["body_contains"]]}
-    text = _shell(trad, dateline=f'<div class="info">{seed.date} 10:30 來源：社區金融網</div>', charset="big5",
+    text = _shell(trad, dateline=f'<div class="info">{seed.date} 10:30 來源：社區金融網</div>', charset="big5" if declared else None,
                   story=_story_html(trad) + '<p>分享到：臉書 推特 微信</p><p class="editor">（責任編輯：王小明）</p>')
-    return _page("big5-traditional", trad, text, ["責任編輯：王小明", "分享到：臉書 推特 微信"], codec="big5")
+    kind = "big5-traditional" if declared else "big5-undeclared"
+    return _page(kind, trad, text, ["責任編輯：王小明", "分享到：臉書 推特 微信"], codec="big5")
 
 
 def related_variant(seed: SeedStory) -> Variant:
@@ -693,8 +699,9 @@ def related_variant(seed: SeedStory) -> Variant:
 def more_variants(seeds: list[SeedStory]) -> list[Variant]:
     """The shapes a held-out test may use: Hugo (TOML, YAML), a Jekyll post dated by its file
     name, WordPress, AMP, mobile and print pages, dates only in meta tags or in other date-line
-    forms, a story split by ads, Atom (html, xhtml), a three-item RSS feed, a JSON Feed, GBK and
-    GB18030 pages without a charset, a Big5 Traditional page, and related-reading lists."""
+    forms, a story split by ads, Atom (html, xhtml), a three-item RSS feed (UTF-8, GBK), a JSON
+    Feed, GBK and GB18030 pages without a charset, Big5 Traditional pages (declared or not),
+    and related-reading lists."""
     s = seeds
     out = [hugo_variant(s[0], toml=True), hugo_variant(s[2], toml=False), jekyll_filename_variant(s[1]),
            wordpress_variant(s[3]), amp_variant(s[0]), mobile_variant(s[1]), print_variant(s[2]),
@@ -702,7 +709,8 @@ def more_variants(seeds: list[SeedStory]) -> list[Variant]:
            *(dateline_variant(s[(i + 1) % 4], form, i + 1) for i, form in enumerate(DATELINE_FORMS)),
            split_variant(s[3]), atom_variant(s[1], xhtml=False), atom_variant(s[2], xhtml=True),
            rss_three_variant(s[0]), json_feed_variant(s[3]), encoding_variant(s[1], "gbk"),
-           encoding_variant(s[2], "gb18030"), traditional_variant(s[0]), related_variant(s[3])]
+           encoding_variant(s[2], "gb18030"), traditional_variant(s[0]), related_variant(s[3]),
+           traditional_variant(s[2], declared=False), rss_three_variant(s[3], "gbk")]
     return out
 
 

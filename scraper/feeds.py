@@ -27,6 +27,7 @@ from scraper.sources import JSON_FEED_RE, Document, is_url
 FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
 PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
 TAG_RE = re.compile(r"<[^>]+>")
+XML_DECLARED_ENCODING_RE = re.compile(r"""\A(\s*<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']{0,40}(["'])""")
 TRUNCATED_RE = re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|(?:阅读|查看|展开)(?:全文|原文|更多)[>》]*|Readmore|ReadMore)$")
 
 
@@ -60,7 +61,10 @@ def _text(element: etree._Element | None) -> str:
 
 def parse_feed(doc: Document) -> etree._Element:
     try:
-        root = etree.fromstring(doc.text.encode("utf-8"), parser=etree.XMLParser(
+        # The text is decoded already (decode.py read the declaration): the bytes given to
+        # lxml are UTF-8, so a declaration naming GBK or Big5 must not make lxml decode again.
+        text = XML_DECLARED_ENCODING_RE.sub(r"\1utf-8\2", doc.text, count=1)
+        root = etree.fromstring(text.encode("utf-8"), parser=etree.XMLParser(
             recover=True, resolve_entities=False, no_network=True, huge_tree=False))
     except etree.XMLSyntaxError as exc:
         raise ExtractionError(f"the feed is not well-formed XML: {exc}", source=doc.input) from exc

@@ -231,7 +231,7 @@ def test_date_line_source_split_over_elements(page, source, settings):
 MORE_SHAPES = ("hugo-toml", "hugo-yaml", "jekyll-filename", "wordpress", "amp", "mobile", "print", "meta-publishdate",
                "meta-itemprop", "dateline1", "dateline2", "dateline3", "dateline4", "split-ads", "atom-html",
                "atom-xhtml", "rss-three", "json-feed", "gbk-undeclared", "gb18030-undeclared", "big5-traditional",
-               "related-reading")
+               "related-reading", "big5-undeclared", "rss-three-gbk")
 
 
 def test_more_container_shapes_are_built():
@@ -375,3 +375,28 @@ def test_more_furniture_lines_are_removed(line):
 ])
 def test_more_story_lines_are_kept(line):
     assert furniture_reason(line, DATA) is None
+
+
+def test_undeclared_big5_is_not_read_as_gb18030():
+    """Big5 bytes are mostly valid GB18030: the reading with common characters wins, and a
+    GBK page without a declaration is still read as GB18030."""
+    import opencc
+
+    from scraper.decode import decode
+
+    seed = containers.load_seeds()[1]
+    text = "".join(seed.paragraphs)
+    trad = opencc.OpenCC("s2t").convert(text)
+    assert decode(trad.encode("big5", errors="ignore"), source="x")[1] == "big5hkscs"
+    assert decode(text.encode("gbk"), source="x") == (text, "gb18030")
+
+
+def test_a_feed_declaring_gbk_is_parsed_once(tmp_path, settings):
+    seed = containers.load_seeds()[3]
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes((f'<?xml version="1.0" encoding="gbk"?><rss version="2.0"><channel><title>要闻</title><item>'
+                      f"<title>{seed.title}</title><link>http://127.0.0.1:9/a</link>"
+                      f"<description><![CDATA[{containers._story_html(seed)}]]></description></item></channel></rss>")
+                     .encode("gbk"))
+    result = extract_input(str(feed), settings)
+    assert result.error is None and [c.title for c in result.cases] == [seed.title]
