@@ -400,3 +400,20 @@ def test_a_feed_declaring_gbk_is_parsed_once(tmp_path, settings):
                      .encode("gbk"))
     result = extract_input(str(feed), settings)
     assert result.error is None and [c.title for c in result.cases] == [seed.title]
+
+
+def test_a_page_dated_only_by_its_address(tmp_path, settings):
+    """No declaration, no date line: the day in the page's own address (og:url) dates it, as
+    container evidence with a review note; a host name's digits are no date."""
+    seed = containers.load_seeds()[1]
+    url = "https://www.example.com/local/2023-11/07/c_1129962.htm"
+    page = tmp_path / "page.html"
+    page.write_text(_seed_page(seed, head=f"<meta property='og:url' content='{url}'>"), encoding="utf-8")
+    [case] = extract_input(str(page), settings).cases
+    assert (case.date, case.date_evidence, case.source_url) == ("2023-11-07", "container: the page's address", url)
+    assert any(r.startswith("date: taken from the address") for r in case.review)
+    host = tmp_path / "host.html"
+    host.write_text(_seed_page(seed, head="<meta property='og:url' content='https://news20231107.example.com/a/1.htm'>"),
+                    encoding="utf-8")
+    [case] = extract_input(str(host), settings).cases
+    assert case.date_evidence != "container: the page's address"
