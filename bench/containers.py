@@ -696,6 +696,31 @@ def related_variant(seed: SeedStory) -> Variant:
     return _page("related-reading", seed, text, [t for t, _ in RELATED_BANK])
 
 
+JETPACK = ('<div class="sharedaddy sd-sharing-enabled"><h3 class="sd-title">分享此文章：</h3><ul><li><a href="#">Twitter</a>'
+           '</li><li><a href="#">Facebook</a></li></ul></div><div class="sharedaddy sd-like"><h3 class="sd-title">赞过：</h3>'
+           '<span class="button">赞</span> <span class="loading">正在加载……</span></div>'
+           '<div id="jp-relatedposts" class="jp-relatedposts"><h3><em>相关</em></h3>'
+           + "".join(f'<div class="jp-relatedposts-post"><h4><a href="{u}">{t}</a></h4><p>2023年5月1日</p><p>在“新闻”中</p>'
+                     "</div>" for t, u in RELATED_BANK) + "</div>")
+
+
+def wordpress_jetpack_variant(seed: SeedStory) -> Variant:
+    """WordPress with Jetpack's share bar, like button and related posts inside .entry-content."""
+    wp = wordpress_variant(seed)
+    raw = wp.raw.decode("utf-8").replace('</div><footer class="entry-footer">', JETPACK + '</div><footer class="entry-footer">')
+    return Variant(f"wordpress-jetpack:{seed.name}", "index.html", raw.encode("utf-8"), seed,
+                   container_lines=[*wp.container_lines, "分享此文章", "正在加载", "在“新闻”中"])
+
+
+def caption_credit_variant(seed: SeedStory) -> Variant:
+    """An image with its caption inside the story, a bracketed source and editor at its end."""
+    story = _story_html(seed).replace(
+        "</p>\n", "</p>\n<p><img src='https://img.example.com/a.jpg'></p><p class='caption'>图为活动现场。</p>\n", 1)
+    story += "<p>（本文来源：社区金融网）</p><p>【编辑：王五】</p>"
+    text = _shell(seed, dateline=f'<div class="info">{seed.date}</div>', story=story)
+    return _page("caption-credit", seed, text, ["本文来源：社区金融网", "编辑：王五"])
+
+
 def more_variants(seeds: list[SeedStory]) -> list[Variant]:
     """The shapes a held-out test may use: Hugo (TOML, YAML), a Jekyll post dated by its file
     name, WordPress, AMP, mobile and print pages, dates only in meta tags or in other date-line
@@ -710,7 +735,8 @@ def more_variants(seeds: list[SeedStory]) -> list[Variant]:
            split_variant(s[3]), atom_variant(s[1], xhtml=False), atom_variant(s[2], xhtml=True),
            rss_three_variant(s[0]), json_feed_variant(s[3]), encoding_variant(s[1], "gbk"),
            encoding_variant(s[2], "gb18030"), traditional_variant(s[0]), related_variant(s[3]),
-           traditional_variant(s[2], declared=False), rss_three_variant(s[3], "gbk")]
+           traditional_variant(s[2], declared=False), rss_three_variant(s[3], "gbk"),
+           wordpress_jetpack_variant(s[2]), caption_credit_variant(s[1])]
     return out
 
 

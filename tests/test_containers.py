@@ -231,7 +231,7 @@ def test_date_line_source_split_over_elements(page, source, settings):
 MORE_SHAPES = ("hugo-toml", "hugo-yaml", "jekyll-filename", "wordpress", "amp", "mobile", "print", "meta-publishdate",
                "meta-itemprop", "dateline1", "dateline2", "dateline3", "dateline4", "split-ads", "atom-html",
                "atom-xhtml", "rss-three", "json-feed", "gbk-undeclared", "gb18030-undeclared", "big5-traditional",
-               "related-reading", "big5-undeclared", "rss-three-gbk")
+               "related-reading", "big5-undeclared", "rss-three-gbk", "wordpress-jetpack", "caption-credit")
 
 
 def test_more_container_shapes_are_built():
@@ -364,6 +364,7 @@ def test_a_labelled_date_line_below_the_article(tmp_path, settings):
     "本文来源：人民网", "声明：本文仅代表作者本人观点，不代表本站立场", "【纠错】", "[打印本页] [关闭窗口]", "(完)",
     "编辑 / 王五", "喜欢这篇文章，请点个在看", "原标题：农商银行便民服务进社区", "视频加载中...", "举报/反馈",
     "本文为澎湃号作者或机构在澎湃新闻上传并发布，仅代表该作者或机构观点", "（責任編輯：王小明）", "版權歸原作者所有",
+    "（本文来源：社区金融网）", "(信息来源：某某银行)",
 ])
 def test_more_furniture_lines_are_removed(line):
     assert furniture_reason(line, DATA) is not None
