@@ -17,7 +17,9 @@ from scraper.data import Data
 from scraper.dates import FULL_RE
 from scraper.script import simplified
 
-LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# Neither part may hold its own opening bracket: a run of `[a](` (no closing parenthesis)
+# then fails at the next `[` or `(` instead of scanning to the end of the line from every `[`.
+LINK_RE = re.compile(r"!?\[([^\[\]]*)\]\([^()]*\)")
 SENTENCE_RE = re.compile(r"[。！？!?，,；;]")
 CLOSE_CALL_CHARS = 60
 
