@@ -443,6 +443,303 @@ def transcript_variant(seed: SeedStory) -> Variant:
                    container_lines=[h for h in headings if len(h) >= 12][:10])
 
 
+# ---------------------------------------------------------------- more shapes (the held-out kinds)
+
+def _other_news(count: int) -> list[tuple[str, str]]:
+    """Real non-case news texts (no bank in them) from ../shared/bench/zh-extraction, as
+    (headline, paragraphs) pairs: the other items of a feed."""
+    truth = json.loads((SHARED / "bench" / "zh-extraction" / "truth.json").read_text("utf-8"))
+    out = []
+    for name in sorted(truth):
+        text = truth[name]["content"]
+        if "银行" in text or "金融" in text or len(text) < 400:
+            continue
+        paragraphs = [p.strip() for p in text.split("\n") if len(p.strip()) >= 20][:6]
+        if len(paragraphs) < 2:
+            continue
+        out.append((paragraphs[0][:18].rstrip("，。") + "", paragraphs))
+        if len(out) == count:
+            break
+    return out
+
+
+def _markdown_story(seed: SeedStory) -> str:
+    return "\n\n".join(f"**{p[3:]}**" if p.startswith("## ") else p for p in seed.paragraphs) + "\n"
+
+
+RELATED_BANK = [("邮储银行开展反诈宣传进社区活动", "/news/2023/a1.html"),
+                ("建设银行劳动者港湾温暖户外工作者", "/news/2023/a2.html"),
+                ("农业银行流动服务车开进偏远山村", "/news/2023/a3.html")]
+
+
+def _related_html(heading: str = "相关阅读") -> str:
+    items = "".join(f'<li><a href="{u}">{t}</a><span class="time">2023-05-1{i}</span></li>'
+                    for i, (t, u) in enumerate(RELATED_BANK))
+    return f'<div class="related"><h3>{heading}</h3><ul>{items}</ul></div>'
+
+
+def _shell(seed: SeedStory, *, head: str = "", top: str = "", dateline: str = "", block_open: str = '<div class="content">',
+           block_close: str = "</div>", story: str | None = None, after: str = "", html_attrs: str = "",
+           charset: str | None = "utf-8") -> str:
+    meta = f'<meta charset="{charset}">' if charset else ""
+    return (f"<!DOCTYPE html><html{html_attrs}><head>{meta}<title>{html.escape(seed.title)}_社区金融网</title>{head}</head>"
+            f'<body><div class="nav"><a href="/">首页</a> <a href="/finance/">财经频道</a> <a href="/local/">地方新闻</a></div>'
+            f"{top}<h1>{html.escape(seed.title)}</h1>{dateline}{block_open}"
+            f"{story if story is not None else _story_html(seed)}{block_close}{after}"
+            '<div class="footer"><p>关于我们 | 联系我们 | 广告服务 | 网站地图</p>'
+            "<p>Copyright © 2017-2024 社区金融网 版权所有 京ICP备12345678号</p></div></body></html>")
+
+
+NAV_LINES = ["关于我们 | 联系我们 | 广告服务 | 网站地图", "Copyright © 2017-2024 社区金融网 版权所有"]
+
+
+def _page(kind: str, seed: SeedStory, text: str, lines: list[str], *, codec: str = "utf-8",
+          filename: str = "page.html") -> Variant:
+    return Variant(f"{kind}:{seed.name}", filename, text.encode(codec, errors="xmlcharrefreplace"), seed,
+                   container_lines=[*NAV_LINES, *lines])
+
+
+def hugo_variant(seed: SeedStory, *, toml: bool) -> Variant:
+    if toml:
+        front = (f'+++\ntitle = "{seed.title}"\ndate = {_iso(seed)}\ndraft = false\n'
+                 'tags = ["社区", "金融"]\ncategories = ["转载"]\n+++\n\n')
+    else:
+        front = (f'---\ntitle: "{seed.title}"\ndate: {_iso(seed)}\ndraft: false\ntags: ["社区", "金融"]\n'
+                 "categories: [转载]\n---\n\n")
+    tail = "\n---\n\n本文转载自网络，版权归原作者所有，如有侵权请联系删除。\n"
+    return Variant(f"hugo-{'toml' if toml else 'yaml'}:{seed.name}", "index.md",
+                   (front + _markdown_story(seed) + tail).encode("utf-8"), seed,
+                   container_lines=["本文转载自网络，版权归原作者所有"])
+
+
+def jekyll_filename_variant(seed: SeedStory) -> Variant:
+    front = f'---\nlayout: post\ntitle: "{seed.title}"\ncategories: news\n---\n\n'
+    return Variant(f"jekyll-filename:{seed.name}", f"{seed.date}-community-finance.md",
+                   (front + _markdown_story(seed)).encode("utf-8"), seed)
+
+
+def wordpress_variant(seed: SeedStory) -> Variant:
+    day = seed.date.split("-")
+    shown = f"{day[0]}年{int(day[1])}月{int(day[2])}日"
+    comments = ('<div id="comments" class="comments-area"><h2 class="comments-title">《' + seed.title +
+                '》上有2条评论</h2><ol class="comment-list"><li class="comment"><p>点赞！银行服务做到了家门口，'
+                "老人办事方便多了。</p></li><li class=\"comment\"><p>我们小区什么时候也能有这样的服务站？</p></li></ol>"
+                '<div id="respond"><h3>发表回复</h3><p>您的电子邮箱地址不会被公开。</p></div></div>')
+    story = ('<article class="post type-post hentry"><header class="entry-header"><h1 class="entry-title">'
+             f'{html.escape(seed.title)}</h1><div class="entry-meta"><span class="posted-on">发布于 <a href="/p/1">'
+             f'<time class="entry-date published" datetime="{_iso(seed)}">{shown}</time></a></span>'
+             '<span class="byline"> 作者 <a href="/author/admin">admin</a></span></div></header>'
+             f'<div class="entry-content">{_story_html(seed)}</div><footer class="entry-footer">'
+             '<span class="cat-links">分类 <a href="/c/news">新闻</a></span></footer></article>')
+    text = (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="UTF-8"><title>{html.escape(seed.title)} – 社区金融观察'
+            '</title></head><body class="post-template-default single"><div id="page" class="site">'
+            '<header class="site-header"><p class="site-title"><a href="/">社区金融观察</a></p></header>'
+            f'<div id="content" class="site-content"><main id="main" class="site-main">{story}'
+            f'<nav class="post-navigation"><a href="/p/0">上一篇：2019年社区金融服务回顾与展望</a></nav>'
+            f'{_related_html("相关文章")}{comments}</main><aside id="secondary" class="widget-area">'
+            '<section class="widget"><h2>近期文章</h2><ul><li><a href="/p/9">2020年普惠金融工作会议召开</a></li></ul>'
+            '</section></aside></div><footer class="site-footer">自豪地采用WordPress</footer></div></body></html>')
+    lines = ["老人办事方便多了", "我们小区什么时候也能有这样的服务站", "您的电子邮箱地址不会被公开", "上有2条评论",
+             "2019年社区金融服务回顾与展望", "自豪地采用WordPress", *(t for t, _ in RELATED_BANK)]
+    return Variant(f"wordpress:{seed.name}", "index.html", text.encode("utf-8"), seed, container_lines=lines)
+
+
+def amp_variant(seed: SeedStory) -> Variant:
+    ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": seed.title,
+                     "datePublished": _iso(seed), "author": {"@type": "Organization", "name": "社区金融网"}},
+                    ensure_ascii=False)
+    head = ('<meta name="viewport" content="width=device-width,minimum-scale=1,initial-scale=1">'
+            '<link rel="canonical" href="https://www.example.com/news/1.html">'
+            '<script async src="https://cdn.ampproject.org/v0.js"></script>'
+            f'<script type="application/ld+json">{ld}</script><style amp-boilerplate>body{{visibility:hidden}}</style>')
+    story = _story_html(seed) + '<amp-img src="https://img.example.com/1.jpg" width="600" height="400" layout="responsive"></amp-img>'
+    after = ('<amp-social-share type="wechat"></amp-social-share><div class="amp-share">分享到：微信 微博 QQ空间</div>'
+             + _related_html("推荐阅读"))
+    text = _shell(seed, head=head, html_attrs=" ⚡ lang=\"zh\"", block_open='<div class="article-body">',
+                  story=story, after=after)
+    return _page("amp", seed, text, ["分享到：微信 微博 QQ空间", *(t for t, _ in RELATED_BANK)])
+
+
+def mobile_variant(seed: SeedStory) -> Variant:
+    head = '<meta name="viewport" content="width=device-width, initial-scale=1.0, user-scalable=no">'
+    top = '<div class="m-top"><a href="/">社区金融网手机版</a><a class="open-app" href="/app">打开APP</a></div>'
+    dateline = f'<div class="m-info"><span class="m-time">{seed.date} 10:30</span><span class="m-src">社区金融网</span></div>'
+    after = ('<div class="m-share"><span>分享到</span><a>微信</a><a>朋友圈</a><a>微博</a></div>'
+             '<div class="m-open-app"><a href="/app">打开APP阅读全文</a></div>'
+             '<div class="m-more"><a href="/list">查看更多精彩内容 ></a></div>' + _related_html("猜你喜欢"))
+    text = _shell(seed, head=head, top=top, dateline=dateline, block_open='<div class="m-article">', after=after)
+    return _page("mobile", seed, text, ["打开APP阅读全文", "查看更多精彩内容", "社区金融网手机版",
+                                        *(t for t, _ in RELATED_BANK)], filename="m.html")
+
+
+def print_variant(seed: SeedStory) -> Variant:
+    y, m, d = seed.date.split("-")
+    text = (f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"><title>打印 - {html.escape(seed.title)}'
+            '</title><style>@media print{.noprint{display:none}}</style></head><body onload="window.print()">'
+            '<div class="noprint"><a href="javascript:window.print()">打印本页</a> <a href="javascript:window.close()">关闭窗口</a></div>'
+            f'<table width="640" align="center"><tr><td align="center"><b>{html.escape(seed.title)}</b></td></tr>'
+            f'<tr><td align="center">来源：社区金融网　　发布时间：{y}-{m}-{d}</td></tr>'
+            f'<tr><td class="print-text">{_story_html(seed)}</td></tr>'
+            '<tr><td align="center">本文网址：https://www.example.com/news/1.html</td></tr></table></body></html>')
+    return _page("print", seed, text, ["打印本页", "关闭窗口", "本文网址"])
+
+
+def meta_date_variant(seed: SeedStory, attribute: str) -> Variant:
+    head = (f'<meta name="publishdate" content="{seed.date}">' if attribute == "name"
+            else f'<meta itemprop="datePublished" content="{_iso(seed)}">')
+    text = _shell(seed, head=head, block_open='<div class="article">')
+    return _page(f"meta-{'publishdate' if attribute == 'name' else 'itemprop'}", seed, text, [])
+
+
+def dateline_variant(seed: SeedStory, form: str, n: int) -> Variant:
+    y, m, d = seed.date.split("-")
+    line = form.format(y=y, m=m, d=d)
+    text = _shell(seed, dateline=f'<div class="info">{line}</div>', after=_related_html())
+    return _page(f"dateline{n}", seed, text, [*(t for t, _ in RELATED_BANK)])
+
+
+DATELINE_FORMS = ("发布日期：{y}年{m}月{d}日", "时间：{y}/{m}/{d}", "{y}.{m}.{d}",
+                  "{y}-{m}-{d} 15:09 来源：社区金融网 作者：李明")
+
+
+def split_variant(seed: SeedStory) -> Variant:
+    paragraphs = _story_html(seed).split("\n")
+    third = max(1, len(paragraphs) // 3)
+    chunks = [paragraphs[:third], paragraphs[third:2 * third], paragraphs[2 * third:]]
+    ad = ('<div class="ad-slot"><a href="https://ad.example.com/c">广告 限时优惠 信用卡免年费办理</a></div>')
+    story = ad.join(f'<div class="content-part">{"".join(c)}</div>' for c in chunks)
+    text = _shell(seed, dateline=f'<div class="info">{seed.date} 10:30:00</div>', block_open='<div class="article-content">',
+                  story=story)
+    return _page("split-ads", seed, text, ["限时优惠 信用卡免年费办理"])
+
+
+def atom_variant(seed: SeedStory, *, xhtml: bool) -> Variant:
+    if xhtml:
+        content = f'<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">{_story_html(seed)}</div></content>'
+    else:
+        content = f'<content type="html">{html.escape(_story_html(seed))}</content>'
+    others = "".join(
+        f"<entry><title>{html.escape(title)}</title><link rel=\"alternate\" href=\"http://127.0.0.1:9/o{i}.html\"/>"
+        f"<id>urn:o{i}</id><updated>2023-07-1{i}T11:00:00Z</updated>"
+        f'<content type="html">{html.escape("".join(f"<p>{p}</p>" for p in paras))}</content></entry>'
+        for i, (title, paras) in enumerate(_other_news(1)))
+    feed = (f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>社区金融动态</title>'
+            f'<subtitle>每日更新的社区金融资讯</subtitle><updated>2024-01-01T00:00:00Z</updated><id>urn:feed</id>'
+            f'<entry><title>{html.escape(seed.title)}</title><link rel="alternate" href="http://127.0.0.1:9/s.html"/>'
+            f"<id>urn:seed</id><published>{_iso(seed)}</published><updated>2024-01-01T00:00:00Z</updated>"
+            f"<author><name>社区金融网</name></author>{content}</entry>{others}</feed>")
+    return Variant(f"atom-{'xhtml' if xhtml else 'html'}:{seed.name}", "atom.xml", feed.encode("utf-8"), seed,
+                   container_lines=["每日更新的社区金融资讯", *(t for t, _ in _other_news(1))])
+
+
+def rss_three_variant(seed: SeedStory, codec: str = "utf-8") -> Variant:
+    """Three items of which one is the seed (the others real non-case news), in UTF-8 or in
+    a legacy codec that the XML declaration names."""
+    stamp = dt.datetime.fromisoformat(_iso(seed)).strftime("%a, %d %b %Y %H:%M:%S +0800")
+    news = _other_news(2)
+    def item(title: str, paras: list[str], date: str, n: int) -> str:
+        body = "".join(f"<p>{html.escape(p)}</p>" for p in paras)
+        return (f"<item><title>{html.escape(title)}</title><link>http://127.0.0.1:9/n{n}.html</link>"
+                f"<pubDate>{date}</pubDate><description><![CDATA[{body}]]></description></item>")
+    items = [item(news[0][0], news[0][1], "Mon, 10 Jul 2023 08:00:00 +0800", 0),
+             item(seed.title, seed.paragraphs, stamp, 1).replace(
+                 "".join(f"<p>{html.escape(p)}</p>" for p in seed.paragraphs), _story_html(seed)),
+             item(news[1][0], news[1][1], "Tue, 11 Jul 2023 08:00:00 +0800", 2)]
+    feed = (f'<?xml version="1.0" encoding="{codec}"?>\n<rss version="2.0"><channel><title>今日要闻</title>'
+            f'<link>http://127.0.0.1:9/</link><description>今日要闻订阅</description>{"".join(items)}</channel></rss>')
+    lines = [p[:30] for _, paras in news for p in paras]
+    kind = "rss-three" if codec == "utf-8" else f"rss-three-{codec}"
+    return Variant(f"{kind}:{seed.name}", "rss.xml", feed.encode(codec, errors="xmlcharrefreplace"), seed,
+                   container_lines=lines)
+
+
+def json_feed_variant(seed: SeedStory) -> Variant:
+    news = _other_news(1)[0]
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "社区金融动态", "home_page_url": "https://example.com/",
+            "items": [{"id": "1", "url": "https://example.com/s.html", "title": seed.title,
+                       "content_html": _story_html(seed), "date_published": _iso(seed),
+                       "authors": [{"name": "社区金融网"}]},
+                      {"id": "2", "url": "https://example.com/o.html", "title": news[0],
+                       "content_text": "\n\n".join(news[1]), "date_published": "2023-07-10T08:00:00+08:00"}]}
+    return Variant(f"json-feed:{seed.name}", "feed.json", json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8"),
+                   seed, container_lines=[p[:30] for p in news[1]])
+
+
+def encoding_variant(seed: SeedStory, codec: str) -> Variant:
+    """A GBK or GB18030 page with no charset declared anywhere (no meta, no header)."""
+    text = _shell(seed, dateline=f'<div class="info">{seed.date} 10:30 来源：社区金融网</div>', charset=None)
+    return _page(f"{codec}-undeclared", seed, text, [], codec=codec)
+
+
+def traditional_variant(seed: SeedStory, *, declared: bool = True) -> Variant:
+    """The seed converted to Traditional characters in a Big5 page (declared as big5, or not
+    at all: Big5 bytes are mostly valid GB18030 too)."""
+    import opencc
+
+    to_trad = opencc.OpenCC("s2t")
+    trad = SeedStory(seed.name, to_trad.convert(seed.title), seed.date,
+                     [to_trad.convert(p) for p in seed.paragraphs], seed.want)
+    # Traditional is kept as written (tests/test_fixture_pages.py): the case's title and body
+    # are the Traditional ones; banks, place and category are the seed's.
+    trad.want = {**seed.want, "body_contains": [to_trad.convert(x) for x in seed.want["body_contains"]]}
+    text = _shell(trad, dateline=f'<div class="info">{seed.date} 10:30 來源：社區金融網</div>', charset="big5" if declared else None,
+                  story=_story_html(trad) + '<p>分享到：臉書 推特 微信</p><p class="editor">（責任編輯：王小明）</p>')
+    kind = "big5-traditional" if declared else "big5-undeclared"
+    return _page(kind, trad, text, ["責任編輯：王小明", "分享到：臉書 推特 微信"], codec="big5")
+
+
+def related_variant(seed: SeedStory) -> Variant:
+    after = _related_html("相关阅读") + _related_html("推荐阅读").replace("相关", "推荐")
+    inside = _story_html(seed) + '<p><strong>相关阅读：</strong></p>' + "".join(
+        f'<p><a href="{u}">{t}</a></p>' for t, u in RELATED_BANK)
+    text = _shell(seed, dateline=f'<div class="info">{seed.date} 10:30</div>', story=inside, after=after)
+    return _page("related-reading", seed, text, [t for t, _ in RELATED_BANK])
+
+
+JETPACK = ('<div class="sharedaddy sd-sharing-enabled"><h3 class="sd-title">分享此文章：</h3><ul><li><a href="#">Twitter</a>'
+           '</li><li><a href="#">Facebook</a></li></ul></div><div class="sharedaddy sd-like"><h3 class="sd-title">赞过：</h3>'
+           '<span class="button">赞</span> <span class="loading">正在加载……</span></div>'
+           '<div id="jp-relatedposts" class="jp-relatedposts"><h3><em>相关</em></h3>'
+           + "".join(f'<div class="jp-relatedposts-post"><h4><a href="{u}">{t}</a></h4><p>2023年5月1日</p><p>在“新闻”中</p>'
+                     "</div>" for t, u in RELATED_BANK) + "</div>")
+
+
+def wordpress_jetpack_variant(seed: SeedStory) -> Variant:
+    """WordPress with Jetpack's share bar, like button and related posts inside .entry-content."""
+    wp = wordpress_variant(seed)
+    raw = wp.raw.decode("utf-8").replace('</div><footer class="entry-footer">', JETPACK + '</div><footer class="entry-footer">')
+    return Variant(f"wordpress-jetpack:{seed.name}", "index.html", raw.encode("utf-8"), seed,
+                   container_lines=[*wp.container_lines, "分享此文章", "正在加载", "在“新闻”中"])
+
+
+def caption_credit_variant(seed: SeedStory) -> Variant:
+    """An image with its caption inside the story, a bracketed source and editor at its end."""
+    story = _story_html(seed).replace(
+        "</p>\n", "</p>\n<p><img src='https://img.example.com/a.jpg'></p><p class='caption'>图为活动现场。</p>\n", 1)
+    story += "<p>（本文来源：社区金融网）</p><p>【编辑：王五】</p>"
+    text = _shell(seed, dateline=f'<div class="info">{seed.date}</div>', story=story)
+    return _page("caption-credit", seed, text, ["本文来源：社区金融网", "编辑：王五"])
+
+
+def more_variants(seeds: list[SeedStory]) -> list[Variant]:
+    """The shapes a held-out test may use: Hugo (TOML, YAML), a Jekyll post dated by its file
+    name, WordPress, AMP, mobile and print pages, dates only in meta tags or in other date-line
+    forms, a story split by ads, Atom (html, xhtml), a three-item RSS feed (UTF-8, GBK), a JSON
+    Feed, GBK and GB18030 pages without a charset, Big5 Traditional pages (declared or not),
+    and related-reading lists."""
+    s = seeds
+    out = [hugo_variant(s[0], toml=True), hugo_variant(s[2], toml=False), jekyll_filename_variant(s[1]),
+           wordpress_variant(s[3]), amp_variant(s[0]), mobile_variant(s[1]), print_variant(s[2]),
+           meta_date_variant(s[3], "name"), meta_date_variant(s[0], "itemprop"),
+           *(dateline_variant(s[(i + 1) % 4], form, i + 1) for i, form in enumerate(DATELINE_FORMS)),
+           split_variant(s[3]), atom_variant(s[1], xhtml=False), atom_variant(s[2], xhtml=True),
+           rss_three_variant(s[0]), json_feed_variant(s[3]), encoding_variant(s[1], "gbk"),
+           encoding_variant(s[2], "gb18030"), traditional_variant(s[0]), related_variant(s[3]),
+           traditional_variant(s[2], declared=False), rss_three_variant(s[3], "gbk"),
+           wordpress_jetpack_variant(s[2]), caption_credit_variant(s[1])]
+    return out
+
+
 def variants() -> list[Variant]:
     seeds = load_seeds()
     out = [page_variant(page, seeds[i % len(seeds)]) for i, page in enumerate(sorted(PAGES.glob("*.html")))]
@@ -451,6 +748,7 @@ def variants() -> list[Variant]:
     out += [hexo_variant(seeds[1]), hexo_variant(seeds[3]), jekyll_variant(seeds[0]), jekyll_variant(seeds[3]),
             rss_variant(seeds[2], escaped=False), rss_variant(seeds[1], escaped=True),
             transcript_variant(seeds[1])]
+    out += more_variants(seeds)
     return out
 
 

@@ -11,7 +11,8 @@ Figures:
 - zh_share_below_0_5: share of those pages under F1 0.5 (a ceiling, lower is better);
 - fixtures_rejected: share of ../shared/fixtures/pages rejected cleanly;
 - container_variants_exact: seed stories placed into real containers (every fixture page's
-  article block, Hexo, Jekyll, RSS items, a transcript day; bench/containers.py) that give
+  article block, Hexo/Jekyll/Hugo posts, WordPress/AMP/mobile/print pages, Atom/RSS/JSON
+  Feed items, legacy encodings, a transcript day; bench/containers.py) that give
   exactly the seed's case — a count of variants;
 - search_recall: fragments of 2-6 characters found, against an exact-substring oracle;
 - search_phrase_precision: results of quoted phrases that really contain the phrase.

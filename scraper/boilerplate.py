@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from scraper.data import Data
 from scraper.dates import FULL_RE
+from scraper.script import simplified
 
 # Brackets and parentheses excluded inside: each match attempt stops at the next one, so a
 # run of "[a](" is read once (with [^)]* every "(" scanned to the end of the line).
@@ -78,6 +79,7 @@ def _dateline_rest(text: str, data: Data) -> str | None:
 def furniture_reason(line: str, data: Data) -> str | None:
     """Why `line` is page furniture ("" for a sure call, a reason for a close call), or None."""
     text = _plain(LINK_RE.sub(r"\1", line)) if "](" in line else _plain(line)
+    text = simplified(text)   # the rules are Simplified; 責任編輯 is 责任编辑
     if not text:
         return None
     rules = data.boilerplate

@@ -37,7 +37,9 @@ MONTH_DAY_RE = re.compile(r"(?<![\d年])(?P<m>\d{1,2})月(?P<d>\d{1,2})日")
 YEAR_MONTH_RE = re.compile(r"(?P<y>(?:19|20)\d{2})年(?P<m>\d{1,2})月")
 YEAR_RE = re.compile(r"(?P<y>(?:19|20)\d{2})年")
 TIMESTAMP_RE = re.compile(r"^\d{10}(?:\d{3})?$")
-LABELLED_RE = re.compile(r"(?:发布时间|发表时间|发布日期|发表于|时间|日期|更新时间|Published|Date)\s*[:：]?\s*")
+# The label begins the line or follows a space or a separator: `活动时间：…` or `营业时间：…`
+# inside a story is not the page's date line.
+LABELLED_RE = re.compile(r"(?:^|(?<=[\s|｜·/】\]]))(?:发布时间|发表时间|发布日期|发表于|时间|日期|更新时间|Published|Date)\s*[:：]?\s*")
 
 
 EVIDENCE_KINDS = ("structured", "dateline", "container", "text", "collected")
@@ -165,10 +167,16 @@ def find_top_dateline(lines: list[str], max_lines: int = 12, max_chars: int = 60
     return None
 
 
-def post_date(meta: dict, blocks: list[str]) -> tuple[str | None, str]:
+def meta_date(meta: dict, keys: list[str] | tuple[str, ...] = ("date",)) -> object:
+    """The front matter's date: the first of `keys` (dates.yaml `front_matter_date_keys`:
+    Hexo/Jekyll's `date`, Hugo's `publishDate`, …) that holds a value."""
+    return next((meta[k] for k in keys if meta.get(k)), None)
+
+
+def post_date(meta: dict, blocks: list[str], keys: list[str] | tuple[str, ...] = ("date",)) -> tuple[str | None, str]:
     """A mirrored post's or a feed item's date and its evidence: the story's own date line
     above it outranks the container's date (front matter, the item's pubDate)."""
-    declared = parse_date_value(meta.get("date"))
+    declared = parse_date_value(meta_date(meta, keys))
     line = find_top_dateline(blocks, max_lines=3)
     if line and line[:10] != (declared or "")[:10]:
         said = f"; the container says {declared[:10]}" if declared else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 
 from charset_normalizer import from_bytes
 
@@ -65,6 +66,30 @@ def decode(raw: bytes, *, source: str, http_charset: str | None = None) -> tuple
     return CONTROL_RE.sub("", text), codec
 
 
+HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\ue000-\uf8ff]")
+
+
+@lru_cache(maxsize=65536)
+def _common_han(char: str) -> bool:
+    """A character of everyday text: in GB2312 (common Simplified) or in Big5's level 1 (lead
+    bytes A4–C6, the 5,401 common Traditional characters). A misread page's characters fall
+    anywhere in the other codec's table: rare characters and private-use code points."""
+    try:
+        char.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        return 0xA4 <= char.encode("big5")[0] <= 0xC6
+    except UnicodeEncodeError:
+        return False
+
+
+def common_han_share(text: str) -> float:
+    han = HAN_RE.findall(text[:40_000])
+    return sum(map(_common_han, han)) / len(han) if han else 0.0
+
+
 def _decode(raw: bytes, *, source: str, http_charset: str | None) -> tuple[str, str]:
     if not raw.strip():
         raise InputError("the input is empty", source=source, hint="nothing to extract; check the file was saved whole")
@@ -86,11 +111,16 @@ def _decode(raw: bytes, *, source: str, http_charset: str | None) -> tuple[str, 
             return raw.decode(codec), codec
         except UnicodeDecodeError:
             continue
+    readings = []
     for codec in ("gb18030", "big5hkscs"):
         try:
-            return raw.decode(codec), codec
+            readings.append((raw.decode(codec), codec))
         except UnicodeDecodeError:
             continue
+    if readings:
+        # Big5 bytes are mostly valid GB18030 too (and the reverse, less often): the reading
+        # whose Han characters are common ones is the right one; GB18030 wins a tie.
+        return max(readings, key=lambda reading: common_han_share(reading[0]))
     best = from_bytes(raw).best()
     if best is None or best.encoding is None:
         raise InputError("the text encoding cannot be recognised", source=source,

@@ -270,6 +270,29 @@ def dateline_date(root: lxml.html.HtmlElement, title: str | None, rules: dict) -
     return None
 
 
+def labelled_date(root: lxml.html.HtmlElement, rules: dict) -> DateEvidence | None:
+    """A labelled date line anywhere outside furniture (`发布于 2022-02-24 10:30 · 阅读 1234` in
+    a post-meta bar below the article, `<span>发布时间：</span><span>…</span>`): the label must
+    begin the line or follow a space or a separator, so that `活动时间：…` in the story does
+    not count, and the line must be as short as a date line."""
+    max_chars = rules.get("dateline_max_chars", 80)
+    label = _pattern(rf"(?:^|[\s|｜·/】\]]){rules.get('strong_labels', '(?!)')}")
+    body = next(root.iter("body"), root)
+    for el in body.iter():
+        if not isinstance(el.tag, str):
+            continue
+        own = (el.text or "") + "".join(c.tail or "" for c in el)
+        if not label.search(own.strip()) or _in_furniture(el, rules):
+            continue
+        line = " ".join(el.text_content().split())
+        if len(line) > max_chars:
+            continue
+        match = label.search(line)
+        if match and (iso := find_dateline(line[match.end():], max_chars)):
+            return DateEvidence(iso, "dateline", f"a labelled date line ({line[:match.end()].strip()})")
+    return None
+
+
 def _unlinked_text(el: lxml.html.HtmlElement) -> str:
     """An element's text outside links (a link's date is another page's)."""
     parts = [el.text or ""] if el.tag != "a" else []
@@ -321,6 +344,18 @@ def _squash(text: str | None) -> str:
     return re.sub(r"\s+", "", text or "")
 
 
+def _shown_segment(root: lxml.html.HtmlElement, head: str) -> str | None:
+    """A page without an h1 (print views, old table layouts): the segment of the <title> that
+    an element shows whole as its own text (`打印 - 标题`, `标题_频道` with the headline in a
+    <b> or a <td>) is the headline, whichever side of the separator it stands."""
+    segments = [s.strip() for s in TITLE_SEGMENT_RE.split(head.strip()) if len(_squash(s)) >= 6]
+    if len(segments) < 2 and _squash(head) == _squash(segments[0] if segments else ""):
+        return None
+    shown = {_squash(_text(el, "")) for el in root.iter("b", "strong", "td", "div", "p", "span", "h2", "h3", "font")
+             if el.getparent() is not None and len(el) <= 3}
+    return next((s for s in segments if _squash(s) in shown), None)
+
+
 def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | None:
     """og:title, WeChat's msg_title, the h1, the <title>: in that order, except that an
     og:title unlike both the visible headline and the <title> (a template's stale
@@ -335,6 +370,8 @@ def page_title(root: lxml.html.HtmlElement, meta: PageMeta, html: str) -> str | 
                   if len(_squash(_text(h, ""))) >= 4 and _squash(_text(h, "")) in _squash(head)), None) if head else None
     if declared and shown and _squash(shown) not in _squash(declared) and _squash(declared) not in _squash(head):
         return shown
+    if not (declared or wechat or shown or h1) and head and (segment := _shown_segment(root, head)):
+        return segment
     if not (declared or wechat or shown) and h1 and head:
         # An h1 that adds a counter or a badge to the headline (`标题 241`): the <title>'s
         # first segment is the headline it shows.
@@ -364,7 +401,8 @@ def extract_page(html: str, *, url: str | None, site: dict | None, data: Data, s
         node.drop_tree()
     meta = PageMeta(root)
     title = page_title(root, meta, html)
-    evidence = choose_date(structured_date(html, root, meta, data.dates), dateline_date(root, title, data.dates))
+    line = dateline_date(root, title, data.dates) or labelled_date(root, data.dates)
+    evidence = choose_date(structured_date(html, root, meta, data.dates), line)
     date = evidence.iso if evidence else None
     page_url = url or meta.get("og:url") or _canonical(root)
     lines = [line.strip() for line in "\n".join(root.itertext()).split("\n") if line.strip()]

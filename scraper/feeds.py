@@ -1,4 +1,4 @@
-"""RSS/Atom feeds and sitemaps.
+"""RSS/Atom feeds, JSON Feeds (jsonfeed.org 1.0/1.1) and sitemaps.
 
 A feed item that carries its own full text (RSS `content:encoded`, escaped HTML in
 `description`, Atom `content`) is a document: it becomes a story with the item's title,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +22,16 @@ from lxml import etree
 from casebook.errors import CasebookError, ExtractionError
 from casebook.safety import safe_url
 from scraper.dates import parse_date_value
-from scraper.sources import Document, is_url
+from scraper.sources import JSON_FEED_RE, Document, is_url
 
 FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
 PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
+<<<<<<< HEAD
 TAG_RE = re.compile(r"<[^<>]+>")
+=======
+TAG_RE = re.compile(r"<[^>]+>")
+XML_DECLARED_ENCODING_RE = re.compile(r"""\A(\s*<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']{0,40}(["'])""")
+>>>>>>> atk-containers
 TRUNCATED_RE = re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|(?:阅读|查看|展开)(?:全文|原文|更多)[>》]*|Readmore|ReadMore)$")
 
 
@@ -59,7 +65,10 @@ def _text(element: etree._Element | None) -> str:
 
 def parse_feed(doc: Document) -> etree._Element:
     try:
-        root = etree.fromstring(doc.text.encode("utf-8"), parser=etree.XMLParser(
+        # The text is decoded already (decode.py read the declaration): the bytes given to
+        # lxml are UTF-8, so a declaration naming GBK or Big5 must not make lxml decode again.
+        text = XML_DECLARED_ENCODING_RE.sub(r"\1utf-8\2", doc.text, count=1)
+        root = etree.fromstring(text.encode("utf-8"), parser=etree.XMLParser(
             recover=True, resolve_entities=False, no_network=True, huge_tree=False))
     except etree.XMLSyntaxError as exc:
         raise ExtractionError(f"the feed is not well-formed XML: {exc}", source=doc.input) from exc
@@ -126,6 +135,48 @@ def feed_items(root: etree._Element, limit: int) -> list[FeedItem]:
     return items
 
 
+def _json_author(entry: dict) -> str | None:
+    """JSON Feed 1.1's `authors` list, or 1.0's single `author`: the first one's name."""
+    authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
+    first = authors[0] if isinstance(authors, list) and authors else None
+    name = first.get("name") if isinstance(first, dict) else None
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def _json_content(entry: dict) -> str:
+    """content_html as it is; content_text as escaped paragraphs (blank-line separated)."""
+    if isinstance(entry.get("content_html"), str) and entry["content_html"].strip():
+        return entry["content_html"].strip()
+    text = entry.get("content_text") or entry.get("summary") or ""
+    if not isinstance(text, str):
+        return ""
+    return "".join(f"<p>{html.escape(p.strip())}</p>" for p in re.split(r"\n\s*\n|\n", text) if p.strip())
+
+
+def json_feed_items(doc: Document, limit: int) -> list[FeedItem]:
+    try:
+        feed = json.loads(doc.text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise ExtractionError(f"the JSON Feed is not valid JSON: {exc}", source=doc.input, line=line,
+                              hint="fix the JSON, or save the feed again") from exc
+    entries = feed.get("items") if isinstance(feed, dict) else None
+    if not isinstance(entries, list):
+        raise ExtractionError("the JSON Feed has no `items` list", source=doc.input,
+                              hint="a JSON Feed lists its stories under \"items\"")
+    items = []
+    for entry in [e for e in entries if isinstance(e, dict)][:limit]:
+        link = next((u for key in ("url", "external_url") if isinstance(entry.get(key), str)
+                     and (u := _absolute_http(entry[key]))), None)
+        content = _json_content(entry)
+        title, date = entry.get("title"), entry.get("date_published") or entry.get("date_modified")
+        guid = str(entry.get("id") or link or hashlib.sha256(content.encode()).hexdigest())
+        items.append(FeedItem(title=title.strip() if isinstance(title, str) and title.strip() else None, link=link,
+                              date=date if isinstance(date, str) else None, author=_json_author(entry),
+                              content=content, guid=guid))
+    return items
+
+
 def has_full_text(item: FeedItem) -> bool:
     """Escaped HTML in a description arrives here unescaped once by the XML parser; text
     that still holds entities (&lt;p&gt;) is escaped twice."""
@@ -188,8 +239,8 @@ def read_feed(doc: Document, data: object, limit: int,
     are read by `extract` (the pipeline's extract_document) as documents of their own; the
     others' links are left to ingest, with their date and author as hints. One bad item does
     not lose the others: its error becomes a review note of the feed's first case."""
-    root = parse_feed(doc)
-    items = feed_items(root, limit)
+    root = None if JSON_FEED_RE.match(doc.text[:5000]) else parse_feed(doc)
+    items = feed_items(root, limit) if root is not None else json_feed_items(doc, limit)
     cases: list = []
     links: list[str] = []
     hints: dict[str, FeedHint] = {}
@@ -207,7 +258,7 @@ def read_feed(doc: Document, data: object, limit: int,
         elif item.link and item.link not in hints:
             links.append(item.link)
             hints[item.link] = hint_for(item, doc)
-    if not items:
+    if not items and root is not None:
         links = list(dict.fromkeys(sitemap_links(root)))[:limit]
     if not cases and not links:
         if failures:

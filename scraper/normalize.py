@@ -12,6 +12,7 @@ from casebook.model import IMAGE_MD_RE, Case, plain_text
 from scraper import classify, dates, entities
 from scraper.data import Data
 from scraper.metadata import detect_site, find_author_line
+from scraper.script import is_traditional, simplified
 from scraper.stories import Story
 
 IMAGE_RE = IMAGE_MD_RE
@@ -69,14 +70,17 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
     review: list[str] = []
 
     title = story.title or declared_title
-    bank_counts = entities.find_banks(f"{title or ''}\n{text}", data)
+    # Traditional text is kept as written; the matchers (data in Simplified) read a Simplified view.
+    view = simplified if is_traditional(f"{title or ''}{text}") else (lambda value: value)
+    bank_counts = entities.find_banks(view(f"{title or ''}\n{text}"), data)
     banks = list(bank_counts)
     if not title:
         title = working_title(blocks, banks)
         review.append("title: the report has no headline; this working title was derived from its text")
 
     date, evidence = _choose_date(story, text=text, page_text=page_text, page_lines=page_lines,
-                                  declared_date=declared_date, date_evidence=date_evidence, review=review)
+                                  declared_date=declared_date, date_evidence=date_evidence, review=review,
+                                  url_date=url_day(url, data))
 
     source = story.extra.get("source") or meta_source
     if source is None and story.byline and story.byline.source:
@@ -90,15 +94,16 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
             via = story_site["name"]
     authors = list(story.byline.authors) if story.byline else find_author_line(page_lines[:60])
 
-    place = entities.find_region(f"{title}\n{text}", data)
+    s_title, s_text = view(title or ""), view(text)
+    place = entities.find_region(f"{s_title}\n{s_text}", data)
     images = IMAGE_RE.findall(body)
-    verdict = classify.judge_story(title or "", blocks, data)
+    verdict = classify.judge_story(s_title, [view(b) for b in blocks], data)
     case = Case(
         title=title, date=date,
-        category=classify.categorize(title or "", text, data),
-        tags=classify.tag(title or "", text, data),
+        category=classify.categorize(s_title, s_text, data),
+        tags=classify.tag(s_title, s_text, data),
         banks=banks, province=place.province, city=place.city, district=place.district,
-        programs=entities.find_programs(f"{title}\n{text}", data),
+        programs=entities.find_programs(f"{s_title}\n{s_text}", data),
         source=source, source_url=url, via=via if via != source else None, authors=authors,
         summary=_summary(blocks), cover=cover or (images[0] if images else None), images=images,
         figures=entities.find_figures(text), review=review,
@@ -111,8 +116,21 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
     return case
 
 
+def url_day(url: str | None, data: Data) -> str | None:
+    """The day in a page's own address (`/2023-11/07/c_…`, `/20231107/…`, digest.yaml
+    `link_date`): the publisher's filing of the story, weaker than anything the page says."""
+    if not url:
+        return None
+    path = re.sub(r"^https?://[^/]+", "", url)   # a host name's digits are no date
+    for match in re.finditer(data.digest.get("link_date", r"(?!)"), path):
+        if built := dates.build_day(int(match["y"]), int(match["m"]), int(match["d"])):
+            return built
+    return None
+
+
 def _choose_date(story: Story, *, text: str, page_text: str, page_lines: list[str], declared_date: str | None,
-                 date_evidence: str | None, review: list[str]) -> tuple[str | None, str]:
+                 date_evidence: str | None, review: list[str], url_date: str | None = None
+                 ) -> tuple[str | None, str]:
     """The story's date and its evidence (scraper/dates.py ranks the kinds). A digest's story
     brings the date its container gave it (its own link, the document's header); the
     document's own date (structured, date line, container) belongs to its first story; a date
@@ -126,6 +144,9 @@ def _choose_date(story: Story, *, text: str, page_text: str, page_lines: list[st
         return declared_date, date_evidence or "container"
     if story.index == 0 and page_lines and (found := dates.find_labelled_date(page_lines)):
         return found, "dateline: labelled line"
+    if story.index == 0 and url_date:
+        review.append(f"date: taken from the address of the page ({url_date}); confirm it is the day of publication")
+        return url_date, "container: the page's address"
     inferred = dates.infer_date(text, page_text)
     if inferred:
         review.append(inferred.note)

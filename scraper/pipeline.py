@@ -146,7 +146,8 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     meta_via = None
     if doc.kind == "post":
         markdown, blocks, title, cover = _post_article(doc, data)
-        declared_date, date_evidence = dates.post_date(doc.meta, blocks)
+        declared_date, date_evidence = dates.post_date(doc.meta, blocks,
+                                                       data.dates.get("front_matter_date_keys", ["date"]))
         meta_via = _meta_via(doc.meta, data)
         page_lines = [b for b in blocks]
     elif doc.kind == "html":

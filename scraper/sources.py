@@ -1,9 +1,10 @@
 """Input adapters: what kind of document is this, by sniffing its content (never its name).
 
-- post: a page mirrored by another static-site generator (Hexo, Jekyll): YAML front
-  matter, then an HTML or Markdown body;
+- post: a page mirrored by another static-site generator (Hexo, Jekyll, Hugo): YAML (`---`)
+  or TOML (`+++`) front matter, then an HTML or Markdown body; a Jekyll post without a
+  `date` takes the day its file name starts with (`2022-02-24-slug.md`);
 - html: a whole news page from a portal;
-- feed: an RSS or Atom feed, or a sitemap, whose article links are ingested;
+- feed: an RSS, Atom or JSON Feed, or a sitemap, whose article links are ingested;
 - text: a plain-text dump of a web page.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import stat
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,12 @@ from casebook.model import YAMLLimitError, load_yaml, yaml_error_line
 from scraper.decode import decode
 
 FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(?P<meta>.*?)\n---[ \t]*\n?(?P<body>.*)\Z", re.DOTALL)
+TOML_FRONT_MATTER_RE = re.compile(r"\A\s*\+\+\+[ \t]*\n(?P<meta>.*?)\n\+\+\+[ \t]*\n?(?P<body>.*)\Z", re.DOTALL)
+MAX_FRONT_MATTER_CHARS = 64_000   # TOML has no alias bombs, but a mapping that size is no post's
+# Jekyll's post names: the day of publication, then the slug (`2022-02-24-slug.md`).
+DATED_NAME_RE = re.compile(r"(?:^|[/\\])(?P<day>(?:19|20)\d{2}-\d{2}-\d{2})-[^/\\]+$")
+# A JSON Feed (jsonfeed.org): an object whose `version` names the spec.
+JSON_FEED_RE = re.compile(r'\A\s*\{.{0,2000}?"version"\s*:\s*"https?://jsonfeed\.org/version/', re.DOTALL)
 HTML_RE = re.compile(r"<(?:html|head|body|!doctype html)[\s>]", re.IGNORECASE)
 TAG_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|span|strong|table|section|article)[\s/>]", re.IGNORECASE)
 FEED_RE = re.compile(r"<(?:rss|feed|rdf:RDF|urlset|sitemapindex)[\s>]", re.IGNORECASE)
@@ -49,6 +57,10 @@ def sniff(text: str) -> str:
     head = text[:5000]
     if FRONT_MATTER_RE.match(text[:200_000]) and re.match(r"\A\s*---", text):
         return "post"
+    if TOML_FRONT_MATTER_RE.match(text[:200_000]):
+        return "post"
+    if JSON_FEED_RE.match(head):
+        return "feed"
     if FEED_ROOT_RE.match(head.lstrip()) or (
             FEED_RE.search(head) and (head.lstrip().startswith("<?xml") or not HTML_RE.search(head))):
         return "feed"
@@ -57,7 +69,28 @@ def sniff(text: str) -> str:
     return "text"
 
 
+def parse_toml_front_matter(text: str, source: str) -> tuple[dict[str, Any], str] | None:
+    """Hugo's `+++` front matter (TOML); None when the text has none."""
+    match = TOML_FRONT_MATTER_RE.match(text)
+    if not match:
+        return None
+    if len(match.group("meta")) > MAX_FRONT_MATTER_CHARS:
+        raise InputError(f"the front matter is over {MAX_FRONT_MATTER_CHARS:,} characters", source=source, line=2,
+                         hint="a post's front matter holds a few fields: remove the rest")
+    try:
+        meta = tomllib.loads(match.group("meta"))
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib counts lines from the first line after +++: the file's line is one more.
+        line = int(m.group(1)) + 1 if (m := re.search(r"line (\d+)", str(exc))) else 2
+        problem = re.sub(r"\s*\(at line \d+, column (\d+)\)", r" at column \1", str(exc))
+        raise InputError(f"the front matter is not valid TOML: {problem}", source=source, line=line,
+                         hint="fix the TOML between the +++ lines, or remove it") from exc
+    return meta, match.group("body")
+
+
 def parse_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
+    if (toml := parse_toml_front_matter(text, source)) is not None:
+        return toml
     match = FRONT_MATTER_RE.match(text)
     if not match:
         return {}, text
@@ -86,6 +119,9 @@ def document_from_bytes(raw: bytes, *, input: str, url: str | None = None, http_
     body = text
     if kind == "post":
         meta, body = parse_front_matter(text, input)
+        undated = not any(v for k, v in meta.items() if re.search(r"date|publish|created", str(k), re.IGNORECASE))
+        if undated and (named := DATED_NAME_RE.search(input)):
+            meta = {**meta, "date": named["day"], "_date_from": "the post's file name"}
     if not body.strip():
         raise InputError("the document has no body text", source=input, hint="the page was saved empty")
     return Document(input=input, kind=kind, text=text, body=body, meta=meta, url=url,

@@ -224,3 +224,197 @@ def test_feed_sniffing_by_root_element(text, kind):
 def test_date_line_source_split_over_elements(page, source, settings):
     """`来源：` and the name in separate elements of the date line (and, in 037, GBK bytes)."""
     assert extract_input(str(FIXTURE_PAGES / page), settings).cases[0].source == source
+
+
+# ---------------------------------------------------------------- more shapes (held-out kinds)
+
+MORE_SHAPES = ("hugo-toml", "hugo-yaml", "jekyll-filename", "wordpress", "amp", "mobile", "print", "meta-publishdate",
+               "meta-itemprop", "dateline1", "dateline2", "dateline3", "dateline4", "split-ads", "atom-html",
+               "atom-xhtml", "rss-three", "json-feed", "gbk-undeclared", "gb18030-undeclared", "big5-traditional",
+               "related-reading", "big5-undeclared", "rss-three-gbk", "wordpress-jetpack", "caption-credit")
+
+
+def test_more_container_shapes_are_built():
+    names = {v.name.split(":")[0] for v in VARIANTS}
+    assert set(MORE_SHAPES) <= names
+    gbk = next(v for v in VARIANTS if v.name.startswith("gbk-undeclared"))
+    assert b"charset" not in gbk.raw.lower() and gbk.seed.title.encode("gbk") in gbk.raw
+    big5 = next(v for v in VARIANTS if v.name.startswith("big5-traditional"))
+    assert "銀行".encode("big5") in big5.raw and big5.seed.title != containers.load_seeds()[0].title
+    jekyll = next(v for v in VARIANTS if v.name.startswith("jekyll-filename"))
+    assert b"date:" not in jekyll.raw and jekyll.filename.startswith(jekyll.seed.date)
+
+
+def _seed_page(seed, **parts) -> str:
+    return containers._shell(seed, **parts)
+
+
+def test_toml_front_matter_is_read_and_bad_toml_is_a_precise_error(tmp_path, settings):
+    from scraper.sources import sniff
+
+    seed = containers.load_seeds()[2]
+    good = tmp_path / "index.md"
+    good.write_text(f'+++\ntitle = "{seed.title}"\ndate = 2021-12-30T15:26:20+08:00\n+++\n\n'
+                    + containers._markdown_story(seed), encoding="utf-8")
+    assert sniff(good.read_text("utf-8")) == "post"
+    [case] = extract_input(str(good), settings).cases
+    assert (case.title, case.date) == (seed.title, "2021-12-30T15:26:20+08:00")
+    assert case.date_evidence == "container: front matter date" and "+++" not in case.body
+    bad = tmp_path / "bad.md"
+    bad.write_text('+++\ntitle = "x"\ndate = = 2021\n+++\n\n正文。', encoding="utf-8")
+    result = extract_input(str(bad), settings)
+    assert result.error is not None and "not valid TOML" in str(result.error) and "bad.md:3:" in str(result.error)
+
+
+def test_a_post_dated_only_by_its_file_name(tmp_path, settings):
+    seed = containers.load_seeds()[1]
+    body = containers._markdown_story(seed)
+    named = tmp_path / "2023-11-07-service-station.md"
+    named.write_text(f'---\ntitle: "{seed.title}"\n---\n\n{body}', encoding="utf-8")
+    [case] = extract_input(str(named), settings).cases
+    assert case.date == "2023-11-07" and case.date_evidence == "container: the post's file name"
+    # A Hugo publishDate in the front matter outranks the file name.
+    hugo = tmp_path / "2020-01-01-old-name.md"
+    hugo.write_text(f'---\ntitle: "{seed.title}"\npublishDate: 2023-11-07T09:00:00+08:00\n---\n\n{body}',
+                    encoding="utf-8")
+    [case] = extract_input(str(hugo), settings).cases
+    assert case.date == "2023-11-07T09:00:00+08:00"
+    # A name that only looks dated (no slug after the day) dates nothing.
+    plain = tmp_path / "2023-11-07.md"
+    plain.write_text(f'---\ntitle: "{seed.title}"\n---\n\n{body}', encoding="utf-8")
+    [case] = extract_input(str(plain), settings).cases
+    assert not (case.date or "").startswith("2023-11-07") or case.date_evidence != "container: the post's file name"
+
+
+def test_json_feed_items_and_errors(tmp_path, settings):
+    import json
+
+    seed = containers.load_seeds()[3]
+    feed = {"version": "https://jsonfeed.org/version/1", "title": "t", "items": [
+        {"id": "a", "url": "http://127.0.0.1:9/teaser.html", "title": "摘要", "summary": "短短一句。",
+         "date_published": "2025-01-09T08:00:00+08:00"},
+        {"id": "b", "external_url": "http://127.0.0.1:9/s.html", "title": seed.title,
+         "content_text": "\n\n".join(p.lstrip("# ") for p in seed.paragraphs),
+         "date_published": "2025-01-09T10:30:00+08:00", "author": {"name": "王明"}}]}
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps(feed, ensure_ascii=False), encoding="utf-8")
+    result = extract_input(str(path), settings)
+    assert result.error is None and result.links == ["http://127.0.0.1:9/teaser.html"]
+    [case] = result.cases
+    assert (case.title, case.date, case.source_url) == (seed.title, "2025-01-09T10:30:00+08:00",
+                                                        "http://127.0.0.1:9/s.html")
+    assert case.authors == ["王明"] and all(s in case.body for s in seed.want["body_contains"])
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": "https://jsonfeed.org/version/1.1",\n "items": [\n {"id": }]}', encoding="utf-8")
+    result = extract_input(str(broken), settings)
+    assert result.error is not None and "not valid JSON" in str(result.error) and "line 3" in str(result.error)
+
+
+def test_a_page_without_h1_takes_the_title_segment_it_shows(tmp_path, settings):
+    seed = containers.load_seeds()[2]
+    page = tmp_path / "print.html"
+    page.write_text(f"<html><head><meta charset='utf-8'><title>打印 - {seed.title} - 某某网</title></head><body>"
+                    f"<table><tr><td><b>{seed.title}</b></td></tr><tr><td>发布时间：{seed.date}</td></tr>"
+                    f"<tr><td>{containers._story_html(seed)}</td></tr></table></body></html>", encoding="utf-8")
+    [case] = extract_input(str(page), settings).cases
+    assert case.title == seed.title and case.date == seed.date
+
+
+def test_traditional_story_is_kept_as_written_and_recognised(tmp_path, settings):
+    import opencc
+
+    from scraper.script import is_traditional, simplified
+
+    seed = containers.load_seeds()[0]
+    s2t = opencc.OpenCC("s2t")
+    story = s2t.convert(containers._story_html(seed)) + "<p>（責任編輯：王小明）</p><p>版權歸原作者所有，向原創者致敬</p>"
+    title = s2t.convert(seed.title)
+    page = tmp_path / "tw.html"
+    page.write_bytes(f"<html><head><meta charset='big5'><title>{title}</title></head><body><h1>{title}</h1>"
+                     f"<div class='info'>{seed.date} 10:30</div><div class='content'>{story}</div></body></html>"
+                     .encode("big5", errors="xmlcharrefreplace"))
+    [case] = extract_input(str(page), settings).cases
+    assert case.title == title and case.relevant and case.banks == seed.want["banks"]
+    assert case.province == seed.want["region"]["province"] and case.category == seed.want["category"]
+    assert "責任編輯" not in case.body and "原創者" not in case.body and "銀行" in case.body
+    # The Simplified seeds are their own Simplified view: nothing changes for them.
+    for s in containers.load_seeds():
+        text = "".join(s.paragraphs)
+        assert not is_traditional(text) and simplified(text) == text
+
+
+def test_a_labelled_date_line_below_the_article(tmp_path, settings):
+    """`发布于 …` in a post-meta bar after the story dates the page (the story itself says only
+    2月24日 and 2017年, and the footer has 2017); `活动时间：` inside the story is no date line."""
+    seed = containers.load_seeds()[0]
+    page = tmp_path / "below.html"
+    page.write_text(_seed_page(seed, after=f"<div class='post-meta'>发布于 {seed.date} 10:30 · 阅读 1234</div>"),
+                    encoding="utf-8")
+    [case] = extract_input(str(page), settings).cases
+    assert case.date == f"{seed.date}T10:30:00+08:00" and case.date_evidence.startswith("dateline: a labelled")
+    inside = tmp_path / "inside.html"
+    first, rest = containers._story_html(seed).split("\n", 1)
+    story = first + "<p>活动时间：2019-05-01</p>" + rest
+    inside.write_text(_seed_page(seed, story=story), encoding="utf-8")
+    [case] = extract_input(str(inside), settings).cases
+    assert not (case.date or "").startswith("2019-05-01")
+
+
+@pytest.mark.parametrize("line", [
+    "本文来源：人民网", "声明：本文仅代表作者本人观点，不代表本站立场", "【纠错】", "[打印本页] [关闭窗口]", "(完)",
+    "编辑 / 王五", "喜欢这篇文章，请点个在看", "原标题：农商银行便民服务进社区", "视频加载中...", "举报/反馈",
+    "本文为澎湃号作者或机构在澎湃新闻上传并发布，仅代表该作者或机构观点", "（責任編輯：王小明）", "版權歸原作者所有",
+    "（本文来源：社区金融网）", "(信息来源：某某银行)",
+])
+def test_more_furniture_lines_are_removed(line):
+    assert furniture_reason(line, DATA) is not None
+
+
+@pytest.mark.parametrize("line", [
+    "打印机捐赠给社区学校，方便学生学习。", "居民纷纷点赞，称银行服务暖心。", "该行负责人表示，此次活动不代表最终方案。",
+    "關閉了部分網點後，該行在社區設立服務站。",
+])
+def test_more_story_lines_are_kept(line):
+    assert furniture_reason(line, DATA) is None
+
+
+def test_undeclared_big5_is_not_read_as_gb18030():
+    """Big5 bytes are mostly valid GB18030: the reading with common characters wins, and a
+    GBK page without a declaration is still read as GB18030."""
+    import opencc
+
+    from scraper.decode import decode
+
+    seed = containers.load_seeds()[1]
+    text = "".join(seed.paragraphs)
+    trad = opencc.OpenCC("s2t").convert(text)
+    assert decode(trad.encode("big5", errors="ignore"), source="x")[1] == "big5hkscs"
+    assert decode(text.encode("gbk"), source="x") == (text, "gb18030")
+
+
+def test_a_feed_declaring_gbk_is_parsed_once(tmp_path, settings):
+    seed = containers.load_seeds()[3]
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes((f'<?xml version="1.0" encoding="gbk"?><rss version="2.0"><channel><title>要闻</title><item>'
+                      f"<title>{seed.title}</title><link>http://127.0.0.1:9/a</link>"
+                      f"<description><![CDATA[{containers._story_html(seed)}]]></description></item></channel></rss>")
+                     .encode("gbk"))
+    result = extract_input(str(feed), settings)
+    assert result.error is None and [c.title for c in result.cases] == [seed.title]
+
+
+def test_a_page_dated_only_by_its_address(tmp_path, settings):
+    """No declaration, no date line: the day in the page's own address (og:url) dates it, as
+    container evidence with a review note; a host name's digits are no date."""
+    seed = containers.load_seeds()[1]
+    url = "https://www.example.com/local/2023-11/07/c_1129962.htm"
+    page = tmp_path / "page.html"
+    page.write_text(_seed_page(seed, head=f"<meta property='og:url' content='{url}'>"), encoding="utf-8")
+    [case] = extract_input(str(page), settings).cases
+    assert (case.date, case.date_evidence, case.source_url) == ("2023-11-07", "container: the page's address", url)
+    assert any(r.startswith("date: taken from the address") for r in case.review)
+    host = tmp_path / "host.html"
+    host.write_text(_seed_page(seed, head="<meta property='og:url' content='https://news20231107.example.com/a/1.htm'>"),
+                    encoding="utf-8")
+    [case] = extract_input(str(host), settings).cases
+    assert case.date_evidence != "container: the page's address"
