@@ -26,12 +26,8 @@ from scraper.sources import JSON_FEED_RE, Document, is_url
 
 FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
 PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
-<<<<<<< HEAD
 TAG_RE = re.compile(r"<[^<>]+>")
-=======
-TAG_RE = re.compile(r"<[^>]+>")
 XML_DECLARED_ENCODING_RE = re.compile(r"""\A(\s*<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']{0,40}(["'])""")
->>>>>>> atk-containers
 TRUNCATED_RE = re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|(?:阅读|查看|展开)(?:全文|原文|更多)[>》]*|Readmore|ReadMore)$")
 
 
