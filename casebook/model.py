@@ -157,6 +157,10 @@ TAG_LIKE_RE = re.compile(r"<\s*/?\s*[A-Za-z][^<>\u3000-\u9fff]*>?")
 # defuse it (`[x](javascript:alert(1))` -> `[x](#(1))`). Possessive `\s*+` and a class that
 # stops at the next bracket keep each attempt local, so runs of "](" are linear.
 UNSAFE_LINK_RE = re.compile(r"\]\(\s*+(?!<?(?:https?://|/|#|mailto:))[^()\[\]\s]*", re.IGNORECASE)
+# A reference definition (`[1]: javascript:alert(1)`, also inside a quote) is a link target
+# too: `[x][1]` renders it. Anchored at a line start, the label bounded: linear.
+UNSAFE_REFERENCE_RE = re.compile(r"^((?:[ ]{0,3}>)*[ ]{0,3}\[[^\[\]\n]{1,999}\]:[ \t]*+<?)"
+                                 r"(?!(?:https?://|/|#|mailto:))[^\s>]++", re.IGNORECASE | re.MULTILINE)
 # Whitespace holding a line break, matched only from the start of a whitespace run: a match
 # attempt inside a long run of spaces (U+3000, tabs) would rescan the rest of it.
 LINE_BREAK_SPACE_RE = re.compile(r"(?<!\s)\s*\n\s*")
@@ -168,10 +172,11 @@ def clean_text(text: str, *, single_line: bool = False) -> str:
     breaks), one line for a field value."""
     text = LINE_BREAKS_RE.sub("\n", strip_invisible(CONTROL_RE.sub("", text)))
     if single_line:
-        # A field value is plain text: markup in it (<script ...) is dropped, not escaped.
-        return LINE_BREAK_SPACE_RE.sub(" ", TAG_LIKE_RE.sub("", text))
-    # In the body only http(s), site-relative and anchor links survive.
-    return UNSAFE_LINK_RE.sub("](#", text)
+        # A field value is plain text: markup in it (<script ...) is dropped, not escaped. The
+        # site renders a summary as Markdown, so its link targets are defused as the body's.
+        text = LINE_BREAK_SPACE_RE.sub(" ", TAG_LIKE_RE.sub("", text))
+    # Only http(s), site-relative and anchor links survive, inline or by reference.
+    return UNSAFE_REFERENCE_RE.sub(r"\1#", UNSAFE_LINK_RE.sub("](#", text))
 
 
 def _clean_value(value: Any) -> Any:

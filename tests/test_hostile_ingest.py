@@ -251,3 +251,22 @@ def test_a_case_that_cannot_be_written_fails_alone(settings, tmp_path):
     rows = run([str(GOOD)], settings, out_dir=out, workers=0)
     assert [r.status for r in rows] == ["failed"], rows
     assert "could not be written" in rows[0].reason and str(GOOD) in rows[0].reason
+
+
+def test_every_kind_of_markdown_link_target_is_defused_at_ingest(settings, tmp_path):
+    """Inline links, reference definitions (also quoted) and links in the summary: a case
+    written by ingest holds no script target and passes `casebook check`."""
+    post = tmp_path / "links.md"
+    post.write_text("---\ntitle: 成都农商银行进社区\nsummary: '为居民服务 [x](JaVaScRiPt:alert(1)) [y](&#106;avascript:z)'\n"
+                    "date: 2022-02-24\n---\n"
+                    "成都农商银行在白莲池社区开展金融知识宣传活动，为居民提供便捷的金融服务，帮助老年人使用手机银行。"
+                    "[详情][1] [更多][q] <javascript:alert(3)>\n\n[1]: javascript:alert(1)\n"
+                    "> [q]: <vbscript:msgbox(2)> \"t\"\n\n   [ok]: https://example.cn/a\n\n来源：新华网\n",
+                    encoding="utf-8")
+    rows = ingest([str(post)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["written"], rows
+    text = Path(rows[0].output).read_text(encoding="utf-8")
+    assert "script" not in text.lower() and "&#106;" not in text, text
+    assert "[1]: #" in text and "[ok]: https://example.cn/a" in text
+    check = _cli("check", str(tmp_path / "cases"))
+    assert "error" not in check.stdout.lower() and check.returncode == 0, check.stdout
