@@ -270,3 +270,22 @@ def test_every_kind_of_markdown_link_target_is_defused_at_ingest(settings, tmp_p
     assert "[1]: #" in text and "[ok]: https://example.cn/a" in text
     check = _cli("check", str(tmp_path / "cases"))
     assert "error" not in check.stdout.lower() and check.returncode == 0, check.stdout
+
+
+@pytest.mark.parametrize("field, says", [("date: !!timestamp 2023-13-45", "!!timestamp"),
+                                         ("cover: !!binary aGVsbG8=", "!!binary"),
+                                         ("tags: !!set {a, b}", "!!set"),
+                                         ("title: !!bool maybe", "cannot be read as !!bool"),
+                                         ("title: !!float abc", "cannot be read as !!float"),
+                                         ("title: a\ntitle: b", "given twice")])
+def test_post_yaml_tags_and_duplicate_keys_fail_at_their_line(settings, tmp_path, field, says):
+    """A value PyYAML's constructors cannot build raised a bare ValueError/KeyError ("please
+    report this input as a bug"); it is a YAML error at its line like any other."""
+    post = tmp_path / "tagged.md"
+    post.write_text(f"---\nsource: 新华网\n{field}\n---\n成都农商银行在白莲池社区开展金融知识宣传活动，为居民服务。\n",
+                    encoding="utf-8")
+    rows = ingest([str(post), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["failed", "written"], rows
+    line = 3 + field.count("\n")
+    assert f"{post}:{line}:" in rows[0].reason and says in rows[0].reason, rows[0].reason
+    assert "bug" not in rows[0].reason
