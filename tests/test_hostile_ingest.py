@@ -289,3 +289,27 @@ def test_post_yaml_tags_and_duplicate_keys_fail_at_their_line(settings, tmp_path
     line = 3 + field.count("\n")
     assert f"{post}:{line}:" in rows[0].reason and says in rows[0].reason, rows[0].reason
     assert "bug" not in rows[0].reason
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_with_or_without_bom_are_read(settings, tmp_path, codec):
+    """A Windows "Unicode" save: UTF-16/32, with or without a BOM. Without one it was refused
+    as binary; UTF-32-LE's BOM was read as UTF-16's."""
+    page = tmp_path / "unicode.html"
+    page.write_bytes(_page(ARTICLE.replace("成华区", "成华区𠀀")).encode(codec))
+    extraction = extract_input(str(page), settings)
+    assert extraction.error is None, extraction.error
+    case = extraction.cases[0]
+    assert case.title == "成都农商银行金融服务进社区" and "成华区𠀀白莲池社区" in case.body
+
+
+@pytest.mark.parametrize("magic", [b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n",
+                                   b"PK\x03\x04\x14\x00", b"\x1f\x8b\x08\x00", b"\x89PNG\r\n\x1a\n",
+                                   b"GIF89a\x01\x00", b"\xff\xd8\xff\xe0", b"{\\rtf1\\ansi "])
+def test_a_document_of_another_format_named_html_is_refused_as_binary(settings, tmp_path, magic):
+    """A PDF's head is ASCII: it was read as text and reported irrelevant, titled "%PDF-1.4"."""
+    fake = tmp_path / "report.html"
+    fake.write_bytes(magic + ARTICLE.encode("utf-8"))
+    rows = ingest([str(fake), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["failed", "written"], rows
+    assert "binary" in rows[0].reason and str(fake) in rows[0].reason
