@@ -313,3 +313,15 @@ def test_a_document_of_another_format_named_html_is_refused_as_binary(settings, 
     rows = ingest([str(fake), str(GOOD)], settings, out_dir=tmp_path / "cases")
     assert [r.status for r in rows] == ["failed", "written"], rows
     assert "binary" in rows[0].reason and str(fake) in rows[0].reason
+
+
+def test_a_story_larger_than_a_case_file_fails_and_the_batch_goes_on(settings, tmp_path):
+    """A one-line text dump over the case-file limit (2,000,000 bytes) was written, then
+    refused by `check` and the build: it is that input's failed row instead."""
+    dump = tmp_path / "huge.txt"
+    dump.write_text("成都农商银行走进白莲池社区，帮助老年人使用手机银行。" * 30_000 + "\n来源：新华网\n", encoding="utf-8")
+    assert dump.stat().st_size > 2_000_000
+    rows = ingest([str(dump), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["failed", "written"], rows
+    assert f"{dump}: the story is" in rows[0].reason and "at most 2,000,000" in rows[0].reason
+    assert not list((tmp_path / "cases").glob("*chengdu*"))
