@@ -80,7 +80,44 @@ _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when PyY
 
 class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """Safe YAML that leaves timestamps as text: a bad date (2024-13-45) is then a checkable
-    value, not a crash, and dates keep the precision they were written with."""
+    value, not a crash, and dates keep the precision they were written with. Every problem is
+    a YAMLError with the line: a value its tag cannot hold (`!!int 0xZZ`, `!!bool maybe`), a
+    tag no field can use (`!!binary`, `!!set`, `!!timestamp`), a key given twice."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, KeyError, TypeError, OverflowError, IndexError) as exc:
+            # PyYAML's scalar constructors raise plain Python errors on a bad value.
+            raise YAMLLimitError(f"{node.value!r} cannot be read as {_tag_name(node.tag)} ({exc})"
+                                 if isinstance(node.value, str) else f"a value YAML cannot read ({exc})",
+                                 node.start_mark) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise YAMLLimitError(f"the key {key_node.value!r} is given twice (only one would be kept; "
+                                     "remove the other)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _refuse_tag(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+    raise YAMLLimitError(f"the YAML tag {_tag_name(node.tag)} is not accepted (no field holds such a value; "
+                         "write plain text)", node.start_mark)
+
+
+# Types no case field holds: bytes, sets, ordered pairs, datetimes (dates stay text).
+for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -157,6 +194,10 @@ TAG_LIKE_RE = re.compile(r"<\s*/?\s*[A-Za-z][^<>\u3000-\u9fff]*>?")
 # defuse it (`[x](javascript:alert(1))` -> `[x](#(1))`). Possessive `\s*+` and a class that
 # stops at the next bracket keep each attempt local, so runs of "](" are linear.
 UNSAFE_LINK_RE = re.compile(r"\]\(\s*+(?!<?(?:https?://|/|#|mailto:))[^()\[\]\s]*", re.IGNORECASE)
+# A reference definition (`[1]: javascript:alert(1)`, also inside a quote) is a link target
+# too: `[x][1]` renders it. Anchored at a line start, the label bounded: linear.
+UNSAFE_REFERENCE_RE = re.compile(r"^((?:[ ]{0,3}>)*[ ]{0,3}\[[^\[\]\n]{1,999}\]:[ \t]*+<?)"
+                                 r"(?!(?:https?://|/|#|mailto:))[^\s>]++", re.IGNORECASE | re.MULTILINE)
 # Whitespace holding a line break, matched only from the start of a whitespace run: a match
 # attempt inside a long run of spaces (U+3000, tabs) would rescan the rest of it.
 LINE_BREAK_SPACE_RE = re.compile(r"(?<!\s)\s*\n\s*")
@@ -168,10 +209,11 @@ def clean_text(text: str, *, single_line: bool = False) -> str:
     breaks), one line for a field value."""
     text = LINE_BREAKS_RE.sub("\n", strip_invisible(CONTROL_RE.sub("", text)))
     if single_line:
-        # A field value is plain text: markup in it (<script ...) is dropped, not escaped.
-        return LINE_BREAK_SPACE_RE.sub(" ", TAG_LIKE_RE.sub("", text))
-    # In the body only http(s), site-relative and anchor links survive.
-    return UNSAFE_LINK_RE.sub("](#", text)
+        # A field value is plain text: markup in it (<script ...) is dropped, not escaped. The
+        # site renders a summary as Markdown, so its link targets are defused as the body's.
+        text = LINE_BREAK_SPACE_RE.sub(" ", TAG_LIKE_RE.sub("", text))
+    # Only http(s), site-relative and anchor links survive, inline or by reference.
+    return UNSAFE_REFERENCE_RE.sub(r"\1#", UNSAFE_LINK_RE.sub("](#", text))
 
 
 def _clean_value(value: Any) -> Any:

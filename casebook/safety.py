@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 # Schemes a URL in the site, the feeds, JSON-LD, Open Graph, the datasets or the API may use.
@@ -48,9 +49,12 @@ def safe_url(url: object, *, allow_relative: bool = True) -> str | None:
     unescaped (a Markdown link, an attribute built by hand) is decoded by the browser."""
     if not isinstance(url, str):
         return None
-    decoded = html.unescape(url)
-    if decoded != url and _safe_url(decoded, allow_relative=allow_relative) is None:
-        return None
+    # The URL must be safe as written, with entities decoded (a browser decodes them in
+    # HTML), and in its NFKC form: a later stage or a tool may fold full-width forms, and
+    # "javascript\uff1a" (full-width colon) or "\uff4aavascript:" would then become a scheme.
+    for variant in {html.unescape(url), unicodedata.normalize("NFKC", html.unescape(url))} - {url}:
+        if _safe_url(variant, allow_relative=allow_relative) is None:
+            return None
     return _safe_url(url, allow_relative=allow_relative)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from functools import lru_cache
 
 from charset_normalizer import from_bytes
@@ -49,13 +50,48 @@ def declared_charsets(raw: bytes, http_charset: str | None = None) -> list[str]:
     return seen
 
 
+# Signatures of file formats that are never a page, whatever the file is called: a PDF's
+# first kilobytes are plain ASCII and passed as text (then "irrelevant", titled "%PDF-1.4").
+# File-format facts, not editorial rules.
+BINARY_MAGIC = (b"%PDF-", b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"\x89PNG", b"GIF87a", b"GIF89a",
+                b"\xff\xd8\xff", b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\xd0\xcf\x11\xe0", b"{\\rtf",
+                b"BZh", b"\xfd7zXZ\x00", b"OggS", b"ID3", b"\x7fELF", b"RIFF", b"wOFF", b"wOF2", b"\x00asm")
+UTF32_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"))
+
+
 def looks_binary(raw: bytes) -> bool:
     sample = raw[:8192]
+    if sample.lstrip(b"\t\n\r ").startswith(BINARY_MAGIC):
+        return True
     if b"\x00" in sample:
         # UTF-16 text has NULs too; it announces itself with a BOM.
         return not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     control = sum(1 for b in sample if b < 9 or 13 < b < 32)
     return control > len(sample) * 0.05
+
+
+def bomless_utf16_32(raw: bytes) -> tuple[str, str] | None:
+    """Text saved as UTF-16 or UTF-32 without a BOM (a Windows "Unicode" save), or None.
+    Such text has a NUL in a fixed byte of every code unit of ASCII markup; binary data has
+    NULs anywhere, which makes U+0000 or a code point that does not exist. The text must
+    also hold no controls, unassigned or private-use characters."""
+    sample = raw[:8192]
+    if sample.count(0) < 8:
+        return None
+    for codec, unit in (("utf-32-le", 4), ("utf-32-be", 4), ("utf-16-le", 2), ("utf-16-be", 2)):
+        if len(raw) % unit:
+            continue
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        head = text[:4096]
+        if "\x00" in text or not head.strip():
+            continue
+        odd = sum(1 for c in head if c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cn", "Co", "Cs"))
+        if odd <= len(head) * 0.01:
+            return text, codec.removesuffix("-le").removesuffix("-be")
+    return None
 
 
 def decode(raw: bytes, *, source: str, http_charset: str | None = None) -> tuple[str, str]:
@@ -93,9 +129,13 @@ def common_han_share(text: str) -> float:
 def _decode(raw: bytes, *, source: str, http_charset: str | None) -> tuple[str, str]:
     if not raw.strip():
         raise InputError("the input is empty", source=source, hint="nothing to extract; check the file was saved whole")
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    # UTF-32's little-endian BOM starts with UTF-16's: it is tested first.
+    for bom, codec in (*UTF32_BOMS, (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
+                       (codecs.BOM_UTF16_BE, "utf-16")):
         if raw.startswith(bom):
             return raw.decode(codec, errors="replace").lstrip("\ufeff"), codec
+    if b"\x00" in raw[:8192] and (unicode := bomless_utf16_32(raw)) is not None:
+        return unicode
     if looks_binary(raw):
         raise InputError("the input is binary, not text or HTML", source=source,
                          hint="save the page as HTML or text, not as an image, PDF or archive")

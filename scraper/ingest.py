@@ -19,7 +19,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from casebook.check import rules_of
 from casebook.errors import ExtractionError, InputError
+from casebook.model import Case, render
 from casebook.settings import Settings
 from scraper.data import Data, load_data
 from scraper.pipeline import Extraction, extract_input
@@ -183,10 +185,21 @@ def _feed_cap(item: str, depth: int, settings: Settings, room: int) -> InputErro
                       hint="raise CASEBOOK_MAX_FEED_DEPTH or CASEBOOK_MAX_FEED_LINKS, or ingest the links directly")
 
 
+def _over_case_limit(case: Case, limit: int) -> str | None:
+    """Why the story cannot be a case file, when it is larger than `check` and the build read
+    (a 10 MB one-line text dump was written, then refused by both)."""
+    size = len(render(case).encode("utf-8"))
+    if size <= limit:
+        return None
+    return (f"the story is {size:,} bytes as a case file; a case file holds at most {limit:,} "
+            "(split the report into its stories, or save only the article)")
+
+
 def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = None,
            on_row: Callable[[ReportRow], None] | None = None, fetcher: object | None = None,
            workers: int | None = None) -> list[ReportRow]:
     data = load_data(settings.data_dir)
+    case_bytes = rules_of(data).max_file_bytes
     store = CaseStore(out_dir or settings.cases_dir)
     rows: list[ReportRow] = []
 
@@ -203,6 +216,9 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
         for case in extraction.cases:
             if not case.relevant:
                 emit(ReportRow(item, "irrelevant", None, case.title, case.reason, case.date_evidence))
+                continue
+            if (too_large := _over_case_limit(case, case_bytes)) is not None:
+                emit(ReportRow(item, "failed", None, case.title, f"{item}: {too_large}", case.date_evidence))
                 continue
             try:
                 outcome = store.save(case)

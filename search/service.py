@@ -57,6 +57,7 @@ FILTER_PARAMS = {param: field.name for param, field in BY_PARAM.items()}
 SINGLE_PARAMS = ("q", "limit", "page", "sort", "format", "date", "from", "to")
 KNOWN_PARAMS = {*SINGLE_PARAMS, *FILTER_PARAMS}
 SEARCH_THREADS = 8
+HEALTH_THREADS = 2
 NUMBER_RE = re.compile(r"[0-9]{1,9}")   # ASCII digits only, at most nine of them
 # The site's own pages load scripts, styles and images from the site only and have no
 # inline script (the case pages' JSON-LD is a data block, which CSP does not run).
@@ -116,6 +117,7 @@ class Service:
         self._backend: SearchBackend | None = None
         self._backend_lock = threading.Lock()
         self._limiter: anyio.CapacityLimiter | None = None
+        self._health_limiter: anyio.CapacityLimiter | None = None
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "theme" / "templates")),
                                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.site_context = _site_context()
@@ -144,6 +146,14 @@ class Service:
             self._limiter = anyio.CapacityLimiter(SEARCH_THREADS)
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
+    async def off_loop_health(self, work: Callable[[], T]) -> T:
+        """The health check in a pool of its own: queued behind a burst of costly queries in
+        the search pool, it took a second and more, and a monitor would call the server down
+        while it is only busy."""
+        if self._health_limiter is None:
+            self._health_limiter = anyio.CapacityLimiter(HEALTH_THREADS)
+        return await anyio.to_thread.run_sync(work, limiter=self._health_limiter)
+
     async def api_search(self, request: Request) -> Response:
         try:
             search_request = parse_request(request, self.settings)
@@ -170,7 +180,7 @@ class Service:
 
     async def health(self, request: Request) -> Response:
         try:
-            return JSONResponse(await self.off_loop(self.engine.health))
+            return JSONResponse(await self.off_loop_health(lambda: self.engine.health()))
         except SearchError as exc:
             log.warning("search unavailable: %s", exc)
             return JSONResponse({"status": "unavailable", "error": public_message(exc)}, status_code=503)

@@ -22,3 +22,14 @@ class SlowBackend(WhooshBackend):
             while time.perf_counter() < end:
                 sum(range(2000))
         return super().search(request)
+
+
+class BusyBackend(WhooshBackend):
+    """The real backend; a query holding SLOW_MARK first waits SLOW_SECONDS without using
+    the CPU (as a query waiting on a cold disk does): it occupies a search thread, so the
+    test sees whether other requests queue behind the search pool."""
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        if SLOW_MARK in request.q:
+            time.sleep(SLOW_SECONDS)
+        return super().search(request)

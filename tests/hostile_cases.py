@@ -110,6 +110,14 @@ def hostile_cases(base: str, outside: Path) -> list[Hostile]:
         case("figures-bomb.md", "h-figures-bomb", {"figures": "&a [x, x, x, x, x, x, x, x, x]", "review": None}, "figures",
              "anchors and aliases", extra="review: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]"),
         case("invisible-title.md", "h-invisible-title", {"title": "'\u202e\u200b'"}, "title", "only invisible"),
+        # YAML tags no field can hold and values their tag cannot read: a YAML error at the line,
+        # never a ValueError out of PyYAML's constructors.
+        case("date-timestamp-tag.md", "h-date-ts", {"date": "!!timestamp 2023-13-45"}, "date", "!!timestamp"),
+        case("tags-set-tag.md", "h-tags-set", {"tags": "!!set {a, b}"}, "tags", "!!set"),
+        case("cover-binary-tag.md", "h-cover-binary", {"cover": "!!binary aGVsbG8="}, "cover", "!!binary"),
+        case("title-bad-int.md", "h-title-int", {"title": "!!int 0xZZ"}, "title", "cannot be read as !!int"),
+        case("status-bad-bool.md", "h-status-bool2", {"status": "!!bool maybe"}, "status", "cannot be read as !!bool"),
+        case("duplicate-key.md", "h-duplicate-key", {}, '"source"', "is given twice", extra='"source": 另一来源'),
     ]
 
 

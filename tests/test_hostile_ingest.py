@@ -251,3 +251,77 @@ def test_a_case_that_cannot_be_written_fails_alone(settings, tmp_path):
     rows = run([str(GOOD)], settings, out_dir=out, workers=0)
     assert [r.status for r in rows] == ["failed"], rows
     assert "could not be written" in rows[0].reason and str(GOOD) in rows[0].reason
+
+
+def test_every_kind_of_markdown_link_target_is_defused_at_ingest(settings, tmp_path):
+    """Inline links, reference definitions (also quoted) and links in the summary: a case
+    written by ingest holds no script target and passes `casebook check`."""
+    post = tmp_path / "links.md"
+    post.write_text("---\ntitle: 成都农商银行进社区\nsummary: '为居民服务 [x](JaVaScRiPt:alert(1)) [y](&#106;avascript:z)'\n"
+                    "date: 2022-02-24\n---\n"
+                    "成都农商银行在白莲池社区开展金融知识宣传活动，为居民提供便捷的金融服务，帮助老年人使用手机银行。"
+                    "[详情][1] [更多][q] <javascript:alert(3)>\n\n[1]: javascript:alert(1)\n"
+                    "> [q]: <vbscript:msgbox(2)> \"t\"\n\n   [ok]: https://example.cn/a\n\n来源：新华网\n",
+                    encoding="utf-8")
+    rows = ingest([str(post)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["written"], rows
+    text = Path(rows[0].output).read_text(encoding="utf-8")
+    assert "script" not in text.lower() and "&#106;" not in text, text
+    assert "[1]: #" in text and "[ok]: https://example.cn/a" in text
+    check = _cli("check", str(tmp_path / "cases"))
+    assert "error" not in check.stdout.lower() and check.returncode == 0, check.stdout
+
+
+@pytest.mark.parametrize("field, says", [("date: !!timestamp 2023-13-45", "!!timestamp"),
+                                         ("cover: !!binary aGVsbG8=", "!!binary"),
+                                         ("tags: !!set {a, b}", "!!set"),
+                                         ("title: !!bool maybe", "cannot be read as !!bool"),
+                                         ("title: !!float abc", "cannot be read as !!float"),
+                                         ("title: a\ntitle: b", "given twice")])
+def test_post_yaml_tags_and_duplicate_keys_fail_at_their_line(settings, tmp_path, field, says):
+    """A value PyYAML's constructors cannot build raised a bare ValueError/KeyError ("please
+    report this input as a bug"); it is a YAML error at its line like any other."""
+    post = tmp_path / "tagged.md"
+    post.write_text(f"---\nsource: 新华网\n{field}\n---\n成都农商银行在白莲池社区开展金融知识宣传活动，为居民服务。\n",
+                    encoding="utf-8")
+    rows = ingest([str(post), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["failed", "written"], rows
+    line = 3 + field.count("\n")
+    assert f"{post}:{line}:" in rows[0].reason and says in rows[0].reason, rows[0].reason
+    assert "bug" not in rows[0].reason
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_with_or_without_bom_are_read(settings, tmp_path, codec):
+    """A Windows "Unicode" save: UTF-16/32, with or without a BOM. Without one it was refused
+    as binary; UTF-32-LE's BOM was read as UTF-16's."""
+    page = tmp_path / "unicode.html"
+    page.write_bytes(_page(ARTICLE.replace("成华区", "成华区𠀀")).encode(codec))
+    extraction = extract_input(str(page), settings)
+    assert extraction.error is None, extraction.error
+    case = extraction.cases[0]
+    assert case.title == "成都农商银行金融服务进社区" and "成华区𠀀白莲池社区" in case.body
+
+
+@pytest.mark.parametrize("magic", [b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n",
+                                   b"PK\x03\x04\x14\x00", b"\x1f\x8b\x08\x00", b"\x89PNG\r\n\x1a\n",
+                                   b"GIF89a\x01\x00", b"\xff\xd8\xff\xe0", b"{\\rtf1\\ansi "])
+def test_a_document_of_another_format_named_html_is_refused_as_binary(settings, tmp_path, magic):
+    """A PDF's head is ASCII: it was read as text and reported irrelevant, titled "%PDF-1.4"."""
+    fake = tmp_path / "report.html"
+    fake.write_bytes(magic + ARTICLE.encode("utf-8"))
+    rows = ingest([str(fake), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["failed", "written"], rows
+    assert "binary" in rows[0].reason and str(fake) in rows[0].reason
+
+
+def test_a_story_larger_than_a_case_file_fails_and_the_batch_goes_on(settings, tmp_path):
+    """A one-line text dump over the case-file limit (2,000,000 bytes) was written, then
+    refused by `check` and the build: it is that input's failed row instead."""
+    dump = tmp_path / "huge.txt"
+    dump.write_text("成都农商银行走进白莲池社区，帮助老年人使用手机银行。" * 30_000 + "\n来源：新华网\n", encoding="utf-8")
+    assert dump.stat().st_size > 2_000_000
+    rows = ingest([str(dump), str(GOOD)], settings, out_dir=tmp_path / "cases")
+    assert [r.status for r in rows] == ["failed", "written"], rows
+    assert f"{dump}: the story is" in rows[0].reason and "at most 2,000,000" in rows[0].reason
+    assert not list((tmp_path / "cases").glob("*chengdu*"))

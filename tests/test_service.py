@@ -158,6 +158,41 @@ def test_a_slow_query_does_not_delay_other_requests_or_static_files(built_site):
         stop_server(process)
 
 
+def test_health_answers_while_every_search_thread_is_busy(built_site):
+    """More slow queries than the server has search threads: the queued ones wait, but the
+    health check has its own threads and answers at once (a monitor must not see a busy
+    server as a dead one; in the search pool it waited for a whole slow query)."""
+    import threading
+    import time
+
+    from search.service import SEARCH_THREADS
+    from tests.backends import SLOW_MARK
+
+    process, base = start_server(built_site["output"], built_site["index"],
+                                 env={"CASEBOOK_SEARCH_BACKEND": "tests.backends:BusyBackend"})
+    try:
+        httpx.get(base + "/api/health", timeout=30)
+        replies: list[int] = []
+
+        def run_slow(n: int) -> None:
+            replies.append(httpx.get(base + "/api/search", params={"q": f"{SLOW_MARK}{n}"}, timeout=60).status_code)
+
+        threads = [threading.Thread(target=run_slow, args=(n,)) for n in range(SEARCH_THREADS + 2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.6)
+        started = time.perf_counter()
+        reply = httpx.get(base + "/api/health", timeout=30)
+        seconds = time.perf_counter() - started
+        for thread in threads:
+            thread.join()
+        # Queued behind the pool it waits for a slow query to end (>= 2.4 s).
+        assert reply.status_code == 200 and seconds < 1.5, seconds
+        assert replies == [200] * len(threads)
+    finally:
+        stop_server(process)
+
+
 @pytest.mark.parametrize("params, says", [
     ({"q": "银行", "page": "²"}, "page must be a whole number"), ({"q": "银行", "limit": "³"}, "limit must be"),
     ({"q": "银行", "page": "١"}, "digits 0-9"), ({"q": "银行", "limit": "1e3"}, "limit must be"),
