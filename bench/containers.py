@@ -14,6 +14,7 @@ repository. Used by tests/test_containers.py and bench/quality_gate.py.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -679,13 +680,14 @@ def traditional_variant(seed: SeedStory, *, declared: bool = True) -> Variant:
     to_trad = opencc.OpenCC("s2t")
     trad = SeedStory(seed.name, to_trad.convert(seed.title), seed.date,
                      [to_trad.convert(p) for p in seed.paragraphs], seed.want)
-    # Traditional is kept as written (tests/test_fixture_pages.py): the case's title and body
-    # are the Traditional ones; banks, place and category are the seed's.
-    trad.want = {**seed.want, "body_contains": [to_trad.convert(x) for x in seed.want["body_contains"]]}
+    # The site speaks Simplified Chinese: the case expected is the seed's own, in Simplified.
     text = _shell(trad, dateline=f'<div class="info">{seed.date} 10:30 來源：社區金融網</div>', charset="big5" if declared else None,
                   story=_story_html(trad) + '<p>分享到：臉書 推特 微信</p><p class="editor">（責任編輯：王小明）</p>')
     kind = "big5-traditional" if declared else "big5-undeclared"
-    return _page(kind, trad, text, ["責任編輯：王小明", "分享到：臉書 推特 微信"], codec="big5")
+    furniture = ["責任編輯：王小明", "分享到：臉書 推特 微信"]
+    variant = _page(kind, trad, text, [*furniture, *(opencc.OpenCC("t2s").convert(x) for x in furniture)],
+                    codec="big5")
+    return dataclasses.replace(variant, seed=seed)   # expected: the seed's own (Simplified) case
 
 
 def related_variant(seed: SeedStory) -> Variant:

@@ -65,14 +65,18 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
                date_evidence: str | None = None) -> Case:
     # A "<" in extracted text is text, never markup: Markdown would pass it through as HTML.
     blocks = [block.replace("<", "&lt;") for block in story.blocks]
+    review: list[str] = []
+    title = story.title or declared_title
+    if is_traditional(f"{title or ''}{''.join(blocks)}"):
+        # The site speaks Simplified Chinese: a story in Traditional characters (a Taiwan or
+        # Hong Kong portal, a Big5 page) is published as the same story in Simplified, so it
+        # gives the same case in any container; names are worth a second look.
+        title = simplified(title) if title else title
+        blocks = [simplified(block) for block in blocks]
+        review.append("text: converted from Traditional to Simplified characters (OpenCC t2s); check names")
     body = "\n\n".join(blocks).strip()
     text = plain_text(body)
-    review: list[str] = []
-
-    title = story.title or declared_title
-    # Traditional text is kept as written; the matchers (data in Simplified) read a Simplified view.
-    view = simplified if is_traditional(f"{title or ''}{text}") else (lambda value: value)
-    bank_counts = entities.find_banks(view(f"{title or ''}\n{text}"), data)
+    bank_counts = entities.find_banks(f"{title or ''}\n{text}", data)
     banks = list(bank_counts)
     if not title:
         title = working_title(blocks, banks)
@@ -94,10 +98,10 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
             via = story_site["name"]
     authors = list(story.byline.authors) if story.byline else find_author_line(page_lines[:60])
 
-    s_title, s_text = view(title or ""), view(text)
+    s_title, s_text = title or "", text
     place = entities.find_region(f"{s_title}\n{s_text}", data)
     images = IMAGE_RE.findall(body)
-    verdict = classify.judge_story(s_title, [view(b) for b in blocks], data)
+    verdict = classify.judge_story(s_title, blocks, data)
     case = Case(
         title=title, date=date,
         category=classify.categorize(s_title, s_text, data),

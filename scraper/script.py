@@ -1,11 +1,10 @@
 """Traditional and Simplified characters.
 
-A story written in Traditional characters (a Taiwan or Hong Kong portal, a Big5 page) is
-kept as written in the case (title and body), but everything the pipeline recognises by
-words — banks, places, programmes, furniture lines, relevance and category — is written in
-Simplified in scraper/data. Those matchers read a Simplified view of the text (OpenCC t2s,
-which leaves Simplified text as it is: the seeds and the Simplified fixture pages convert to
-themselves).
+The site speaks Simplified Chinese. A story written in Traditional characters (a Taiwan or
+Hong Kong portal, a Big5 page) is published in Simplified (scraper/normalize.py), and the
+rules that recognise furniture by its words (written in Simplified in scraper/data) read a
+Simplified view of the page (OpenCC t2s, which leaves Simplified text as it is: the seeds and
+the Simplified fixture pages convert to themselves).
 """
 
 from __future__ import annotations

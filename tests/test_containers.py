@@ -240,7 +240,9 @@ def test_more_container_shapes_are_built():
     gbk = next(v for v in VARIANTS if v.name.startswith("gbk-undeclared"))
     assert b"charset" not in gbk.raw.lower() and gbk.seed.title.encode("gbk") in gbk.raw
     big5 = next(v for v in VARIANTS if v.name.startswith("big5-traditional"))
-    assert "銀行".encode("big5") in big5.raw and big5.seed.title != containers.load_seeds()[0].title
+    # The page is in Traditional; the case expected is the seed's own, in Simplified.
+    assert "銀行".encode("big5") in big5.raw and big5.seed.title in {s.title for s in containers.load_seeds()}
+    assert big5.seed.title.encode("big5", errors="ignore") not in big5.raw
     jekyll = next(v for v in VARIANTS if v.name.startswith("jekyll-filename"))
     assert b"date:" not in jekyll.raw and jekyll.filename.startswith(jekyll.seed.date)
 
@@ -320,7 +322,10 @@ def test_a_page_without_h1_takes_the_title_segment_it_shows(tmp_path, settings):
     assert case.title == seed.title and case.date == seed.date
 
 
-def test_traditional_story_is_kept_as_written_and_recognised(tmp_path, settings):
+def test_traditional_story_is_published_in_simplified(tmp_path, settings):
+    """A seed story written in Traditional characters on a Big5 page gives the seed's own case:
+    Simplified title and body, the same banks, place and category, a review note saying so,
+    and the page's Traditional furniture removed."""
     import opencc
 
     from scraper.script import is_traditional, simplified
@@ -329,14 +334,17 @@ def test_traditional_story_is_kept_as_written_and_recognised(tmp_path, settings)
     s2t = opencc.OpenCC("s2t")
     story = s2t.convert(containers._story_html(seed)) + "<p>（責任編輯：王小明）</p><p>版權歸原作者所有，向原創者致敬</p>"
     title = s2t.convert(seed.title)
+    assert title != seed.title
     page = tmp_path / "tw.html"
     page.write_bytes(f"<html><head><meta charset='big5'><title>{title}</title></head><body><h1>{title}</h1>"
                      f"<div class='info'>{seed.date} 10:30</div><div class='content'>{story}</div></body></html>"
                      .encode("big5", errors="xmlcharrefreplace"))
     [case] = extract_input(str(page), settings).cases
-    assert case.title == title and case.relevant and case.banks == seed.want["banks"]
+    assert case.title == seed.title and case.relevant and case.banks == seed.want["banks"]
     assert case.province == seed.want["region"]["province"] and case.category == seed.want["category"]
-    assert "責任編輯" not in case.body and "原創者" not in case.body and "銀行" in case.body
+    assert not is_traditional(case.body) and "银行" in case.body
+    assert "责任编辑" not in case.body and "原创者" not in case.body
+    assert any("Traditional" in note for note in case.review)
     # The Simplified seeds are their own Simplified view: nothing changes for them.
     for s in containers.load_seeds():
         text = "".join(s.paragraphs)
