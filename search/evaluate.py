@@ -187,12 +187,23 @@ class Evaluator:
         return out
 
     def dates(self, leaf: DateRange) -> frozenset[int]:
-        """The cases dated in the range (search.dates.matches, on the sorted dates)."""
+        """The cases whose date overlaps the range (search.dates.matches), from the sorted
+        dates: a few bisections, however many cases there are."""
         snap = self.snap
-        low = bisect.bisect_left(snap.sorted_dates, leaf.start) if leaf.start else 0
-        high = len(snap.by_date)
+        dated = snap.sorted_dates
+        low = bisect.bisect_right(dated, "")    # undated cases ("") sort first: never in a range
+        high = len(dated)
         if leaf.end:
             # On dates sorted as strings, "the first len(end) characters <= end" is "the date
-            # < end + U+10FFFF".
-            high = bisect.bisect_right(snap.sorted_dates, leaf.end + "\U0010ffff")
-        return frozenset(snap.by_date[low:high])
+            # < end + U+10FFFF" (a case dated 2021 or 2021-10 is a prefix of 2021-10-20: in).
+            high = bisect.bisect_right(dated, leaf.end + "\U0010ffff")
+        out: list[int] = []
+        if leaf.start:
+            # A case dated only to the year or the month of the start (2021, 2021-10 for
+            # 2021-10-05) overlaps it but sorts before it: those few are taken by value.
+            for coarse in {leaf.start[:4], leaf.start[:7]} - {leaf.start}:
+                first, last = bisect.bisect_left(dated, coarse), bisect.bisect_right(dated, coarse)
+                out.extend(snap.by_date[max(first, low):min(last, high)])
+            low = max(low, bisect.bisect_left(dated, leaf.start))
+        out.extend(snap.by_date[low:high])
+        return frozenset(out)

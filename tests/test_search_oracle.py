@@ -57,14 +57,31 @@ def corpus() -> list:
     for number, doc in enumerate(real_cases()):
         if doc.slug.startswith("news-"):
             year, month, day = 2010 + number % 16, 1 + (number * 5) % 12, 1 + (number * 7) % 28
+            # Undated drafts ("") and year-only dates too: a range must never take in the
+            # first, and must take in the second where it overlaps that year.
             date = [f"{year}-{month:02d}-{day:02d}", f"{year}-{month:02d}",
-                    f"{year}-{month:02d}-{day:02d}T{number % 24:02d}:15:00+08:00"][number % 3]
+                    f"{year}-{month:02d}-{day:02d}T{number % 24:02d}:15:00+08:00", f"{year}", ""][number % 5]
             doc = dataclasses.replace(
                 doc, date=date, banks=rng.sample(BANKS, rng.randint(0, 2)), province=rng.choice(PROVINCES),
                 city=rng.choice(CITIES), tags=rng.sample(TAGS, rng.randint(0, 3)), source=rng.choice(SOURCES),
                 category=rng.choice(["金融知识宣传", "网点进社区", "网格化金融服务"]))
         docs.append(doc)
-    return docs
+    return docs + tricky_cases(docs)
+
+
+def tricky_cases(docs: list) -> list:
+    """Cases written the way some sources write: a report in Traditional characters with
+    full-width digits and letters, and one with a title another case already has (same day,
+    so sorting by date ties)."""
+    s2t = opencc.OpenCC("s2t")
+    news = [d for d in docs if d.slug.startswith("news-") and d.date]
+    traditional, twin = news[3], news[4]
+    full_width = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
+    return [
+        dataclasses.replace(traditional, slug="zz-traditional", title=s2t.convert(traditional.title),
+                            text=s2t.convert(traditional.text).translate(full_width)),
+        dataclasses.replace(twin, slug="zz-twin", text=twin.text[: len(twin.text) // 2]),
+    ]
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,9 @@ class Doc:
 def oracle_docs(docs: list) -> list[Doc]:
     out = []
     for d in docs:
-        date = tuple(int(p) for p in re.match(r"(\d{4})(?:-(\d\d))?(?:-(\d\d))?", d.date).groups() if p)
-        fields = {f.name: ([d.date[:4]] if f.match == "year" else
+        dated = re.match(r"(\d{4})(?:-(\d\d))?(?:-(\d\d))?", d.date)
+        date = tuple(int(p) for p in dated.groups() if p) if dated else ()   # () undated
+        fields = {f.name: (([d.date[:4]] if date else []) if f.match == "year" else
                            list(getattr(d, f.name)) if isinstance(getattr(d, f.name), list) else
                            [getattr(d, f.name)] if getattr(d, f.name) else []) for f in FILTERS}
         out.append(Doc(d.slug, date, normalize(f"{d.title}\n{d.text}"), normalize(d.title), fields))
@@ -137,7 +155,13 @@ def text_matches(value: str, doc_text: str) -> bool:
 
 
 def in_range(date: tuple[int, ...], start: tuple | None, end: tuple | None) -> bool:
-    return (start is None or date[:len(start)] >= start) and (end is None or date[:len(end)] <= end)
+    """A case's date (a day, a month or a year) is a period: it is in a range it overlaps,
+    both compared at the coarser precision (2021-10 is in 2021-10-05..2021-10-20). An
+    undated case is in no range."""
+    if not date:
+        return False
+    low = start is None or date[:len(start)] >= start[:len(date)]
+    return low and (end is None or date[:len(end)] <= end[:len(date)])
 
 
 def holds(node: object, doc: Doc) -> bool:
