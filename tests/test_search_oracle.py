@@ -147,6 +147,8 @@ class All:
 @dataclass(frozen=True)
 class Any_:
     children: tuple
+    joiner: str = " OR "   # " OR ", " or ", " || "
+    bare: bool = False     # AND children written without parentheses: `a b OR c` (AND binds tighter)
 
 
 def text_matches(value: str, doc_text: str) -> bool:
@@ -202,7 +204,7 @@ def render(node: object) -> str:
     if isinstance(node, All):
         return node.joiner.join(group(c) for c in node.children)
     if isinstance(node, Any_):
-        return " OR ".join(group(c) for c in node.children)
+        return node.joiner.join(render(c) if node.bare and isinstance(c, All) else group(c) for c in node.children)
     raise TypeError(node)
 
 
@@ -346,6 +348,7 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
     word = st.one_of(*(st.sampled_from(words[k]) for k in
                        ("common", "fragments", "fragments", "singles", "traditional", "full_width", "latin",
                         "absent", "joined"))).map(Word)
+    word = st.one_of(word, word, word, word.map(lambda w: Word(f"+{w.value}")))   # `+term` is the term
     phrase = st.one_of(
         st.sampled_from(words["fragments"] + words["common"]).map(Phrase),
         st.tuples(st.sampled_from(words["fragments"]), st.sampled_from(words["common"] + words["fragments"]))
@@ -371,10 +374,12 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
 
     def extend(children):  # type: ignore[no-untyped-def]
         return st.one_of(
-            st.tuples(children, st.sampled_from(["-", "NOT "])).map(lambda t: Neg(t[0], t[1])),
-            st.tuples(st.lists(children, min_size=2, max_size=4).map(tuple), st.sampled_from([" ", " AND "]))
-            .map(lambda t: All(t[0], t[1])),
-            st.lists(children, min_size=2, max_size=4).map(lambda c: Any_(tuple(c))),
+            # Operators in upper and lower case and as symbols (all operators: README, Search).
+            st.tuples(children, st.sampled_from(["-", "NOT ", "not "])).map(lambda t: Neg(t[0], t[1])),
+            st.tuples(st.lists(children, min_size=2, max_size=4).map(tuple),
+                      st.sampled_from([" ", " AND ", " and ", " && "])).map(lambda t: All(t[0], t[1])),
+            st.tuples(st.lists(children, min_size=2, max_size=4).map(tuple), st.sampled_from([" OR ", " or ", " || "]),
+                      st.booleans()).map(lambda t: Any_(*t)),
         )
 
     tree = st.recursive(leaf, extend, max_leaves=10)
