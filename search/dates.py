@@ -65,7 +65,7 @@ def parse_range(text: str) -> tuple[str | None, str | None]:
     the range of itself (2021-3 is the whole of March 2021)."""
     start_text, end_text, ranged = split_range(text)
     if not ranged:
-        start_text, end_text, ranged = _dash_range(start_text)
+        start_text, end_text, ranged = dash_range(start_text)
     if ranged and end_text in OPEN_END_WORDS:
         end_text = ""
     if ranged and not start_text and not end_text:
@@ -77,7 +77,7 @@ def parse_range(text: str) -> tuple[str | None, str | None]:
     return check_order(start, end, text)
 
 
-def _dash_range(text: str) -> tuple[str, str, bool]:
+def dash_range(text: str) -> tuple[str, str, bool]:
     """2021-2022 or 2021年3月-2021年6月: a dash between two dates, when the whole is not one
     date (2021-12 stays December 2021) and exactly one dash splits it into two."""
     try:

@@ -155,6 +155,8 @@ class _Parser:
     def atom(self) -> object:
         kind, value = self.take()
         if kind == "lp":
+            if self.peek() is not None and self.peek()[0] == "rp":  # type: ignore[index]
+                raise QuerySyntaxError("empty parentheses")
             node = self.or_expr()
             if not self.peek() or self.peek()[0] != "rp":  # type: ignore[index]
                 raise QuerySyntaxError("a parenthesis is not closed")
@@ -181,11 +183,15 @@ def parse_date_range(raw: str) -> DateRange:
     return DateRange(start, end)
 
 
-def filter_node(name: str, value: str) -> Filter:
+def filter_node(name: str, value: str) -> Filter | DateRange:
     """A filter on one field (from the query or from the API), its value checked: a year
-    filter takes a year as people write it (2021, 2021年)."""
+    filter takes a year as people write it (2021, 2021年), or a range of years (2019..2021,
+    2019-2021, 2019至今: the date range of those whole years)."""
     field = BY_NAME.get(name)
     if field is not None and field.match == "year":
+        years = _year_range(value)
+        if years is not None:
+            return years
         try:
             year = dates.parse_date(value)
         except dates.DateRangeError:
@@ -194,6 +200,19 @@ def filter_node(name: str, value: str) -> Filter:
             raise dates.DateRangeError(f"年份“{value}”无效：只写年，如 2021 或 2021年；按月或按日筛选请用 date:")
         return Filter(name, year)
     return Filter(name, value)
+
+
+def _year_range(value: str) -> DateRange | None:
+    """A range of years written in a year filter, None when the value is not a range."""
+    start, end, ranged = dates.split_range(value)
+    if not ranged:
+        start, end, ranged = dates.dash_range(start)
+    if not ranged:
+        return None
+    bounds = dates.parse_range(value)
+    if any(b is not None and len(b) != 4 for b in bounds):
+        raise dates.DateRangeError(f"年份范围“{value}”只写年，如 2019..2021；按月或按日筛选请用 date:")
+    return DateRange(*bounds)
 
 
 def parse(query: str) -> object:
