@@ -204,9 +204,9 @@ def filter_node(name: str, value: str) -> Filter | DateRange:
 
 def _year_range(value: str) -> DateRange | None:
     """A range of years written in a year filter, None when the value is not a range."""
-    start, end, ranged = dates.split_range(value)
+    start, _end, ranged = dates.split_range(value)
     if not ranged:
-        start, end, ranged = dates.dash_range(start)
+        ranged = dates.dash_range(start)[2]
     if not ranged:
         return None
     bounds = dates.parse_range(value)
