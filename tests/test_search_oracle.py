@@ -715,3 +715,51 @@ def test_export_holds_exactly_every_page(world):
         as_csv = list(csv.DictReader(io.StringIO(csv_text)))
         assert total == len(paged) == len(rows) == len(as_csv) > 10
         assert [r["slug"] for r in rows] == paged == [r["slug"] for r in as_csv], sort
+
+
+def test_answers_follow_a_rebuild_under_a_running_server(tmp_path):
+    """State between generations: after an incremental build swaps CURRENT under a running
+    server (and a cached in-process engine), every answer — totals, pages, facet counts —
+    is the new corpus's oracle answer, for queries asked before the swap too."""
+    import time
+
+    from search.indexer import build_index
+
+    docs = corpus()
+    before = docs[:40]
+    changed = [dataclasses.replace(before[5], text=before[5].text + "\n量子纠缠", date=""),   # now undated
+               dataclasses.replace(before[6], date="2019-07", banks=["招商银行"], province="浙江省")]
+    after = [d for d in before[:30] if d.slug not in {before[5].slug, before[6].slug}] + changed + docs[40:50]
+    index = tmp_path / "index"
+    build_index(before, index, procs=1)
+    (tmp_path / "site").mkdir()
+    process, base = start_server(tmp_path / "site", index)
+    engine = SearchEngine(index, cache_size=64)
+    queries = ["银行", "量子纠缠", "银行 -社区", "date:..2019-07-15", "bank:招商 OR 浙江", "year:2019", ""]
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for state in (before, after):
+                if state is after:
+                    build_index(after, index, procs=1)
+                    time.sleep(0.6)                    # the engines look for a new generation
+                odocs = oracle_docs(state)
+                for query in queries:
+                    tree = querylang_tree(query)
+                    expected, expected_facets = oracle_answer(odocs, top_clauses(tree))
+                    request = SearchRequest(q=query, page_size=25)
+                    for slugs, total, facets, _ in (all_pages_in_process(engine, request),
+                                                    all_pages_over_http(client, [("q", query)], 25)):
+                        assert set(slugs) == expected and total == len(expected), (query, len(state))
+                        assert facets == expected_facets, query
+    finally:
+        stop_server(process)
+
+
+def querylang_tree(query: str) -> object | None:
+    """The oracle's tree of the few fixed queries of the state test."""
+    trees = {
+        "银行": Word("银行"), "量子纠缠": Word("量子纠缠"), "银行 -社区": All((Word("银行"), Neg(Word("社区"), "-")), " "),
+        "date:..2019-07-15": Dates(None, (2019, 7, 15), ""), "year:2019": Field("year", "year", "2019", "2019"),
+        "bank:招商 OR 浙江": Any_((Field("banks", "bank", "招商", "招商"), Word("浙江"))), "": None,
+    }
+    return trees[query]
