@@ -51,6 +51,11 @@ def text_parts(value: str) -> list[str]:
     return [p for p in re.split(r"[\s\W_]+", normalize(value)) if p]
 
 
+def fold_value(value: str) -> str:
+    """A filter value as compared: normalized, without whitespace."""
+    return "".join(normalize(value).split())
+
+
 def plain_needle(leaf: Text) -> str | None:
     """The normalized term when it is one run of word characters (then `in` does the test)."""
     parts = text_parts(leaf.value)
@@ -177,12 +182,13 @@ class Evaluator:
         field = BY_NAME.get(leaf.field)
         if field is not None and field.match == "year":
             return exact
-        # Forgiving: 上海 finds 上海市, 建行 finds 中国建设银行山西省分行 (normalized containment).
-        folded = normalize(wanted)
+        # Forgiving: 上海 finds 上海市, 建行 finds 中国建设银行山西省分行 (normalized containment,
+        # spaces ignored: bank:"中国 工商银行" is 中国工商银行, as a reader copying a name writes it).
+        folded = fold_value(wanted)
         out = exact
         if folded:
             for value, docs in values.items():
-                if folded in normalize(value):
+                if folded in fold_value(value):
                     out = out | docs
         return out
 
