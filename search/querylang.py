@@ -12,6 +12,7 @@ that cannot be read, or a range whose start is after its end, raises `DateRangeE
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from search import dates
@@ -70,7 +71,10 @@ def _unquote(value: str) -> str:
 def tokenize(query: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     position = 0
-    query = query.strip()
+    # Full-width forms, as Chinese keyboards type them, are the syntax they look like:
+    # （银行 OR 社区） groups, －银行 negates, ｂａｎｋ：工商 filters. (Text is NFKC-normalized when
+    # matched anyway, so this changes no term's meaning.)
+    query = unicodedata.normalize("NFKC", query).strip()
     while position < len(query):
         match = TOKEN_RE.match(query, position)
         if not match or match.end() == position:

@@ -248,6 +248,7 @@ def oracle_answer(docs: list[Doc], clauses: list[object]) -> tuple[set[str], dic
 
 FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 OPERATOR_WORDS = {"and", "or", "not"}
+FULL_WIDTH_SYNTAX = str.maketrans("():", "（）：")
 CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 
 
@@ -489,6 +490,8 @@ def test_random_queries_match_the_brute_force_oracle(world, data):
     sort = data.draw(st.sampled_from(["relevance", "date", "date_asc"]), label="sort")
     page_size = data.draw(st.sampled_from([3, 10, 25, 100]), label="page_size")
     query = render(tree) if tree is not None else ""
+    if data.draw(st.integers(0, 7), label="full-width syntax") == 0:
+        query = query.translate(FULL_WIDTH_SYNTAX)   # （…） and ：, as Chinese keyboards type them
     clauses = top_clauses(tree) + [Field(n, n, v, v) for n, vs in filters.items() for v in vs]
     date_clause = api_date_clause(date_params)
     if date_clause is not None:
@@ -688,7 +691,9 @@ def test_year_filter_rejects_months_and_inverted_ranges(world, written):
     ("-银行 OR 社区", "(-银行) OR 社区"), ("NOT 银行 社区", "(NOT 银行) 社区"), ("银行 and 社区", "银行 社区"),
     ("银行 or 社区", "银行 OR 社区"), ("not 银行", "-银行"), ("+银行", "银行"), ("銀行", "银行"),
     ("-bank:工商 OR province:四川", "(NOT bank:工商) OR 省份:四川"), ('bank:"中国 工商银行"', "bank:中国工商银行"),
-    ('bank:“工商 银行”', "bank:工商银行"), ("bank:工商 bank:招商", "bank:工商 AND bank:招商"),
+    ('bank:“工商 银行”', "bank:工商银行"),
+    ("（银行 OR 社区） 网点", "(银行 OR 社区) 网点"), ("－银行 社区", "-银行 社区"), ("ｂａｎｋ：工商", "bank:工商"),
+    ("银行\u3000ＯＲ\u3000社区", "银行 OR 社区"), ("bank:工商 bank:招商", "bank:工商 AND bank:招商"),
 ])
 def test_precedence_and_operator_spellings(world, query, same_as):
     engine = world["engine"]
