@@ -20,7 +20,8 @@ from search.analysis import normalize
 from search.fields import ALIASES, BY_NAME
 
 FIELD_ALIASES = ALIASES   # from the one table of fields (search/fields.py)
-SPACED_RANGE_RE = re.compile(r"\s+(?P<sep>\.\.|~|～|至|到)\s*(?P<end>[^\s()]+)")
+SPACED_SEPARATOR_RE = re.compile(r"\s+(?P<sep>\.\.|~|至|到)")
+SPACED_END_RE = re.compile(r"\s*(?P<end>[^\s()]+)")
 TOKEN_RE = re.compile(r'''\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z\u4e00-\u9fff]+)[:：](?P<fv>"[^"]*"|“[^”]*”|[^\s()]*)'''
                       r'''|(?P<phrase>"[^"]*"|“[^”]*”)|(?P<neg>-)(?=\S)|(?P<word>[^\s()"“”]+))''')
 
@@ -68,6 +69,38 @@ def _unquote(value: str) -> str:
     return value
 
 
+def _spaced_range(query: str, value: str, position: int) -> tuple[str, int]:
+    """A date range written with spaces, as one value: date:2021-3 至 2021-6, date:2021 ..
+    2022, date:.. 2021, date:2021.. 2022, date:2021 .. (open). The end is taken only when it
+    reads as a date, so `date:2021 .. 银行` is 2021.. AND 银行; a separator left behind would
+    be dropped as a term without words and silently change the range."""
+    _start, end, ranged = dates.split_range(value)
+    if ranged and end:
+        return value, position
+    if not ranged:
+        spaced = SPACED_SEPARATOR_RE.match(query, position)
+        if spaced is None:
+            return value, position
+        following = SPACED_END_RE.match(query, spaced.end())
+        if following and _reads_as_date(following["end"]):
+            return f"{value}{spaced['sep']}{following['end']}", following.end()
+        if not re.match(r"\s|\)|$", query[spaced.end():]):
+            return value, position       # 至 glued to words: not a separator
+        return f"{value}{spaced['sep']}", spaced.end()
+    following = SPACED_END_RE.match(query, position)
+    if following and _reads_as_date(following["end"]):
+        return f"{value}{following['end']}", following.end()
+    return value, position
+
+
+def _reads_as_date(text: str) -> bool:
+    try:
+        dates.parse_date(text)
+    except dates.DateRangeError:
+        return text in dates.OPEN_END_WORDS
+    return True
+
+
 def tokenize(query: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     position = 0
@@ -90,11 +123,8 @@ def tokenize(query: str) -> list[tuple[str, str]]:
             if canonical is None:
                 tokens.append(("word", f"{name}:{value}"))  # not a field: plain text with a colon
             else:
-                if canonical == "date" and not dates.split_range(value)[2]:
-                    # A range written with spaces: date:2021-3 至 2021-6, date:2021 .. 2022.
-                    spaced = SPACED_RANGE_RE.match(query, position)
-                    if spaced:
-                        value, position = f"{value}{spaced['sep']}{spaced['end']}", spaced.end()
+                if canonical == "date":
+                    value, position = _spaced_range(query, value, position)
                 tokens.append(("field", f"{canonical}\x00{value}"))
         elif kind == "phrase":
             tokens.append(("phrase", _unquote(match.group("phrase"))))

@@ -771,3 +771,17 @@ def querylang_tree(query: str) -> object | None:
         "bank:招商 OR 浙江": Any_((Field("banks", "bank", "招商", "招商"), Word("浙江"))), "": None,
     }
     return trees[query]
+
+
+@pytest.mark.parametrize("query, start, end", [
+    ("date:2015 ..", (2015,), None), ("date:.. 2015", None, (2015,)), ("date:2015.. 2019", (2015,), (2019,)),
+    ("date:至 2015年6月", None, (2015, 6)), ("(date:2015 ..) OR date:2011", (2015,), None),
+    ("date:2015 至今", (2015,), None), ("date:2015 到 ２０１９年", (2015,), (2019,)),
+])
+def test_ranges_with_a_spaced_separator_at_either_end(world, query, start, end):
+    """`date:2015 ..` meant 2015 alone (the `..` was a term without words, dropped), and
+    `date:.. 2015` was an error: a separator written apart belongs to the range."""
+    engine, docs = world["engine"], world["docs"]
+    expected = {d.slug for d in docs if in_range(d.date, start, end) or ("2011" in query and in_range(d.date, (2011,), (2011,)))}
+    assert set(_slugs(engine, query)) == expected, query
+    assert engine.search(SearchRequest(q=query)).notice is None
