@@ -130,6 +130,7 @@ class Dates:
     start: tuple[int, ...] | None
     end: tuple[int, ...] | None
     written: str
+    name: str = "date"     # or a year filter's alias: year:2019..2021
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def render(node: object) -> str:
         value = f'"{node.value}"' if re.search(r'[\s()"]', node.value) else node.value
         return f"{node.alias}:{value}"
     if isinstance(node, Dates):
-        return f"date:{node.written}"
+        return f"{node.name}:{node.written}"
     if isinstance(node, Neg):
         return f"{node.style}{group(node.child)}"
     if isinstance(node, All):
@@ -356,7 +357,7 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
         .map(lambda pair: Phrase(f"{pair[0]} {pair[1]}")))
 
     @st.composite
-    def field_filter(draw) -> Field:  # type: ignore[no-untyped-def]
+    def field_filter(draw) -> Field | Dates:  # type: ignore[no-untyped-def]
         spec = draw(st.sampled_from([f for f in FILTERS if values[f.name]] + ["title"]))
         if spec == "title":
             alias = draw(st.sampled_from(QUERY_FIELDS["title"]))
@@ -365,6 +366,12 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
         alias = draw(st.sampled_from(spec.aliases))
         value = draw(st.sampled_from(values[spec.name]))
         if spec.match == "year":
+            if draw(st.integers(0, 3)) == 0:   # a range of years: year:2015..2018, 年份:2015年至今
+                low, high = sorted(int(draw(st.sampled_from(values[spec.name]))) for _ in range(2))
+                shape = draw(st.sampled_from([(low, high, f"{low}..{high}"), (low, high, f"{low}-{high}"),
+                                              (low, None, f"{low}年至今"), (None, high, f"..{high}")]))
+                start, end = ((shape[0],) if shape[0] else None), ((shape[1],) if shape[1] else None)
+                return Dates(start, end, shape[2], alias)
             return Field(spec.name, alias, draw(st.sampled_from([value, f"{value}年"])), value)
         if len(value) > 2 and draw(st.booleans()):
             value = value[:2]          # part of a value: 上海 finds 上海市
