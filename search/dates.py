@@ -4,9 +4,8 @@ Accepted: 2021, 2021年, 2021-3, 2021-03, 2021/3, 2021年3月, 2021-3-5, 2021/03
 2021年3月5日 (full-width digits too), and ranges of them joined by `..`, `~`, `至` or `到`
 (or a dash, where that is unambiguous: 2021-2022, 2021年3月-2021年6月), open at either end
 (`..2021-06`, `2021..`, `2021至今`). A bound is kept at the precision it was written
-with, zero-padded (`2021-03`), so that on ISO dates "on or after the start" is
-`date >= start` and "on or before the end" is `date[:len(end)] <= end` (a month bound
-covers the whole month).
+with, zero-padded (`2021-03`); a month bound covers the whole month. A case's date is a
+period too (2021-10 is all of October): it matches a range it overlaps (`matches`).
 """
 
 from __future__ import annotations
@@ -66,7 +65,7 @@ def parse_range(text: str) -> tuple[str | None, str | None]:
     the range of itself (2021-3 is the whole of March 2021)."""
     start_text, end_text, ranged = split_range(text)
     if not ranged:
-        start_text, end_text, ranged = _dash_range(start_text)
+        start_text, end_text, ranged = dash_range(start_text)
     if ranged and end_text in OPEN_END_WORDS:
         end_text = ""
     if ranged and not start_text and not end_text:
@@ -78,7 +77,7 @@ def parse_range(text: str) -> tuple[str | None, str | None]:
     return check_order(start, end, text)
 
 
-def _dash_range(text: str) -> tuple[str, str, bool]:
+def dash_range(text: str) -> tuple[str, str, bool]:
     """2021-2022 or 2021年3月-2021年6月: a dash between two dates, when the whole is not one
     date (2021-12 stays December 2021) and exactly one dash splits it into two."""
     try:
@@ -104,6 +103,17 @@ def check_order(start: str | None, end: str | None, written: str) -> tuple[str |
     return start, end
 
 
+def is_dated(date: str) -> bool:
+    """Whether a case's date holds at least a year (an undated draft's is empty)."""
+    return len(date) >= 4 and date[:4].isdigit()
+
+
 def matches(date: str, start: str | None, end: str | None) -> bool:
-    """Whether an ISO date (or a prefix of one, as 2021-10) falls in the range."""
-    return (start is None or date >= start) and (end is None or date[:len(end)] <= end)
+    """Whether a case's date (an ISO date, or a prefix of one: 2021, 2021-10) overlaps the
+    range. Both sides are periods compared at the coarser precision of the two, as bounds
+    are: a case dated 2021-10 is in 2021-10-05..2021-10-20 (it may lie there; a range never
+    silently loses such a case), one dated 2021-09 is not. An undated case is in no range."""
+    if not is_dated(date):
+        return False
+    low = start is None or date[:len(start)] >= start[:len(date)]
+    return low and (end is None or date[:len(end)] <= end[:len(date)])

@@ -51,6 +51,11 @@ def text_parts(value: str) -> list[str]:
     return [p for p in re.split(r"[\s\W_]+", normalize(value)) if p]
 
 
+def fold_value(value: str) -> str:
+    """A filter value as compared: normalized, without whitespace."""
+    return "".join(normalize(value).split())
+
+
 def plain_needle(leaf: Text) -> str | None:
     """The normalized term when it is one run of word characters (then `in` does the test)."""
     parts = text_parts(leaf.value)
@@ -177,22 +182,34 @@ class Evaluator:
         field = BY_NAME.get(leaf.field)
         if field is not None and field.match == "year":
             return exact
-        # Forgiving: 上海 finds 上海市, 建行 finds 中国建设银行山西省分行 (normalized containment).
-        folded = normalize(wanted)
+        # Forgiving: 上海 finds 上海市, 建行 finds 中国建设银行山西省分行 (normalized containment,
+        # spaces ignored: bank:"中国 工商银行" is 中国工商银行, as a reader copying a name writes it).
+        folded = fold_value(wanted)
         out = exact
         if folded:
             for value, docs in values.items():
-                if folded in normalize(value):
+                if folded in fold_value(value):
                     out = out | docs
         return out
 
     def dates(self, leaf: DateRange) -> frozenset[int]:
-        """The cases dated in the range (search.dates.matches, on the sorted dates)."""
+        """The cases whose date overlaps the range (search.dates.matches), from the sorted
+        dates: a few bisections, however many cases there are."""
         snap = self.snap
-        low = bisect.bisect_left(snap.sorted_dates, leaf.start) if leaf.start else 0
-        high = len(snap.by_date)
+        dated = snap.sorted_dates
+        low = bisect.bisect_right(dated, "")    # undated cases ("") sort first: never in a range
+        high = len(dated)
         if leaf.end:
             # On dates sorted as strings, "the first len(end) characters <= end" is "the date
-            # < end + U+10FFFF".
-            high = bisect.bisect_right(snap.sorted_dates, leaf.end + "\U0010ffff")
-        return frozenset(snap.by_date[low:high])
+            # < end + U+10FFFF" (a case dated 2021 or 2021-10 is a prefix of 2021-10-20: in).
+            high = bisect.bisect_right(dated, leaf.end + "\U0010ffff")
+        out: list[int] = []
+        if leaf.start:
+            # A case dated only to the year or the month of the start (2021, 2021-10 for
+            # 2021-10-05) overlaps it but sorts before it: those few are taken by value.
+            for coarse in {leaf.start[:4], leaf.start[:7]} - {leaf.start}:
+                first, last = bisect.bisect_left(dated, coarse), bisect.bisect_right(dated, coarse)
+                out.extend(snap.by_date[max(first, low):min(last, high)])
+            low = max(low, bisect.bisect_left(dated, leaf.start))
+        out.extend(snap.by_date[low:high])
+        return frozenset(out)

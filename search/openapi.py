@@ -37,7 +37,7 @@ def parameters(max_page: int, max_page_size: int, max_query_chars: int) -> list[
         _param("to", "Cases dated on or before this date (same forms as `date`).", {"type": "string"}),
     ]
     for field in FILTERS:
-        how = "a year (2021 or 2021年)" if field.match == "year" else \
+        how = "a year (2021 or 2021年) or a range of years (2019..2021)" if field.match == "year" else \
             "a value, or part of one (上海 finds 上海市)"
         out.append(_param(field.param, f"Filter on {field.name} ({field.label}): {how}. Repeatable: every "
                                        "value given must hold.", {"type": "string", "maxLength": 100},

@@ -12,6 +12,7 @@ that cannot be read, or a range whose start is after its end, raises `DateRangeE
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from search import dates
@@ -19,7 +20,8 @@ from search.analysis import normalize
 from search.fields import ALIASES, BY_NAME
 
 FIELD_ALIASES = ALIASES   # from the one table of fields (search/fields.py)
-SPACED_RANGE_RE = re.compile(r"\s+(?P<sep>\.\.|~|～|至|到)\s*(?P<end>[^\s()]+)")
+SPACED_SEPARATOR_RE = re.compile(r"\s+(?P<sep>\.\.|~|至|到)")
+SPACED_END_RE = re.compile(r"\s*(?P<end>[^\s()]+)")
 TOKEN_RE = re.compile(r'''\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z\u4e00-\u9fff]+)[:：](?P<fv>"[^"]*"|“[^”]*”|[^\s()]*)'''
                       r'''|(?P<phrase>"[^"]*"|“[^”]*”)|(?P<neg>-)(?=\S)|(?P<word>[^\s()"“”]+))''')
 
@@ -67,10 +69,45 @@ def _unquote(value: str) -> str:
     return value
 
 
+def _spaced_range(query: str, value: str, position: int) -> tuple[str, int]:
+    """A date range written with spaces, as one value: date:2021-3 至 2021-6, date:2021 ..
+    2022, date:.. 2021, date:2021.. 2022, date:2021 .. (open). The end is taken only when it
+    reads as a date, so `date:2021 .. 银行` is 2021.. AND 银行; a separator left behind would
+    be dropped as a term without words and silently change the range."""
+    _start, end, ranged = dates.split_range(value)
+    if ranged and end:
+        return value, position
+    if not ranged:
+        spaced = SPACED_SEPARATOR_RE.match(query, position)
+        if spaced is None:
+            return value, position
+        following = SPACED_END_RE.match(query, spaced.end())
+        if following and _reads_as_date(following["end"]):
+            return f"{value}{spaced['sep']}{following['end']}", following.end()
+        if not re.match(r"\s|\)|$", query[spaced.end():]):
+            return value, position       # 至 glued to words: not a separator
+        return f"{value}{spaced['sep']}", spaced.end()
+    following = SPACED_END_RE.match(query, position)
+    if following and _reads_as_date(following["end"]):
+        return f"{value}{following['end']}", following.end()
+    return value, position
+
+
+def _reads_as_date(text: str) -> bool:
+    try:
+        dates.parse_date(text)
+    except dates.DateRangeError:
+        return text in dates.OPEN_END_WORDS
+    return True
+
+
 def tokenize(query: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     position = 0
-    query = query.strip()
+    # Full-width forms, as Chinese keyboards type them, are the syntax they look like:
+    # （银行 OR 社区） groups, －银行 negates, ｂａｎｋ：工商 filters. (Text is NFKC-normalized when
+    # matched anyway, so this changes no term's meaning.)
+    query = unicodedata.normalize("NFKC", query).strip()
     while position < len(query):
         match = TOKEN_RE.match(query, position)
         if not match or match.end() == position:
@@ -86,11 +123,8 @@ def tokenize(query: str) -> list[tuple[str, str]]:
             if canonical is None:
                 tokens.append(("word", f"{name}:{value}"))  # not a field: plain text with a colon
             else:
-                if canonical == "date" and not dates.split_range(value)[2]:
-                    # A range written with spaces: date:2021-3 至 2021-6, date:2021 .. 2022.
-                    spaced = SPACED_RANGE_RE.match(query, position)
-                    if spaced:
-                        value, position = f"{value}{spaced['sep']}{spaced['end']}", spaced.end()
+                if canonical == "date":
+                    value, position = _spaced_range(query, value, position)
                 tokens.append(("field", f"{canonical}\x00{value}"))
         elif kind == "phrase":
             tokens.append(("phrase", _unquote(match.group("phrase"))))
@@ -155,6 +189,8 @@ class _Parser:
     def atom(self) -> object:
         kind, value = self.take()
         if kind == "lp":
+            if self.peek() is not None and self.peek()[0] == "rp":  # type: ignore[index]
+                raise QuerySyntaxError("empty parentheses")
             node = self.or_expr()
             if not self.peek() or self.peek()[0] != "rp":  # type: ignore[index]
                 raise QuerySyntaxError("a parenthesis is not closed")
@@ -181,11 +217,15 @@ def parse_date_range(raw: str) -> DateRange:
     return DateRange(start, end)
 
 
-def filter_node(name: str, value: str) -> Filter:
+def filter_node(name: str, value: str) -> Filter | DateRange:
     """A filter on one field (from the query or from the API), its value checked: a year
-    filter takes a year as people write it (2021, 2021年)."""
+    filter takes a year as people write it (2021, 2021年), or a range of years (2019..2021,
+    2019-2021, 2019至今: the date range of those whole years)."""
     field = BY_NAME.get(name)
     if field is not None and field.match == "year":
+        years = _year_range(value)
+        if years is not None:
+            return years
         try:
             year = dates.parse_date(value)
         except dates.DateRangeError:
@@ -194,6 +234,19 @@ def filter_node(name: str, value: str) -> Filter:
             raise dates.DateRangeError(f"年份“{value}”无效：只写年，如 2021 或 2021年；按月或按日筛选请用 date:")
         return Filter(name, year)
     return Filter(name, value)
+
+
+def _year_range(value: str) -> DateRange | None:
+    """A range of years written in a year filter, None when the value is not a range."""
+    start, _end, ranged = dates.split_range(value)
+    if not ranged:
+        ranged = dates.dash_range(start)[2]
+    if not ranged:
+        return None
+    bounds = dates.parse_range(value)
+    if any(b is not None and len(b) != 4 for b in bounds):
+        raise dates.DateRangeError(f"年份范围“{value}”只写年，如 2019..2021；按月或按日筛选请用 date:")
+    return DateRange(*bounds)
 
 
 def parse(query: str) -> object:

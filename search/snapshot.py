@@ -23,6 +23,7 @@ from whoosh.scoring import BM25F
 
 from casebook.errors import SearchError
 from search.analysis import normalize, words
+from search.dates import is_dated
 from search.fields import FACET_FIELDS, FILTERS
 from search.grams import GramTable, has_table
 from search.indexer import segment_leaves
@@ -173,7 +174,8 @@ def _postings(records: dict[int, dict]) -> Mapping[str, Mapping[str, frozenset[i
     for docnum, record in records.items():
         for field in FILTERS:
             if field.match == "year":
-                building[field.name][record["date"][:4]].add(docnum)
+                if is_dated(record["date"]):   # an undated draft has no year (not a facet "")
+                    building[field.name][record["date"][:4]].add(docnum)
                 continue
             value = record.get(field.name)
             for item in value if isinstance(value, list) else [value]:
