@@ -67,10 +67,11 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
     blocks = [block.replace("<", "&lt;") for block in story.blocks]
     review: list[str] = []
     title = story.title or declared_title
-    if is_traditional(f"{title or ''}{''.join(blocks)}"):
+    as_written = (title, blocks) if is_traditional(f"{title or ''}{''.join(blocks)}") else None
+    if as_written:
         # The site speaks Simplified Chinese: a story in Traditional characters (a Taiwan or
-        # Hong Kong portal, a Big5 page) is published as the same story in Simplified, so it
-        # gives the same case in any container; names are worth a second look.
+        # Hong Kong portal, a Big5 page) is read, and published, as the same story in
+        # Simplified, so it gives the same case in any container.
         title = simplified(title) if title else title
         blocks = [simplified(block) for block in blocks]
         review.append("text: converted from Traditional to Simplified characters (OpenCC t2s); check names")
@@ -117,7 +118,17 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
         date_evidence=evidence,
     )
+    if as_written and not case.relevant:
+        _keep_as_written(case, *as_written)
     return case
+
+
+def _keep_as_written(case: Case, title: str | None, blocks: list[str]) -> None:
+    """A rejected story is never published: the report and `extract` show it as written."""
+    case.title = title or case.title
+    case.body = "\n\n".join(blocks).strip()
+    case.summary = _summary(blocks)
+    case.review = [note for note in case.review if not note.startswith("text: converted")]
 
 
 def url_day(url: str | None, data: Data) -> str | None:

@@ -26,7 +26,7 @@ def test_page_is_rejected_cleanly(page, settings):
     ("023_people", "心成长"),          # meta says GB2312, bytes are UTF-8
     ("037_xinhuanet-he-gbk", "约定无期限"),  # Wayback wrapper: utf-8 outside, GBK inside
     ("034_weixin", "退役军人"),       # WeChat: msg_title
-    ("041_sina-tw", "战胜"),          # Traditional Chinese is published in Simplified (戰勝)
+    ("041_sina-tw", "戰勝"),          # a rejected Traditional story is reported as written
 ])
 def test_encoding_traps_and_titles(name, title_part, settings):
     case = extract_input(str(FIXTURE_PAGES / f"{name}.html"), settings).cases[0]
