@@ -49,6 +49,21 @@ _WORKER: dict[str, object] = {}
 def _init_worker(settings: Settings) -> None:
     _WORKER["settings"] = settings
     _WORKER["data"] = load_data(settings.data_dir)
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose ingest was killed (SIGKILL leaves the pool no chance to stop it) exits
+    within a second instead of waiting for work forever."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _extract_in_worker(item: str) -> Extraction:

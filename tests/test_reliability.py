@@ -3,6 +3,7 @@ under query load, and a soak of mixed and hostile queries."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -40,6 +41,22 @@ def number_seed() -> int:
     return 11
 
 
+def _wait_gone(marker: str, timeout: float) -> list[int]:
+    """Pids of processes whose command line holds `marker`, once none are left or at timeout."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = []
+        for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+            with contextlib.suppress(psutil.Error):
+                if proc.info["status"] != psutil.STATUS_ZOMBIE and marker in " ".join(proc.info["cmdline"] or []):
+                    left.append(proc.info["pid"])
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
 def test_sigkill_during_ingest_leaves_only_whole_cases(tmp_path):
     inputs = _many_inputs(tmp_path / "inputs")
     out = tmp_path / "cases"
@@ -53,6 +70,8 @@ def test_sigkill_during_ingest_leaves_only_whole_cases(tmp_path):
     process.wait()
     written = list(out.glob("*.md"))
     assert written, "ingest was killed before writing anything; the test proves nothing"
+    # Its pool's workers (forked, the same command line) notice and exit on their own.
+    assert _wait_gone(str(out), timeout=10) == [], "pool workers outlived the killed ingest"
     assert [p for p in check_paths([out]) if p.severity == "error"] == []
     # A second run finishes the batch, cleans what the killed one left and loses nothing.
     rerun = subprocess.run([sys.executable, "-m", "casebook.cli", "ingest", str(inputs), "--out", str(out), "--quiet"],
