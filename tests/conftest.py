@@ -107,3 +107,29 @@ def start_server(output: Path, index: Path, *, workers: int = 1, env: dict | Non
 def stop_server(process) -> None:  # type: ignore[no-untyped-def]
     process.terminate()
     process.wait(timeout=20)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless as root, with no background traffic: this machine reaches no network but loopback.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):  # type: ignore[no-untyped-def]
+    """`casebook serve` over the sample site, for one test module."""
+    process, base = start_server(built_site["output"], built_site["index"])
+    yield base
+    stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's chromium driven by Playwright (never a browser Playwright downloads)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run `apt-get install chromium` (.ci/run does)")
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

@@ -3,35 +3,12 @@ widths. Screenshots are kept in artifacts/screenshots for review."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.conftest import ROOT, start_server, stop_server
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.shared, pytest.mark.browser]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def site_url(built_site):
-    process, base = start_server(built_site["output"], built_site["index"])
-    yield base
-    stop_server(process)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium") and not shutil.os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed: run `apt-get install chromium` (.ci/run does)")
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
 
 
 PAGES = {"home": "/", "case": "/cases/{case}/", "category": "/categories/grid-based-services/",

@@ -5,38 +5,15 @@ script still works under it."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.conftest import start_server, stop_server
-
 pytestmark = [pytest.mark.shared, pytest.mark.browser]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", function (e) {
   window.__csp.push(e.violatedDirective + " " + e.blockedURI + " " + (e.sourceFile || "") + ":" + e.lineNumber);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def site(built_site):
-    process, base = start_server(built_site["output"], built_site["index"])
-    yield base
-    stop_server(process)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
 
 
 def _visit(browser, url: str, action=None) -> tuple[list[str], object]:  # type: ignore[no-untyped-def]
@@ -63,17 +40,17 @@ def _site_pages(built_site) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(chosen.values())
 
 
-def test_site_pages_raise_no_csp_violation(browser, site, built_site):
+def test_site_pages_raise_no_csp_violation(browser, site_url, built_site):
     pages = _site_pages(built_site)
     assert any(p.startswith("cases/") for p in pages) and "index.html" in pages
     for path in pages:
-        violations, (page, response) = _visit(browser, f"{site}/{path}")
+        violations, (page, response) = _visit(browser, f"{site_url}/{path}")
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
         assert violations == [], (path, violations)
         page.close()
     # The case pages carry JSON-LD, a data block: allowed, and still in the page.
     case = next(p for p in pages if p.startswith("cases/"))
-    _violations, (page, _response) = _visit(browser, f"{site}/{case}")
+    _violations, (page, _response) = _visit(browser, f"{site_url}/{case}")
     assert page.locator('script[type="application/ld+json"]').count() == 1
     # The recorder sees a violation when there is one (an inline handler, as an injection
     # would add): the empty lists above are not for want of listening.
@@ -83,19 +60,19 @@ def test_site_pages_raise_no_csp_violation(browser, site, built_site):
     page.close()
 
 
-def test_live_search_works_under_the_policy(browser, site):
+def test_live_search_works_under_the_policy(browser, site_url):
     def search(page) -> None:  # type: ignore[no-untyped-def]
         page.fill("#q", "适老化")
         page.click("#search-form button[type=submit]")
         page.wait_for_selector("#search-results li mark")
         page.wait_for_selector("#search-facets input[type=checkbox]")
 
-    violations, (page, _response) = _visit(browser, f"{site}/search/", search)
+    violations, (page, _response) = _visit(browser, f"{site_url}/search/", search)
     assert violations == []
     assert "适老化" in page.inner_text("#search-results")
     labels = page.locator("#search-facets legend").all_inner_texts()
     assert labels and set(labels) <= {"分类", "银行", "省份", "年份", "主题"}
     page.close()
-    violations, (page, _response) = _visit(browser, f"{site}/search/?q=银行&sort=date")
+    violations, (page, _response) = _visit(browser, f"{site_url}/search/?q=银行&sort=date")
     assert violations == [] and page.locator("#search-results li").count() >= 1
     page.close()
