@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from casebook.data import load_data
 from casebook.safety import safe_url
-from scraper.data import load_data
 
 _DATA = load_data()
 

@@ -782,8 +782,8 @@ def problems(variant: Variant, cases: list) -> list[str]:   # type: ignore[type-
 def score(tmp: Path) -> tuple[int, int, dict[str, list[str]]]:
     """(exact variants, all variants, problems by variant), each variant written to `tmp`
     under its own file name and read by the real pipeline."""
+    from casebook.data import load_data
     from casebook.settings import load
-    from scraper.data import load_data
     from scraper.pipeline import extract_input
 
     settings = load()

@@ -70,8 +70,8 @@ def synthetic_cases(count: int, seed: int = 7) -> list:
     import datetime as dt
     import random
 
+    from casebook.data import load_data
     from casebook.model import Case
-    from scraper.data import load_data
 
     rng = random.Random(seed)
     data = load_data()

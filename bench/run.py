@@ -100,7 +100,7 @@ def bench_ingest() -> dict:
     trafilatura's and lxml's first-use costs), then the best of INGEST_ROUNDS passes."""
     import trafilatura
 
-    from scraper.data import load_data
+    from casebook.data import load_data
     from scraper.decode import decode
     from scraper.pipeline import extract_document
     from scraper.sources import document_from_bytes
@@ -137,7 +137,7 @@ def bench_stream(stream: Path = STREAM) -> dict:
         report = work / "report.jsonl"
         load = os.getloadavg()[0]
         elapsed, _rss, tree_mb, done = run_measured(
-            [sys.executable, "-m", "casebook.cli", "ingest", str(stream), "--out", str(work / "cases"),
+            [sys.executable, "-m", "casebook.app.cli", "ingest", str(stream), "--out", str(work / "cases"),
              "--report", str(report), "--quiet"], cwd=ROOT)
         rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
     finally:
@@ -190,7 +190,7 @@ def bench_build(content: Path, work: Path) -> dict:
     cases = sorted((content / "cases").glob("*.md"))
     rounds = BUILD_ROUNDS.get(len(cases), DEFAULT_BUILD_ROUNDS)
     out, index = work / "out", work / "index"
-    command = [PY, "-m", "casebook.cli", "build", "--content", str(content), "--output", str(out),
+    command = [PY, "-m", "casebook.app.cli", "build", "--content", str(content), "--output", str(out),
                "--index", str(index), "--publish"]
     conf = work / "plainconf.py"
     conf.write_text(PLAIN_PELICAN_CONF.format(content=str(content)), encoding="utf-8")

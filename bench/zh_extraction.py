@@ -44,7 +44,7 @@ def f1(extracted: str, truth: str) -> float:
 
 
 def extract_body(path: Path) -> str:
-    from scraper.data import load_data
+    from casebook.data import load_data
     from scraper.pipeline import extract_document
     from scraper.sources import document_from_bytes
 

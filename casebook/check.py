@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from casebook.data import Data, load_data
 from casebook.model import (
     FIELD_ORDER,
     OPTIONAL_FOR_DRAFTS,
@@ -32,7 +33,6 @@ from casebook.model import (
     yaml_error_line,
 )
 from casebook.safety import safe_url, strip_invisible
-from scraper.data import Data, load_data
 from scraper.entities import bank_index
 
 RULES_FILE = "case_fields.yaml"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from scraper.data import Data
+from casebook.data import Data
 from scraper.dates import FULL_RE
 from scraper.script import simplified
 

@@ -13,9 +13,9 @@ from functools import lru_cache
 
 import rjieba
 
+from casebook.data import Data
 from casebook.model import plain_text
 from scraper import entities
-from scraper.data import Data
 
 
 @dataclass

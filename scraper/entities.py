@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from scraper.data import MUNICIPALITY_PREFIXES, Data, Region
+from casebook.data import MUNICIPALITY_PREFIXES, Data, Region
 
 CJK = r"\u4e00-\u9fff"
 

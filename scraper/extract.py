@@ -23,9 +23,9 @@ import trafilatura
 from readability import Document as ReadabilityDocument
 from readability.readability import Unparseable
 
+from casebook.data import Data
 from casebook.errors import ExtractionError
 from scraper import density
-from scraper.data import Data
 from scraper.dates import DateEvidence, find_dateline, parse_date_value
 
 # The title is bounded (500 characters): an unbounded lazy .*? rescans the rest of the line

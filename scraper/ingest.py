@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from casebook.check import rules_of
+from casebook.data import Data, load_data
 from casebook.errors import ExtractionError, InputError
 from casebook.model import Case, render
 from casebook.settings import Settings
-from scraper.data import Data, load_data
 from scraper.pipeline import Extraction, extract_input
 from scraper.sources import expand_inputs, is_url
 from scraper.store import CaseStore

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from scraper.data import Data
+from casebook.data import Data
 
 SOURCE_RE = re.compile(r"^[（(【\[]?\s*(?:文章来源|稿件来源|信息来源|来源|来自|出处)\s*[:：]\s*(?P<src>[^）)】\]|｜\s]{2,30})")
 INLINE_SOURCE_RE = re.compile(r"(?:文章来源|稿件来源|来源)\s*[:：]\s*(?P<src>[\u4e00-\u9fffA-Za-z·]{2,20})")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
+from casebook.data import Data
 from casebook.model import IMAGE_MD_RE, Case, plain_text
 from scraper import classify, dates, entities
-from scraper.data import Data
 from scraper.metadata import detect_site, find_author_line
 from scraper.script import is_traditional, simplified
 from scraper.stories import Story

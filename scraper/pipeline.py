@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from casebook.data import Data, load_data
 from casebook.errors import CasebookError, ExtractionError
 from casebook.model import CHINA_TZ, Case, clean_case, web_url
 from casebook.settings import Settings
 from scraper import boilerplate, classify, dates, segment, textdump
-from scraper.data import Data, load_data
 from scraper.extract import extract_page
 from scraper.guard import as_input_error, check_budget, time_budget
 from scraper.metadata import clean_title, detect_site, find_source

@@ -24,9 +24,9 @@ from functools import lru_cache
 import lxml.etree
 import lxml.html
 
+from casebook.data import Data
 from casebook.safety import safe_url
 from scraper import dates
-from scraper.data import Data
 
 MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")   # closing #s are stripped after (no backtracking)
 MD_LINK_LINE_RE = re.compile(r"^\[(?P<text>[^\[\]\n]{1,80})\]\((?P<url>[^()\s]{1,2000})\)$")

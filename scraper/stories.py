@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from scraper.data import Data
+from casebook.data import Data
 from scraper.metadata import Byline, parse_byline
 from scraper.textdump import ends_sentence
 

@@ -13,7 +13,7 @@ import re
 
 import rjieba
 
-from scraper.data import Data
+from casebook.data import Data
 
 NUMBERED_HEADING_RE = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|（[一二三四五六七八九十]+）|第[一二三四五六七八九十]+[部分章节]|附[:：])")
 QUOTE_PAIRS = (("“", "”"), ("「", "」"), ("《", "》"), ("（", "）"), ("(", ")"))

@@ -117,7 +117,7 @@ def word_analyzer() -> WordTokenizer:
 
 def domain_words() -> list[str]:
     """The user dictionary: banks and aliases, programmes, taxonomy names and keywords, places."""
-    from scraper.data import load_data
+    from casebook.data import load_data
     from scraper.entities import bank_index
 
     data = load_data()

@@ -47,7 +47,7 @@ def seed_content(tmp_path_factory, settings) -> Path:
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory, seed_content) -> dict:
     """A real Pelican build (preview, drafts included) and index of the seed cases."""
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     out = tmp_path_factory.mktemp("site")
     result = build_site(seed_content, out / "output", out / "index", preview=True)
@@ -86,7 +86,7 @@ def start_server(output: Path, index: Path, *, workers: int = 1, env: dict | Non
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "casebook.cli", "serve", "--output", str(output), "--index", str(index),
+        [sys.executable, "-m", "casebook.app.cli", "serve", "--output", str(output), "--index", str(index),
          "--port", str(port), "--workers", str(workers)], cwd=ROOT, env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

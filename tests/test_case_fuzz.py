@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casebook.check import check_text, fatal, rules_of, site_metadata
+from casebook.data import load_data
 from casebook.model import FIELD_ORDER
 from casebook.safety import INVISIBLE_RE, safe_url
-from scraper.data import load_data
 from tests.hostile_cases import replace_fields
 from tests.site_scan import unsafe_urls
 
@@ -132,7 +132,7 @@ def test_check_never_crashes_and_what_it_passes_is_safe(seed_cases, choice, step
 def test_build_never_crashes_nor_emits_an_unsafe_url(seed_content, seed_cases, cases):
     from lxml import html
 
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -32,7 +32,7 @@ def test_good_case_passes(tmp_path):
 def test_missing_date_is_reported_with_file_and_line(tmp_path):
     path = tmp_path / "nodate.md"
     path.write_text(GOOD.replace("date: 2024-01-02\n", ""), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "casebook.cli", "check", str(tmp_path)], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "casebook.app.cli", "check", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True)
     assert run.returncode == 1
     assert f"{path}:1: missing required field `date`" in run.stdout
@@ -62,7 +62,7 @@ def test_a_wrong_type_in_every_field_is_an_error_at_its_line(tmp_path):
     """Every field of scraper/data/case_fields.yaml, given a value of another shape, is an
     error at that field's line (and check never crashes on it)."""
     from casebook.check import rules_of
-    from scraper.data import load_data
+    from casebook.data import load_data
 
     full = GOOD.replace("status: published\n", "source: 某报\nsource_url: https://example.org/a\nvia: 某网\n"
                         "reposts: []\nauthors: [某]\nsummary: 摘要。\ncover: https://example.org/a.jpg\nimages: []\n"

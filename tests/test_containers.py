@@ -16,9 +16,9 @@ import threading
 import pytest
 
 from bench import containers
+from casebook.data import load_data
 from casebook.settings import load
 from scraper.boilerplate import furniture_reason, strip_boilerplate
-from scraper.data import load_data
 from scraper.pipeline import extract_input
 from tests.conftest import FIXTURE_PAGES
 

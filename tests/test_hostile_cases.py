@@ -75,7 +75,7 @@ def _hostile_content(root: Path, seed_content: Path) -> tuple[Path, list]:
 
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory, seed_content) -> dict:
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     root = tmp_path_factory.mktemp("hostile")
     content, cases = _hostile_content(root, seed_content)
@@ -113,7 +113,7 @@ def test_check_reports_every_hostile_case_at_its_line(hostile_site):
 
 
 def test_check_command_prints_file_line_and_exits_1(hostile_site):
-    run = subprocess.run([sys.executable, "-m", "casebook.cli", "check", str(hostile_site["content"] / "cases")],
+    run = subprocess.run([sys.executable, "-m", "casebook.app.cli", "check", str(hostile_site["content"] / "cases")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
     alias = hostile_site["content"] / "cases" / "title-alias.md"
@@ -191,7 +191,7 @@ def test_nothing_from_outside_content_is_published(hostile_site):
 
 
 def test_publish_build_keeps_the_home_page_from_a_draft_with_save_as(tmp_path, seed_content):
-    from casebook.build import build_site
+    from casebook.app.build import build_site
     from casebook.errors import CasebookError
 
     content = tmp_path / "content"
@@ -207,7 +207,7 @@ def test_publish_build_keeps_the_home_page_from_a_draft_with_save_as(tmp_path, s
 
 
 def test_two_cases_with_one_slug_do_not_stop_the_build(tmp_path, seed_content):
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
@@ -304,7 +304,7 @@ def test_a_case_read_under_older_rules_is_read_again(tmp_path, seed_content):
     read again once they change."""
     import pickle
 
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)

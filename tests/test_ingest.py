@@ -67,7 +67,7 @@ def test_cli_ingest_report_and_exit_code(tmp_path):
     (raw / "empty.txt").write_bytes(b"  \n")
     (raw / "seed.txt").write_bytes((SEEDS_RAW / "000_93da2ac478faec21.txt").read_bytes())
     report = tmp_path / "report.jsonl"
-    run = subprocess.run([sys.executable, "-m", "casebook.cli", "ingest", str(raw), "--out", str(tmp_path / "out"),
+    run = subprocess.run([sys.executable, "-m", "casebook.app.cli", "ingest", str(raw), "--out", str(tmp_path / "out"),
                           "--report", str(report), "--quiet"], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1, run.stderr
     lines = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]

@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import pytest
 
+from casebook.data import load_data
 from casebook.errors import CasebookError
 from casebook.model import Case, clean_text, parse, plain_text, render
-from scraper.data import load_data
 from scraper.guard import BudgetExpired, time_budget
 from scraper.pipeline import extract_document
 from scraper.sources import document_from_bytes

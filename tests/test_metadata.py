@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scraper.data import load_data
+from casebook.data import load_data
 from scraper.dates import find_full_date, find_labelled_date, infer_date, parse_date_value
 from scraper.decode import decode
 from scraper.metadata import clean_title, find_source, parse_byline, restore_quotes

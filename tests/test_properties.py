@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from casebook.data import load_data
 from casebook.model import Case, clean_text, parse, render
-from scraper.data import load_data
 from scraper.pipeline import extract_document
 from scraper.sources import document_from_bytes
 from scraper.tomarkdown import html_to_markdown

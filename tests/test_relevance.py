@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from casebook.data import load_data
 from scraper.classify import judge_story
-from scraper.data import load_data
 
 STATISTICS = ["国家统计局今天发布数据，前三季度国内生产总值同比增长百分之五点二，社会消费品零售总额持续恢复。",
               "前三季度，人民币贷款新增19.75万亿元，同比多增1.58万亿元，制造业中长期贷款保持较快增长。",

@@ -60,7 +60,7 @@ def _wait_gone(marker: str, timeout: float) -> list[int]:
 def test_sigkill_during_ingest_leaves_only_whole_cases(tmp_path):
     inputs = _many_inputs(tmp_path / "inputs")
     out = tmp_path / "cases"
-    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "ingest", str(inputs), "--out", str(out),
+    process = subprocess.Popen([sys.executable, "-m", "casebook.app.cli", "ingest", str(inputs), "--out", str(out),
                                 "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.md"))) < 3:
@@ -74,7 +74,7 @@ def test_sigkill_during_ingest_leaves_only_whole_cases(tmp_path):
     assert _wait_gone(str(out), timeout=10) == [], "pool workers outlived the killed ingest"
     assert [p for p in check_paths([out]) if p.severity == "error"] == []
     # A second run finishes the batch, cleans what the killed one left and loses nothing.
-    rerun = subprocess.run([sys.executable, "-m", "casebook.cli", "ingest", str(inputs), "--out", str(out), "--quiet"],
+    rerun = subprocess.run([sys.executable, "-m", "casebook.app.cli", "ingest", str(inputs), "--out", str(out), "--quiet"],
                            cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert list(out.glob(".*.tmp")) == []
@@ -82,7 +82,7 @@ def test_sigkill_during_ingest_leaves_only_whole_cases(tmp_path):
 
 
 def test_sigkill_during_build_keeps_the_serving_index(tmp_path, seed_content):
-    from casebook.build import build_site
+    from casebook.app.build import build_site
     from search.query import SearchEngine, SearchRequest
 
     content = tmp_path / "content"
@@ -91,7 +91,7 @@ def test_sigkill_during_build_keeps_the_serving_index(tmp_path, seed_content):
     before = current_generation(tmp_path / "index")
     for path in (content / "cases").glob("*.md"):   # every case changes: the next build reindexes all
         path.write_text(path.read_text(encoding="utf-8") + "\n补充一句。\n", encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "build", "--content", str(content), "--output",
+    process = subprocess.Popen([sys.executable, "-m", "casebook.app.cli", "build", "--content", str(content), "--output",
                                 str(tmp_path / "out"), "--index", str(tmp_path / "index")], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
@@ -111,7 +111,7 @@ def test_index_process_of_a_killed_build_exits_on_its_own(tmp_path, seed_content
     """Only the build process is killed: its index process notices, cleans up and exits."""
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
-    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "build", "--content", str(content), "--output",
+    process = subprocess.Popen([sys.executable, "-m", "casebook.app.cli", "build", "--content", str(content), "--output",
                                 str(tmp_path / "out"), "--index", str(tmp_path / "index")], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -130,7 +130,7 @@ def test_index_process_of_a_killed_build_exits_on_its_own(tmp_path, seed_content
 
 @pytest.fixture()
 def live_server(tmp_path, seed_content):
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from scraper.data import load_data
+from casebook.data import load_data
 from scraper.pipeline import extract_document
 from scraper.segment import editor_title, find_stories, html_outline, markdown_outline, rules
 from scraper.sources import document_from_bytes

@@ -29,7 +29,7 @@ def test_api_matches_cli_contract(server, built_site):
     result = body["results"][0]
     assert {"slug", "path", "title", "date", "url", "score", "snippet"} <= set(result)
     assert result["path"].startswith("cases/") and result["url"].startswith("/cases/")
-    cli = subprocess.run([sys.executable, "-m", "casebook.cli", "search", "心家园", "--json", "--index",
+    cli = subprocess.run([sys.executable, "-m", "casebook.app.cli", "search", "心家园", "--json", "--index",
                           str(built_site["index"])], cwd=ROOT, capture_output=True, text=True, check=True)
     assert '"total": 1' in cli.stdout and result["slug"] in cli.stdout
 
@@ -241,7 +241,7 @@ def _start_without_index(output, index):  # type: ignore[no-untyped-def]
     from tests.conftest import free_port
 
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "serve", "--output", str(output), "--index",
+    process = subprocess.Popen([sys.executable, "-m", "casebook.app.cli", "serve", "--output", str(output), "--index",
                                 str(index), "--port", str(port)], cwd=ROOT, env=dict(os.environ),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -105,7 +105,7 @@ def test_datasets_hold_every_field(built_site):
 def test_broken_case_is_skipped_and_strict_fails(tmp_path, seed_content):
     import shutil
 
-    from casebook.build import build_site
+    from casebook.app.build import build_site
     from casebook.errors import CasebookError
 
     content = tmp_path / "content"
@@ -127,7 +127,7 @@ def test_rebuild_renders_only_what_changed_and_equals_a_full_build(tmp_path, see
     of a full build from scratch, file for file, and a body edit re-renders few pages."""
     import shutil
 
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
@@ -170,7 +170,7 @@ def test_cases_of_one_date_are_listed_by_slug(tmp_path, seed_content):
     import re
     import shutil
 
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
@@ -191,8 +191,8 @@ def test_shipped_slug_table_is_current():
     say what tools/build_slugs.py makes of the data files now."""
     import json
 
+    from casebook.data import load_data
     from plugins.casebook_site.generator import SLUG_TABLE
-    from scraper.data import load_data
     from tools.build_slugs import build_table
 
     shipped = json.loads((load_data().directory / SLUG_TABLE).read_text(encoding="utf-8"))

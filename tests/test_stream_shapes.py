@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import pytest
 
-from scraper.data import load_data
+from casebook.data import load_data
 from scraper.pipeline import extract_document
 from scraper.sources import document_from_bytes
 from tests.conftest import BENCH, SHARED

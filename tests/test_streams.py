@@ -211,7 +211,7 @@ def test_a_worker_killed_mid_batch_costs_at_most_one_input(sample, tmp_path):
     from tests.conftest import ROOT
 
     report = tmp_path / "report.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "casebook.cli", "ingest", *map(str, sample), "--out",
+    process = subprocess.Popen([sys.executable, "-m", "casebook.app.cli", "ingest", *map(str, sample), "--out",
                                 str(tmp_path / "cases"), "--report", str(report), "--quiet"], cwd=ROOT,
                                env={**os.environ, "CASEBOOK_INGEST_WORKERS": "2"},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.shared
 
 
 def test_undated_draft_builds(tmp_path, settings):
-    from casebook.build import build_site
+    from casebook.app.build import build_site
     from casebook.check import check_paths
     from scraper.ingest import ingest
 

@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def build_table() -> dict:
+    from casebook.data import load_data
     from plugins.casebook_site.generator import compute_region_slugs, transliterate
-    from scraper.data import load_data
 
     data = load_data()
     names = {bank["name"] for bank in data.banks["banks"]} | set(data.programs.get("known", []))
@@ -32,9 +32,9 @@ def build_table() -> dict:
 
 
 def main() -> None:
+    from casebook.data import load_data
     from casebook.files import atomic_write
     from plugins.casebook_site.generator import SLUG_TABLE
-    from scraper.data import load_data
 
     target = load_data().directory / SLUG_TABLE
     atomic_write(target, json.dumps(build_table(), ensure_ascii=False, indent=0, sort_keys=True) + "\n")

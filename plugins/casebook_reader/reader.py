@@ -26,10 +26,10 @@ from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader
 from pelican.utils import SafeDatetime
 
 from casebook.check import check_text, content_root, fatal, leaves, rules_of, site_metadata
+from casebook.data import load_data
 from casebook.errors import ContentError
 from casebook.model import date_to_datetime, normalize_date, split_front_matter
 from casebook.safety import safe_url, strip_invisible, url_scheme
-from scraper.data import load_data
 from scraper.sanitize import sanitize
 
 log = logging.getLogger(__name__)

@@ -28,10 +28,10 @@ from pelican import signals
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
 
+from casebook.data import load_data
 from casebook.files import atomic_write
 from casebook.model import FIELD_ORDER
 from casebook.safety import csv_cell, safe_url, strip_invisible
-from scraper.data import load_data
 from scraper.entities import bank_type
 
 

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from types import MethodType
 
-from scraper.data import load_data
+from casebook.data import load_data
 
 log = logging.getLogger(__name__)
 

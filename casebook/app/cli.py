@@ -85,7 +85,7 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list of records")
 def extract(inputs: tuple[str, ...], as_json: bool) -> None:
     """Read and normalize inputs without writing anything (no relevance gate)."""
-    from scraper.data import load_data
+    from casebook.data import load_data
     from scraper.fetch import Fetcher
     from scraper.pipeline import extract_input
     from scraper.sources import expand_inputs
@@ -143,9 +143,9 @@ def new(title: str, out_dir: Path | None) -> None:
     """Scaffold a draft case with every field present."""
     import datetime as dt
 
+    from casebook.data import load_data
     from casebook.files import atomic_write
     from casebook.model import CHINA_TZ, Case, render
-    from scraper.data import load_data
     from scraper.slugs import make_slug, unique_slug
 
     settings = _settings()
@@ -169,7 +169,7 @@ def new(title: str, out_dir: Path | None) -> None:
 @click.option("--publish", is_flag=True, help="a public build: drafts left out")
 def build(content: Path | None, output: Path | None, index: Path | None, strict: bool, publish: bool) -> None:
     """Render the site with Pelican and build the search index."""
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     settings = _settings(content_dir=content, output_dir=output, index_dir=index)
     try:
@@ -247,7 +247,7 @@ def serve(output: Path | None, index: Path | None, host: str, port: int, live: b
 
     settings = _settings(output_dir=output, index_dir=index)
     if live:
-        from casebook.watch import start_rebuilder
+        from casebook.app.watch import start_rebuilder
 
         start_rebuilder(settings)
     click.echo(f"serving {settings.output_dir} and the search API on http://{host}:{port}/ (Ctrl-C to stop)")

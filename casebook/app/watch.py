@@ -14,7 +14,7 @@ def _fingerprint(folder: Path) -> tuple:
 
 
 def start_rebuilder(settings: Settings, interval: float = 1.0) -> threading.Thread:
-    from casebook.build import build_site
+    from casebook.app.build import build_site
 
     def loop() -> None:
         last = _fingerprint(settings.content_dir)
