@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 import opencc
 import rjieba
@@ -115,12 +116,13 @@ def word_analyzer() -> WordTokenizer:
     return WordTokenizer()
 
 
-def domain_words() -> list[str]:
-    """The user dictionary: banks and aliases, programmes, taxonomy names and keywords, places."""
+def domain_words(data_dir: Path | None = None) -> list[str]:
+    """The user dictionary: banks and aliases, programmes, taxonomy names and keywords, places
+    (from the data files in `data_dir`, scraper/data by default)."""
     from casebook.data import load_data
     from scraper.entities import bank_index
 
-    data = load_data()
+    data = load_data(data_dir)
     vocabulary = list(bank_index(data).canonical) + list(data.programs.get("known", []))
     vocabulary += data.category_names + data.tag_names
     for category in data.taxonomy["categories"]:
@@ -132,6 +134,7 @@ def domain_words() -> list[str]:
     return sorted(set(w for w in vocabulary if 2 <= len(w) <= 16))
 
 
-def ensure_dictionary() -> None:
+def ensure_dictionary(data_dir: Path | None = None) -> None:
+    """Teach the segmenter the domain's words once per process (the first caller's data)."""
     if not _dictionary_loaded:
-        load_user_dictionary(domain_words())
+        load_user_dictionary(domain_words(data_dir))

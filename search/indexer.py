@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -32,6 +33,10 @@ MANIFEST = "manifest.json"
 KEEP_GENERATIONS = 2
 STREAM_FROM = 500    # cases: a fresh build this large is written while the cases are still coming
 POSTING_POOL_MB = 512   # per analysing process (see `_writer`)
+# Below this many cases an update beside a build analyses in one process: the build's own
+# process keeps one core busy, and Whoosh's extra analysing processes would cost more CPU
+# than they save. Above it the index would outlast the build on one core.
+ONE_WRITER_BELOW = 3000
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -126,7 +131,7 @@ def write_gram_tables(folder: Path) -> None:
     remove_stale_tables(folder, live)
 
 
-def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
+def build_index(docs: Iterable[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
     """Bring the index up to date with `docs` (all the cases to serve). `procs`: analysing
     processes for a large fresh build (0: one per core, up to four)."""
     builder = IndexBuilder(index_dir, full=full, procs=procs)
