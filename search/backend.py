@@ -14,13 +14,20 @@ import importlib
 import os
 from collections.abc import Iterable, Sized
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from casebook.errors import SettingsError
 from casebook.settings import Settings
-from search.indexer import ONE_WRITER_BELOW, build_index
-from search.query import SearchEngine, SearchRequest, SearchResponse
+from search.request import SearchRequest, SearchResponse
 from search.schema import BuildReport, IndexDoc
+
+if TYPE_CHECKING:
+    from search.query import SearchEngine
+
+# Below this many cases an update analyses in one process: beside a build, the build's own
+# process keeps one core busy, and Whoosh's extra analysing processes would cost more CPU
+# than they save. Above it the index would outlast the build on one core.
+ONE_WRITER_BELOW = 3000
 
 
 @runtime_checkable
@@ -49,6 +56,8 @@ class WhooshBackend:
 
     @property
     def engine(self) -> SearchEngine:
+        from search.query import SearchEngine  # Whoosh loads with the first query, not with this module
+
         if self._engine is None:
             s = self.settings
             self._engine = SearchEngine(self.index_dir) if s is None else SearchEngine(
@@ -67,6 +76,8 @@ class WhooshBackend:
         ONE_WRITER_BELOW documents (when their number is known), else one per core."""
         if procs is None:
             procs = 1 if isinstance(docs, Sized) and len(docs) < ONE_WRITER_BELOW else 0
+        from search.indexer import build_index
+
         self.warm()
         return build_index(docs, self.index_dir, full=full, procs=procs)
 

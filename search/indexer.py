@@ -33,10 +33,6 @@ MANIFEST = "manifest.json"
 KEEP_GENERATIONS = 2
 STREAM_FROM = 500    # cases: a fresh build this large is written while the cases are still coming
 POSTING_POOL_MB = 512   # per analysing process (see `_writer`)
-# Below this many cases an update beside a build analyses in one process: the build's own
-# process keeps one core busy, and Whoosh's extra analysing processes would cost more CPU
-# than they save. Above it the index would outlast the build on one core.
-ONE_WRITER_BELOW = 3000
 
 
 def current_generation(index_dir: Path) -> Path | None:

@@ -12,16 +12,20 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
-
 if TYPE_CHECKING:
+    from whoosh.fields import Schema
+
     from casebook.model import Case
 
 SCHEMA_VERSION = 7
 
 
 def build_schema() -> Schema:
-    from search.analysis import word_analyzer  # the segmenter loads only where an index is built
+    # Whoosh and the segmenter load only where an index is built or read, not in the build
+    # process that makes the documents, nor in another backend.
+    from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+    from search.tokenizer import word_analyzer
 
     return Schema(
         slug=ID(stored=True, unique=True),
