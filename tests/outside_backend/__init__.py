@@ -1,0 +1,1 @@
+"""A search backend written outside Casebook against docs/search-backend.md alone."""
