@@ -21,6 +21,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.index import Index
+from whoosh.reading import IndexReader
+from whoosh.writing import IndexWriter
 
 from casebook.errors import SearchError
 from search.analysis import ensure_dictionary
@@ -77,7 +80,7 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _writer(ix, fresh_docs: int, procs: int, threshold: int = STREAM_FROM):  # type: ignore[no-untyped-def]
+def _writer(ix: Index, fresh_docs: int, procs: int, threshold: int = STREAM_FROM) -> IndexWriter:
     """A writer: for a large fresh build, one analysing process per core, each writing its
     own segment (Whoosh's MpWriter, multisegment: no merge pass); else a single writer.
     (The processes cost CPU of their own, ~1.5 CPU-seconds more than one writer at 1,000
@@ -92,10 +95,15 @@ def _writer(ix, fresh_docs: int, procs: int, threshold: int = STREAM_FROM):  # t
     return ix.writer(limitmb=POSTING_POOL_MB)
 
 
-def segment_leaves(reader):  # type: ignore[no-untyped-def]
+def segment_leaves(reader: IndexReader) -> list[tuple[str, IndexReader, int]]:
     """(segment id, leaf reader, first docnum) of every segment under a Whoosh reader."""
     leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
-    return [(leaf.segment().segment_id(), leaf, offset) for leaf, offset in leaves]
+    out = []
+    for leaf, offset in leaves:
+        segment = leaf.segment()
+        assert segment is not None   # a leaf reads one segment; only a multi-reader has none
+        out.append((segment.segment_id(), leaf, offset))
+    return out
 
 
 def _write_segment_table(folder: str, segment_id: str) -> None:
@@ -140,7 +148,7 @@ def build_index(docs: Iterable[IndexDoc], index_dir: Path, *, full: bool = False
         raise
 
 
-def _cancel_writer(writer) -> None:  # type: ignore[no-untyped-def]
+def _cancel_writer(writer: IndexWriter) -> None:
     # Whoosh's MpWriter.cancel only flags its copies of the analysing processes; the
     # processes themselves would wait for work forever.
     for task in getattr(writer, "tasks", []):
@@ -181,7 +189,7 @@ class IndexBuilder:
         self.streamed: set[str] = set()    # slugs already handed to the writer
         self.name = _next_name(self.index_dir)
         self.building = self.index_dir / f".building-{self.name}"
-        self.writer = None
+        self.writer: IndexWriter | None = None
 
     def add(self, doc: IndexDoc) -> None:
         if doc.slug in self.docs:
@@ -212,11 +220,13 @@ class IndexBuilder:
         changed = [slug for slug, h in self.hashes.items() if self.old_hashes.get(slug) != h]
         removed = [slug for slug in self.old_hashes if slug not in self.hashes]
         if not self.rebuild and not changed and not removed:
-            return BuildReport(self.current.name, 0, 0, 0, len(self.hashes), False)  # type: ignore[union-attr]
+            assert self.current is not None   # not rebuilding: there is a serving generation
+            return BuildReport(self.current.name, 0, 0, 0, len(self.hashes), False)
         try:
             if self.writer is None:
                 self._open(len(changed) if self.rebuild else 0)
             writer, self.writer = self.writer, None
+            assert writer is not None   # `_open` made it
             try:
                 for slug in removed:
                     writer.delete_by_term("slug", slug)
@@ -264,13 +274,15 @@ class IndexBuilder:
             # Whoosh never rewrites a segment file (new segments and a new TOC are written
             # instead), so the new generation can share the old one's files: hard links make
             # the copy instant and take no space.
-            shutil.copytree(self.current, self.building, copy_function=_link_or_copy)  # type: ignore[arg-type]
+            assert self.current is not None   # an update copies the serving generation
+            shutil.copytree(self.current, self.building, copy_function=_link_or_copy)
             (self.building / MANIFEST).unlink(missing_ok=True)
             ix = whoosh_index.open_dir(str(self.building))
         self.writer = _writer(ix, fresh_docs, self.procs, self.stream_from)
 
     def _stream(self, slug: str) -> None:
-        self.writer.add_document(**self.docs[slug].fields())  # type: ignore[union-attr]
+        assert self.writer is not None   # streaming starts by opening the writer
+        self.writer.add_document(**self.docs[slug].fields())
         self.streamed.add(slug)
 
     def _drop_streamed_strays(self) -> None:

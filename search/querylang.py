@@ -189,10 +189,12 @@ class _Parser:
     def atom(self) -> object:
         kind, value = self.take()
         if kind == "lp":
-            if self.peek() is not None and self.peek()[0] == "rp":  # type: ignore[index]
+            following = self.peek()
+            if following is not None and following[0] == "rp":
                 raise QuerySyntaxError("empty parentheses")
             node = self.or_expr()
-            if not self.peek() or self.peek()[0] != "rp":  # type: ignore[index]
+            closing = self.peek()
+            if closing is None or closing[0] != "rp":
                 raise QuerySyntaxError("a parenthesis is not closed")
             self.take()
             return node

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from whoosh.fields import Schema
@@ -23,16 +23,19 @@ SCHEMA_VERSION = 7
 def build_schema() -> Schema:
     # Whoosh and the segmenter load only where an index is built or read, not in the build
     # process that makes the documents, nor in another backend.
+    from whoosh.analysis import Analyzer
     from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
     from search.tokenizer import word_analyzer
 
+    # A lone tokenizer is a complete analyzer to Whoosh (callable and composable alike; its
+    # own fields use them so), though TEXT's annotation names the Analyzer class.
     return Schema(
         slug=ID(stored=True, unique=True),
         # No positions: exact adjacency is verified against the text, so the word fields only
         # rank (BM25F), and postings without positions are much cheaper to write and read.
-        title=TEXT(analyzer=word_analyzer(), phrase=False, field_boost=3.0),
-        words=TEXT(analyzer=word_analyzer(), phrase=False),
+        title=TEXT(analyzer=cast(Analyzer, word_analyzer()), phrase=False, field_boost=3.0),
+        words=TEXT(analyzer=cast(Analyzer, word_analyzer()), phrase=False),
         date=DATETIME(stored=False, sortable=True),
         year=NUMERIC(stored=False),
         category=ID(), province=ID(), city=ID(), district=ID(), source=ID(),

@@ -19,6 +19,7 @@ from types import MappingProxyType
 import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
+from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F
 
 from casebook.errors import SearchError
@@ -78,7 +79,7 @@ class Snapshot:
         self._term_scores: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     @staticmethod
-    def _reuse(previous: Snapshot, segment_id: str, leaf, offset: int,  # type: ignore[no-untyped-def]
+    def _reuse(previous: Snapshot, segment_id: str, leaf: IndexReader, offset: int,
                records: dict[int, dict], texts: dict[int, str]) -> bool:
         """Segment files never change: an unchanged segment's documents are the ones the
         previous snapshot already holds (unless some were deleted since)."""

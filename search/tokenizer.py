@@ -29,7 +29,9 @@ class WordTokenizer(Tokenizer):
             token.boost = 1.0
             token.stopped = False
             if keeporiginal:
-                token.original = value[start:end]
+                # Token takes any attribute (Whoosh's own tokenizers set `original` so); its
+                # class declares none, so the checker cannot know this one.
+                token.original = value[start:end]  # type: ignore[attr-defined]
             if positions:
                 token.pos = start_pos + ordinal
             if chars:
