@@ -72,14 +72,14 @@ class IndexJob:
         """Start the child, which imports the backend and warms it (the segmenter) at once.
         `backend`: "module:Class"; None takes the `search_backend` setting (CASEBOOK_SEARCH_BACKEND)
         or Whoosh. `full`: rebuild from scratch. `data_dir`: the data files (segmenter words)."""
-        index_dir = Path(index_dir)
+        index_dir = Path(index_dir).resolve()   # the child may resolve relative paths elsewhere
         command = [sys.executable, "-m", "search.update", "--index", str(index_dir), "--parent", str(os.getpid())]
         if backend:
             command += ["--backend", backend]
         if full:
             command.append("--full")
         if data_dir is not None:
-            command += ["--data-dir", str(data_dir)]
+            command += ["--data-dir", str(Path(data_dir).resolve())]
         env = dict(os.environ)
         # The child imports `search` from this checkout even when the build runs elsewhere.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
