@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from casebook.safety import strip_invisible
 
@@ -46,24 +47,22 @@ _UNDERSCORES_RE = re.compile(r"_++")
 
 
 def markdown_text(markdown: str) -> str:
-    """The plain text of a Markdown body (see the module's docstring)."""
+    """The plain text of a Markdown body (see the module's docstring). Each rule runs only
+    when the text holds the character that starts its syntax: most bodies are plain prose."""
     text = strip_invisible(markdown.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _ESCAPE_RE.sub(lambda m: chr(_PROTECTED + ord(m.group(1))), text)
+    text, escapes = _ESCAPE_RE.subn(lambda m: chr(_PROTECTED + ord(m.group(1))), text) if "\\" in text else (text, 0)
     text = _without_html(text)
-    text = _FENCE_RE.sub("", text)
-    text = _REFERENCE_RE.sub("", text)
-    text = _IMAGE_RE.sub("", text)
-    text = _LINK_RE.sub(r"\1", text)
-    text = _TABLE_RULE_RE.sub("", text) if "|" in text else text
-    text = _TABLE_ROW_RE.sub(lambda m: m.group().replace("|", " "), text) if "|" in text else text
-    text = _QUOTE_RE.sub("", text)
-    text = _HEADING_RE.sub(_heading_text, text) if "#" in text else text
-    text = _RULE_RE.sub("", text)
-    text = _LIST_RE.sub("", text)
-    text = _EMPHASIS_RE.sub("", text)
-    text = _UNDERSCORES_RE.sub(_underscores, text) if "_" in text else text
-    text = html.unescape(text.translate(_RESTORE))
+    for marks, pattern, replacement in _RULES:
+        if any(mark in text for mark in marks):
+            text = pattern.sub(replacement, text)
+    if escapes:
+        text = text.translate(_RESTORE)
+    text = html.unescape(text) if "&" in text else text
     return "\n".join(line for line in (raw.strip() for raw in text.split("\n")) if line)
+
+
+def _table_row(match: re.Match[str]) -> str:
+    return match.group().replace("|", " ")
 
 
 def _heading_text(match: re.Match[str]) -> str:
@@ -128,3 +127,20 @@ def _cut_element(text: str, name: str) -> str:
         position = len(text) if after == -1 else after + 1
     out.append(text[position:])
     return "".join(out)
+
+
+# (characters that can start the syntax, pattern, replacement), in the order they apply.
+_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], Any], ...] = (
+    (("```", "~~~"), _FENCE_RE, ""),
+    (("]:",), _REFERENCE_RE, ""),
+    (("![",), _IMAGE_RE, ""),
+    (("](", "]["), _LINK_RE, r"\1"),
+    (("|",), _TABLE_RULE_RE, ""),
+    (("|",), _TABLE_ROW_RE, _table_row),
+    ((">",), _QUOTE_RE, ""),
+    (("#",), _HEADING_RE, _heading_text),
+    (("--", "**", "__", "==", "- -", "* *", "_ _"), _RULE_RE, ""),
+    (("- ", "* ", "+ ", ". ", ") ", "-\t", "*\t", "+\t", ".\t", ")\t"), _LIST_RE, ""),
+    (("*", "~~", "`"), _EMPHASIS_RE, ""),
+    (("_",), _UNDERSCORES_RE, _underscores),
+)
