@@ -280,6 +280,9 @@ def _run(args: argparse.Namespace) -> BuildReport | None:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_term)
+    # Ctrl-C in a terminal reaches the whole process group: the build decides (it aborts the
+    # job, or dies and the watcher below notices), not the index process on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parser = argparse.ArgumentParser(prog="python -m search.update", description="the index process of a build")
     parser.add_argument("--index", required=True, type=Path)
     parser.add_argument("--parent", required=True, type=int, help="the build's pid: exit when it is gone")
