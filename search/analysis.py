@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from pathlib import Path
+from types import ModuleType
 
 import opencc
-import rjieba
 
 _T2S = opencc.OpenCC("t2s")
 WORD_RE = re.compile(r"[\w]", re.UNICODE)
@@ -56,20 +57,35 @@ def normalize(text: str) -> str:
 
 
 _dictionary_loaded: set[str] = set()
+_dictionary_ready = threading.Event()   # set once the domain's words are all in
+_dictionary_lock = threading.Lock()
+_rjieba: ModuleType | None = None
+
+
+def _segmenter() -> ModuleType:
+    """rjieba, imported on first use: importing it loads jieba's dictionary (most of a second),
+    which an index update with nothing to analyse, or another backend, never needs."""
+    global _rjieba
+    if _rjieba is None:
+        import rjieba
+
+        _rjieba = rjieba
+    return _rjieba
 
 
 def load_user_dictionary(words: list[str]) -> None:
     """Teach the segmenter the domain's words: bank names, programmes, taxonomy, places."""
+    segmenter = _segmenter()
     for word in words:
         word = normalize(word.strip())
         if len(word) >= 2 and word not in _dictionary_loaded:
-            rjieba.add_word(word, None, None)
+            segmenter.add_word(word, None, None)
             _dictionary_loaded.add(word)
 
 
 def words(text: str) -> list[tuple[str, int, int]]:
     """(word, start, end) of every word of the normalized text, punctuation and spaces dropped."""
-    return [(w, s, e) for w, s, e in rjieba.tokenize(text) if not PUNCT_OR_SPACE_RE.match(w)]
+    return [(w, s, e) for w, s, e in _segmenter().tokenize(text) if not PUNCT_OR_SPACE_RE.match(w)]
 
 
 def grams(text: str) -> list[tuple[str, int]]:
@@ -107,9 +123,15 @@ def domain_words(data_dir: Path | None = None) -> list[str]:
 
 
 def ensure_dictionary(data_dir: Path | None = None) -> None:
-    """Teach the segmenter the domain's words once per process (the first caller's data)."""
-    if not _dictionary_loaded:
-        load_user_dictionary(domain_words(data_dir))
+    """Teach the segmenter the domain's words once per process (the first caller's data).
+    Thread-safe: the index process loads them in a thread while documents arrive, and a
+    caller that needs them waits until they are all in, never segmenting with half of them."""
+    if _dictionary_ready.is_set():
+        return
+    with _dictionary_lock:
+        if not _dictionary_ready.is_set():
+            load_user_dictionary(domain_words(data_dir))
+            _dictionary_ready.set()
 
 
 def __getattr__(name: str) -> object:

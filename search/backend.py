@@ -62,14 +62,18 @@ class WhooshBackend:
             s = self.settings
             self._engine = SearchEngine(self.index_dir) if s is None else SearchEngine(
                 self.index_dir, max_query_chars=s.max_query_chars, max_page=s.max_page,
-                max_page_size=s.max_page_size, time_limit=s.query_time_limit, cache_size=s.query_cache)
+                max_page_size=s.max_page_size, time_limit=s.query_time_limit, cache_size=s.query_cache,
+                data_dir=s.data_dir)
         return self._engine
 
     def warm(self) -> None:
         """Load the segmenter and its user dictionary (seconds) before the documents come."""
         from search.analysis import ensure_dictionary
 
-        ensure_dictionary(self.settings.data_dir if self.settings else None)
+        ensure_dictionary(self._data_dir())
+
+    def _data_dir(self) -> Path | None:
+        return self.settings.data_dir if self.settings else None
 
     def update(self, docs: Iterable[IndexDoc], *, full: bool = False, procs: int | None = None) -> BuildReport:
         """`procs`: analysing processes of a large fresh build; by default one below
@@ -78,8 +82,7 @@ class WhooshBackend:
             procs = 1 if isinstance(docs, Sized) and len(docs) < ONE_WRITER_BELOW else 0
         from search.indexer import build_index
 
-        self.warm()
-        return build_index(docs, self.index_dir, full=full, procs=procs)
+        return build_index(docs, self.index_dir, full=full, procs=procs, data_dir=self._data_dir())
 
     def search(self, request: SearchRequest) -> SearchResponse:
         return self.engine.search(request)

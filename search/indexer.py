@@ -135,10 +135,12 @@ def write_gram_tables(folder: Path) -> None:
     remove_stale_tables(folder, live)
 
 
-def build_index(docs: Iterable[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
+def build_index(docs: Iterable[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0,
+                data_dir: Path | None = None) -> BuildReport:
     """Bring the index up to date with `docs` (all the cases to serve). `procs`: analysing
-    processes for a large fresh build (0: one per core, up to four)."""
-    builder = IndexBuilder(index_dir, full=full, procs=procs)
+    processes for a large fresh build (0: one per core, up to four). `data_dir`: the data
+    files the segmenter learns the domain's words from (default scraper/data)."""
+    builder = IndexBuilder(index_dir, full=full, procs=procs, data_dir=data_dir)
     try:
         for doc in docs:
             builder.add(doc)
@@ -169,8 +171,9 @@ class IndexBuilder:
     changed cases and writes them at `finish`, which also removes the cases that are gone.
     Nothing is visible to readers before `finish` swaps the new generation in."""
 
-    def __init__(self, index_dir: Path, *, full: bool = False, procs: int = 0, stream_from: int = STREAM_FROM) -> None:
-        ensure_dictionary()
+    def __init__(self, index_dir: Path, *, full: bool = False, procs: int = 0, stream_from: int = STREAM_FROM,
+                 data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir
         self.stream_from = stream_from
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
@@ -266,6 +269,9 @@ class IndexBuilder:
         shutil.rmtree(self.building, ignore_errors=True)
 
     def _open(self, fresh_docs: int) -> None:
+        # The segmenter's words load only once something is to be analysed: an update that
+        # finds every case unchanged never needs them.
+        ensure_dictionary()
         shutil.rmtree(self.building, ignore_errors=True)
         if self.rebuild:
             self.building.mkdir(parents=True)

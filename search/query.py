@@ -64,8 +64,9 @@ class SearchEngine:
     """Read-only over the index: several processes can serve one index folder."""
 
     def __init__(self, index_dir: Path, *, max_query_chars: int = 200, max_page: int = 50,
-                 max_page_size: int = 100, time_limit: float = 2.0, cache_size: int = 0) -> None:
-        ensure_dictionary()
+                 max_page_size: int = 100, time_limit: float = 2.0, cache_size: int = 0,
+                 data_dir: Path | None = None) -> None:
+        ensure_dictionary(data_dir)
         self.index_dir = Path(index_dir)
         self.max_query_chars = max_query_chars
         self.max_page = max_page

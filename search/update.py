@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
@@ -255,6 +255,13 @@ def _watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _warm(warm: Callable[[], object]) -> None:
+    try:
+        warm()
+    except Exception as exc:   # the update itself meets the same problem and reports it
+        log.debug("warming the backend failed: %s", exc)
+
+
 def _run(args: argparse.Namespace) -> BuildReport | None:
     from casebook.settings import load
     from search.backend import open_backend
@@ -268,7 +275,10 @@ def _run(args: argparse.Namespace) -> BuildReport | None:
     backend = open_backend(settings, settings.index_dir, settings.search_backend)
     warm = getattr(backend, "warm", None)
     if callable(warm):
-        warm()   # while the build is still reading its cases
+        # While the build still reads its cases, and beside the documents' arrival: an update
+        # that finds nothing changed answers without waiting for it (the backend waits for
+        # it only where it analyses text).
+        threading.Thread(target=_warm, args=(warm,), name="warm", daemon=True).start()
     header = sys.stdin.buffer.readline()
     if not header.endswith(b"\n"):
         return None   # aborted before anything was sent
@@ -317,8 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if answer["ok"] else 1
 
 
+def _exit(code: int) -> None:
+    """Leave at once: the warming thread may still be loading the segmenter (an update with
+    nothing to analyse does not wait for it), and tearing the interpreter down under it is
+    slow and fragile. The answer is already written and closed."""
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        _exit(main())
     except Aborted:   # a second cancellation while the first was being handled
-        sys.exit(EXIT_ABORTED)
+        _exit(EXIT_ABORTED)
