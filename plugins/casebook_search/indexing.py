@@ -22,6 +22,7 @@ from pathlib import Path
 import lxml.html
 from pelican import signals
 
+from casebook.app.session import session_of
 from casebook.errors import SearchError
 from search.schema import IndexDoc
 
@@ -32,7 +33,6 @@ INDEX_NICENESS = 10   # the index yields the CPU to rendering, the build's criti
 ONE_WRITER_BELOW = 3000
 
 log = logging.getLogger(__name__)
-LAST_REPORT: list = []
 
 
 def article_text(html: str) -> str:
@@ -197,14 +197,11 @@ class IndexStream:
         self.cases.join_thread()
 
 
-STREAM: list[IndexStream] = []   # the stream of the build in progress
-
-
 def start_stream(generator) -> None:  # type: ignore[no-untyped-def]
-    abort_stream()
-    index_dir = generator.settings.get("CASEBOOK_INDEX_DIR")
-    if index_dir:
-        STREAM.append(IndexStream(index_dir, generator.path, _case_files(generator)))
+    session = session_of(generator.settings)
+    session.end_indexing()
+    if session.index is not None:
+        session.index_job = IndexStream(str(session.index), generator.path, _case_files(generator))
 
 
 def _case_files(generator) -> int:  # type: ignore[no-untyped-def]
@@ -218,22 +215,18 @@ def _case_files(generator) -> int:  # type: ignore[no-untyped-def]
     return total
 
 
-def abort_stream() -> None:
-    """End an index process that a failed build left running; its half-built index goes."""
-    while STREAM:
-        STREAM.pop().abort()
-
-
 def article_built(content) -> None:  # type: ignore[no-untyped-def]
     from pelican.contents import Article
 
-    if STREAM and isinstance(content, Article):
-        STREAM[0].read.append(content)
+    stream = session_of(content.settings).index_job
+    if stream is not None and isinstance(content, Article):
+        stream.read.append(content)
 
 
 def next_file(generator) -> None:  # type: ignore[no-untyped-def]
-    if STREAM:
-        STREAM[0].flush()
+    stream = session_of(generator.settings).index_job
+    if stream is not None:
+        stream.flush()
 
 
 class SearchIndexGenerator:
@@ -248,24 +241,26 @@ class SearchIndexGenerator:
         self.stream: IndexStream | None = None
 
     def generate_context(self) -> None:
-        if not self.settings.get("CASEBOOK_INDEX_DIR"):
+        session = session_of(self.settings)
+        if session.index is None:
             log.warning("CASEBOOK_INDEX_DIR is not set: no search index built")
             return
-        if not STREAM:
+        if session.index_job is None:
             start_stream(self)   # no articles generator ran: an index of no cases
-        self.stream = STREAM[0]
+        self.stream = session.index_job
         self.stream.end(list(self.context.get("articles", [])))
 
     def generate_output(self, writer) -> None:  # type: ignore[no-untyped-def]
         if self.stream is None:
             return
         status, payload = self.stream.result()
-        STREAM.clear()
+        session = session_of(self.settings)
+        session.index_job = None
         if status != "ok":
             raise SearchError(f"the search index was not built: {payload}",
                               source=self.settings.get("CASEBOOK_INDEX_DIR"),
                               hint="the previous index is still serving; fix the cause and build again")
-        LAST_REPORT[:] = [payload]
+        session.index_report = payload
         log.info("search index %s: %d added, %d updated, %d removed, %d unchanged", payload.generation,
                  payload.added, payload.updated, payload.removed, payload.unchanged)
 

@@ -22,15 +22,13 @@ import os
 from pathlib import Path
 from types import MethodType
 
-from casebook.data import load_data
+from casebook.app.session import session_of
 
 log = logging.getLogger(__name__)
 
 
-def _failed(message: str) -> None:
-    from plugins.casebook_reader.reader import FAILED
-
-    FAILED.append(message)
+def _failed(settings: dict, message: str) -> None:
+    session_of(settings).fail(message)
     log.error("%s", message)
 
 
@@ -68,7 +66,7 @@ def get_files(self, paths, exclude=None, extensions=None) -> set[str]:  # type: 
         start = os.path.join(self.path, path) if path else self.path
         if os.path.isdir(start):
             if not _inside(start, content):
-                _failed(_link_note(start))
+                _failed(self.settings, _link_note(start))
                 continue
             seen = {os.path.realpath(start)}
             for folder, dirs, names in os.walk(start, topdown=True, followlinks=True):
@@ -79,7 +77,7 @@ def get_files(self, paths, exclude=None, extensions=None) -> set[str]:  # type: 
                         continue
                     real = os.path.realpath(full)
                     if not _inside(full, content):
-                        _failed(_link_note(full))
+                        _failed(self.settings, _link_note(full))
                     elif real not in seen:
                         seen.add(real)
                         keep.append(name)
@@ -92,12 +90,12 @@ def get_files(self, paths, exclude=None, extensions=None) -> set[str]:  # type: 
                     if _inside(os.path.join(folder, name), content):
                         files.add(candidate)
                     else:
-                        _failed(_link_note(os.path.join(folder, name)))
+                        _failed(self.settings, _link_note(os.path.join(folder, name)))
         elif os.path.exists(start) and self._include_path(path, extensions):
             if _inside(start, content):
                 files.add(path)
             else:
-                _failed(_link_note(start))
+                _failed(self.settings, _link_note(start))
     return files
 
 
@@ -111,28 +109,28 @@ def drop_outside_static(generator) -> None:  # type: ignore[no-untyped-def]
     from casebook.check import field_rules
 
     content = os.path.realpath(generator.path)
-    suffixes = field_rules(Path(load_data().directory)).static_suffixes
+    suffixes = field_rules(Path(session_of(generator.settings).data.directory)).static_suffixes
     kept = []
     for static in generator.staticfiles:
         if not _inside(static.source_path, content):
-            _failed(f"{static.source_path}:1: a file outside the content folder — not published")
+            _failed(generator.settings, f"{static.source_path}:1: a file outside the content folder — not published")
         elif not os.path.isfile(static.source_path):   # a FIFO would block the copy forever
-            _failed(f"{static.source_path}:1: not a regular file — not published")
+            _failed(generator.settings, f"{static.source_path}:1: not a regular file — not published")
         elif not static.source_path.lower().endswith(suffixes):
-            _failed(f"{static.source_path}:1: not an image ({', '.join(suffixes)}) — not published")
+            _failed(generator.settings, f"{static.source_path}:1: not an image ({', '.join(suffixes)}) — not published")
         else:
             kept.append(static)
     generator.staticfiles[:] = kept
 
 
-def _unique(contents: list, kind: str) -> list:  # type: ignore[type-arg]
+def _unique(settings: dict, contents: list, kind: str) -> list:  # type: ignore[type-arg]
     """The contents of `kind` with one file per output path: the first by source path wins."""
     owners: dict[str, str] = {}
     kept = []
     for content in sorted(contents, key=lambda c: c.source_path or ""):
         target = content.save_as
         if target and target in owners:   # "": not written (a draft in a public build)
-            _failed(f"{content.source_path}:1: {kind} writes {target}, as {owners[target]} does — skipped "
+            _failed(settings, f"{content.source_path}:1: {kind} writes {target}, as {owners[target]} does — skipped "
                     "(give each case its own slug)")
             continue
         owners[target] = content.source_path
@@ -144,13 +142,13 @@ def _unique(contents: list, kind: str) -> list:  # type: ignore[type-arg]
 def drop_duplicate_articles(generator) -> None:  # type: ignore[no-untyped-def]
     for name in ("articles", "drafts", "hidden_articles"):
         if hasattr(generator, name):
-            setattr(generator, name, _unique(getattr(generator, name), "the case"))
+            setattr(generator, name, _unique(generator.settings, getattr(generator, name), "the case"))
 
 
 def drop_duplicate_pages(generator) -> None:  # type: ignore[no-untyped-def]
     for name in ("pages", "hidden_pages", "draft_pages"):
         if hasattr(generator, name):
-            unique = _unique(getattr(generator, name), "the page")
+            unique = _unique(generator.settings, getattr(generator, name), "the page")
             setattr(generator, name, unique)
             generator.context[name] = unique
 
