@@ -257,8 +257,11 @@ class RenderCacheWriter(Writer):
         page_keys = set(kwargs) | {f"{key}_{part}" for key in (paginated or {"articles": 0, "dates": 0})
                                    for part in ("page", "paginator", "previous_page", "next_page")}
         for save_as, page_kwargs in pages:
-            if record.unchanged(save_as, record.page_fingerprint(template.name or "", self._local(
-                    context, save_as, page_kwargs, relative_urls), page_keys)):
+            local = self._local(context, save_as, page_kwargs, relative_urls)
+            if record.unchanged(save_as, record.page_fingerprint(template.name or "", local, page_keys)):
+                # The page is part of this build's output all the same: what listens for
+                # written pages (the sitemap) hears of it.
+                signals.content_written.send(sanitised_join(self.output_path, save_as), context=local)
                 continue
             # One page, already paginated: Pelican renders and writes it as it is.
             super().write_file(save_as, template, context, relative_urls=relative_urls, paginated={},
