@@ -15,7 +15,9 @@ SHARED = ROOT.parent / "shared"
 
 
 def real_cases() -> list[IndexDoc]:
-    from casebook.model import plain_text
+    """Index documents made as the build makes them (`IndexDoc.from_case`) from real cases:
+    the seed reports as ingest extracts them, and the labelled news texts as case bodies."""
+    from casebook.model import Case
     from casebook.settings import load
     from scraper.pipeline import extract_input
 
@@ -24,19 +26,15 @@ def real_cases() -> list[IndexDoc]:
     for path in sorted((ROOT / "samples" / "raw").glob("*")):
         for case in extract_input(str(path), settings).cases:
             if case.relevant:
-                slug = f"seed-{path.stem[:3]}-{len(docs)}"
-                docs.append(IndexDoc(slug=slug, path=str(path), url=f"/cases/{slug}/", title=case.title or "",
-                                     date=case.date or "2020-01-01", category=case.category or "",
-                                     tags=case.tags, banks=case.banks, programs=case.programs,
-                                     province=case.province or "", city=case.city or "",
-                                     text=plain_text(case.body)))
+                case.slug = f"seed-{path.stem[:3]}-{len(docs)}"
+                case.date = case.date or "2020-01-01"
+                docs.append(IndexDoc.from_case(case, path=str(path), url=f"/cases/{case.slug}/"))
     truth = json.loads((SHARED / "bench" / "zh-extraction" / "truth.json").read_text(encoding="utf-8"))
     for number, (name, item) in enumerate(sorted(truth.items())):
         text = item["content"]
-        title = text.strip().split("\n")[0][:30]
-        docs.append(IndexDoc(slug=f"news-{name}", path=f"bench/{name}.html", url=f"/cases/news-{name}/",
-                             title=title, date=f"20{10 + number % 14:02d}-{1 + number % 12:02d}-01",
-                             category="金融知识宣传", text=text))
+        case = Case(title=text.strip().split("\n")[0][:30], slug=f"news-{name}",
+                    date=f"20{10 + number % 14:02d}-{1 + number % 12:02d}-01", category="金融知识宣传", body=text)
+        docs.append(IndexDoc.from_case(case, path=f"bench/{name}.html", url=f"/cases/news-{name}/"))
     return docs
 
 

@@ -224,13 +224,10 @@ INDEX_CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from bench.corpus import synthetic_cases
-from casebook.model import plain_text
 from search.indexer import build_index
 from search.schema import IndexDoc
 cases = synthetic_cases({count})
-docs = [IndexDoc(slug=c.slug, path=c.slug, url="/cases/" + c.slug + "/", title=c.title, date=c.date,
-                 category=c.category, tags=c.tags, banks=c.banks, province=c.province or "",
-                 text=plain_text(c.body)) for c in cases]
+docs = [IndexDoc.from_case(c, path=c.slug, url="/cases/" + c.slug + "/") for c in cases]
 mb = sum(len((d.title + d.text).encode()) for d in docs) / 1e6
 kind = {kind!r}
 started = time.perf_counter()
@@ -273,16 +270,13 @@ def bench_index(count: int, work: Path) -> dict:
 def one_case_update(index: Path, count: int) -> float:
     """Edit one case, bring the index up to date, and wait until a searcher sees it."""
     from bench.corpus import synthetic_cases
-    from casebook.model import plain_text
     from search.indexer import build_index
     from search.query import SearchEngine, SearchRequest
     from search.schema import IndexDoc
 
     engine = SearchEngine(index)
     cases = synthetic_cases(count)
-    docs = [IndexDoc(slug=c.slug, path=c.slug, url="/cases/" + c.slug + "/", title=c.title, date=c.date,
-                     category=c.category, tags=c.tags, banks=c.banks, province=c.province or "",
-                     text=plain_text(c.body)) for c in cases]
+    docs = [IndexDoc.from_case(c, path=c.slug, url="/cases/" + c.slug + "/") for c in cases]
     docs[0].text += "独一无二的更新标记词"
     started = time.perf_counter()
     build_index(docs, index)

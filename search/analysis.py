@@ -3,9 +3,8 @@
 - `normalize`: full-width to half-width (NFKC), lower case, Traditional to Simplified
   (OpenCC t2s), character by character, so that offsets in the normalized text are
   offsets in the original (snippets and highlights rely on it);
-- `WordTokenizer`: jieba-compatible segmentation (rjieba, the jieba-rs binding) with a
-  user dictionary built from the data files; positions are word ordinals, so phrase
-  queries work on words;
+- `words`: jieba-compatible segmentation (rjieba, the jieba-rs binding) with a user
+  dictionary built from the data files (Whoosh's tokenizer over it: search/tokenizer.py);
 - `grams` / `query_grams`: every character bigram, so that any fragment of two or
   more characters can be found even where segmentation cut it differently
   (适老化 inside 等适老化设计 is segmented 等/适/老化/设计); the bigram tables of
@@ -16,10 +15,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 import opencc
 import rjieba
-from whoosh.analysis import Token, Tokenizer
 
 _T2S = opencc.OpenCC("t2s")
 WORD_RE = re.compile(r"[\w]", re.UNICODE)
@@ -89,38 +88,13 @@ def query_grams(fragment: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-class WordTokenizer(Tokenizer):
-    """Segmented words with word-ordinal positions."""
-
-    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
-                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
-                 mode: str = "", **kwargs: object):  # type: ignore[override]
-        ensure_dictionary()
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        text = normalize(value)
-        for ordinal, (word, start, end) in enumerate(words(text)):
-            token.text = word
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = value[start:end]
-            if positions:
-                token.pos = start_pos + ordinal
-            if chars:
-                token.startchar, token.endchar = start_char + start, start_char + end
-            yield token
-
-
-def word_analyzer() -> WordTokenizer:
-    return WordTokenizer()
-
-
-def domain_words() -> list[str]:
-    """The user dictionary: banks and aliases, programmes, taxonomy names and keywords, places."""
+def domain_words(data_dir: Path | None = None) -> list[str]:
+    """The user dictionary: banks and aliases, programmes, taxonomy names and keywords, places
+    (from the data files in `data_dir`, scraper/data by default)."""
     from casebook.data import load_data
     from scraper.entities import bank_index
 
-    data = load_data()
+    data = load_data(data_dir)
     vocabulary = list(bank_index(data).canonical) + list(data.programs.get("known", []))
     vocabulary += data.category_names + data.tag_names
     for category in data.taxonomy["categories"]:
@@ -132,6 +106,17 @@ def domain_words() -> list[str]:
     return sorted(set(w for w in vocabulary if 2 <= len(w) <= 16))
 
 
-def ensure_dictionary() -> None:
+def ensure_dictionary(data_dir: Path | None = None) -> None:
+    """Teach the segmenter the domain's words once per process (the first caller's data)."""
     if not _dictionary_loaded:
-        load_user_dictionary(domain_words())
+        load_user_dictionary(domain_words(data_dir))
+
+
+def __getattr__(name: str) -> object:
+    """Indexes written before the tokenizer moved to search/tokenizer.py name it here in their
+    pickled schema; Whoosh loads it from this module only when such an index is opened."""
+    if name in ("WordTokenizer", "word_analyzer"):
+        from search import tokenizer
+
+        return getattr(tokenizer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,20 +12,29 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable, Sized
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from casebook.errors import SettingsError
 from casebook.settings import Settings
-from search.indexer import build_index
-from search.query import SearchEngine, SearchRequest, SearchResponse
+from search.request import SearchRequest, SearchResponse
 from search.schema import BuildReport, IndexDoc
+
+if TYPE_CHECKING:
+    from search.query import SearchEngine
+
+# Below this many cases an update analyses in one process: beside a build, the build's own
+# process keeps one core busy, and Whoosh's extra analysing processes would cost more CPU
+# than they save. Above it the index would outlast the build on one core.
+ONE_WRITER_BELOW = 3000
 
 
 @runtime_checkable
 class SearchBackend(Protocol):
-    def update(self, docs: list[IndexDoc], *, full: bool = False) -> BuildReport:
-        """Make the index hold exactly `docs` (the published cases)."""
+    def update(self, docs: Iterable[IndexDoc], *, full: bool = False) -> BuildReport:
+        """Make the index hold exactly `docs` (the published cases), then switch readers to
+        it at once. `docs` is iterated once, possibly while it is still arriving."""
 
     def search(self, request: SearchRequest) -> SearchResponse:
         """One page of results with facets, highlights and the total."""
@@ -33,7 +42,7 @@ class SearchBackend(Protocol):
     def export(self, request: SearchRequest, fmt: str) -> tuple[str, str]:
         """Every match as CSV or JSON: (body, media type)."""
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """{"status": "ok", "cases": N, ...} or raise SearchError."""
 
 
@@ -47,6 +56,8 @@ class WhooshBackend:
 
     @property
     def engine(self) -> SearchEngine:
+        from search.query import SearchEngine  # Whoosh loads with the first query, not with this module
+
         if self._engine is None:
             s = self.settings
             self._engine = SearchEngine(self.index_dir) if s is None else SearchEngine(
@@ -54,7 +65,20 @@ class WhooshBackend:
                 max_page_size=s.max_page_size, time_limit=s.query_time_limit, cache_size=s.query_cache)
         return self._engine
 
-    def update(self, docs: list[IndexDoc], *, full: bool = False, procs: int = 0) -> BuildReport:
+    def warm(self) -> None:
+        """Load the segmenter and its user dictionary (seconds) before the documents come."""
+        from search.analysis import ensure_dictionary
+
+        ensure_dictionary(self.settings.data_dir if self.settings else None)
+
+    def update(self, docs: Iterable[IndexDoc], *, full: bool = False, procs: int | None = None) -> BuildReport:
+        """`procs`: analysing processes of a large fresh build; by default one below
+        ONE_WRITER_BELOW documents (when their number is known), else one per core."""
+        if procs is None:
+            procs = 1 if isinstance(docs, Sized) and len(docs) < ONE_WRITER_BELOW else 0
+        from search.indexer import build_index
+
+        self.warm()
         return build_index(docs, self.index_dir, full=full, procs=procs)
 
     def search(self, request: SearchRequest) -> SearchResponse:
@@ -63,7 +87,7 @@ class WhooshBackend:
     def export(self, request: SearchRequest, fmt: str) -> tuple[str, str]:
         return self.engine.export(request, fmt)
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         snapshot = self.engine.snapshot()
         return {"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name,
                 "worker": os.getpid()}

@@ -6,91 +6,31 @@ cached set, so one branch of `(银行 -社区) OR 银行` changed the other). Re
 per request by node (nodes are frozen dataclasses), so a subtree that recurs, or the base
 sets of the facet counts, are evaluated once.
 
-Semantics (the differential test's oracle in tests/test_search_oracle.py states the same):
-- a text term matches a case whose normalized title + text holds it verbatim; the words of
-  a phrase written with spaces may be separated by spaces or punctuation only;
-- a filter matches a value equal to it or containing it (normalized); a year filter the
-  year of the date; a title filter text in the title;
-- a date range compares ISO date prefixes (search/dates.py);
-- NOT is the complement within all cases, AND the intersection, OR the union.
+Semantics: search/matching.py (the differential test's oracle in tests/test_search_oracle.py
+states the same).
 """
 
 from __future__ import annotations
 
 import bisect
-import re
-import time
 
-from casebook.errors import QueryTimeout
-from search.analysis import normalize
 from search.fields import BY_NAME
+from search.matching import (
+    Deadline,
+    conjuncts,
+    facet_field,
+    fold_value,
+    leaf_patterns,
+    plain_needle,
+    text_parts,
+    text_pattern,
+)
 from search.querylang import And, DateRange, Filter, Not, Or, Text
 from search.snapshot import Snapshot
 
+__all__ = ["Deadline", "Evaluator", "conjuncts", "facet_field", "fold_value", "leaf_patterns", "plain_needle",
+           "text_parts", "text_pattern"]
 Node = object
-
-
-class Deadline:
-    """One time budget for every step of a request (parse, evaluation, ranking, facets,
-    suggestions, snippets, export)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.perf_counter() + seconds
-
-    def expired(self) -> bool:
-        return time.perf_counter() > self.end
-
-    def check(self) -> None:
-        if self.expired():
-            raise QueryTimeout(f"the query took more than {self.seconds:g} s", hint="use fewer terms or add a filter")
-
-
-def text_parts(value: str) -> list[str]:
-    """The runs of word characters of a normalized term (`_` separates, as punctuation)."""
-    return [p for p in re.split(r"[\s\W_]+", normalize(value)) if p]
-
-
-def fold_value(value: str) -> str:
-    """A filter value as compared: normalized, without whitespace."""
-    return "".join(normalize(value).split())
-
-
-def plain_needle(leaf: Text) -> str | None:
-    """The normalized term when it is one run of word characters (then `in` does the test)."""
-    parts = text_parts(leaf.value)
-    return parts[0] if len(parts) == 1 else None
-
-
-def text_pattern(leaf: Text) -> re.Pattern[str] | None:
-    """The exact-match test of a text term on normalized text. The parts of a phrase written
-    with spaces may be separated by spaces or punctuation in the text, nothing else."""
-    parts = text_parts(leaf.value)
-    if not parts:
-        return None
-    return re.compile(r"[\W_]*".join(re.escape(p) for p in parts))
-
-
-def leaf_patterns(leaves: list[Text]) -> list[re.Pattern[str]]:
-    return [p for p in (text_pattern(leaf) for leaf in leaves) if p]
-
-
-def conjuncts(node: Node | None) -> tuple[Node, ...]:
-    """The top-level AND clauses of a tree (nested ANDs flattened)."""
-    if node is None:
-        return ()
-    if isinstance(node, And):
-        return tuple(c for child in node.children for c in conjuncts(child))
-    return (node,)
-
-
-def facet_field(node: Node) -> str | None:
-    """The facet a top-level clause filters on (a date range counts as `year`), else None."""
-    if isinstance(node, Filter):
-        return node.field
-    if isinstance(node, DateRange):
-        return "year"
-    return None
 
 
 class Evaluator:
@@ -129,7 +69,7 @@ class Evaluator:
             return out
         raise TypeError(f"unknown query node {node!r}")
 
-    def _and(self, children: tuple) -> frozenset[int]:
+    def _and(self, children: tuple[Node, ...]) -> frozenset[int]:
         positive = [c for c in children if not isinstance(c, Not)]
         negative = [c.child for c in children if isinstance(c, Not)]
         result = self.snap.all if not positive else None

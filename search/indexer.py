@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -126,7 +127,7 @@ def write_gram_tables(folder: Path) -> None:
     remove_stale_tables(folder, live)
 
 
-def build_index(docs: list[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
+def build_index(docs: Iterable[IndexDoc], index_dir: Path, *, full: bool = False, procs: int = 0) -> BuildReport:
     """Bring the index up to date with `docs` (all the cases to serve). `procs`: analysing
     processes for a large fresh build (0: one per core, up to four)."""
     builder = IndexBuilder(index_dir, full=full, procs=procs)

@@ -13,16 +13,20 @@ import html
 import io
 import json
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from casebook.model import plain_text
 from casebook.safety import csv_cell, safe_url, strip_invisible
 from search.analysis import normalize
-from search.evaluate import Deadline, Evaluator, conjuncts, facet_field
 from search.fields import FACET_FIELDS, FILTERS
+from search.matching import Deadline, conjuncts, facet_field
 from search.querylang import And, Text
-from search.snapshot import Snapshot
+
+if TYPE_CHECKING:   # only the Whoosh engine's functions below take them; the rest is backend-neutral
+    from search.evaluate import Evaluator
+    from search.snapshot import Snapshot
 
 FACET_VALUES = 50   # the most frequent values of each facet (all years); the page shows 12
 SNIPPET_CHARS = 120

@@ -12,11 +12,12 @@ import heapq
 
 import numpy as np
 
-from search.evaluate import Deadline, leaf_patterns
+from search.matching import Deadline, leaf_patterns
 from search.querylang import Text
+from search.request import SORTS
 from search.snapshot import Snapshot
 
-SORTS = ("relevance", "date", "date_asc")
+__all__ = ["SORTS", "rank"]
 FRAGMENT_COUNTING_LIMIT = 2000   # above this many fragment-only matches, order them by date
 
 

@@ -9,15 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+if TYPE_CHECKING:
+    from whoosh.fields import Schema
+
+    from casebook.model import Case
 
 SCHEMA_VERSION = 7
 
 
 def build_schema() -> Schema:
-    from search.analysis import word_analyzer  # the segmenter loads only where an index is built
+    # Whoosh and the segmenter load only where an index is built or read, not in the build
+    # process that makes the documents, nor in another backend.
+    from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+    from search.tokenizer import word_analyzer
 
     return Schema(
         slug=ID(stored=True, unique=True),
@@ -64,6 +72,32 @@ class IndexDoc:
     summary: str = ""
     text: str = ""                 # the body as plain text
 
+    @classmethod
+    def from_case(cls, case: Case, *, path: str, url: str) -> IndexDoc:
+        """The one way to make an index document: from a parsed case (its Markdown body made
+        plain text by `search.mdtext`, never through rendered HTML). `path` is the case file
+        relative to the content folder, `url` the case page's site-relative URL."""
+        from search.mdtext import markdown_text
+
+        return cls(slug=case.slug, path=path, url=url, title=_text(case.title), date=_text(case.date),
+                   category=_text(case.category), tags=_texts(case.tags), banks=_texts(case.banks),
+                   programs=_texts(case.programs), province=_text(case.province), city=_text(case.city),
+                   district=_text(case.district), source=_text(case.source), via=_text(case.via),
+                   summary=_text(case.summary), text=markdown_text(case.body))
+
+    def to_record(self) -> dict[str, Any]:
+        """The document as JSON-ready data (what the index stores, and what IndexJob sends)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> IndexDoc:
+        """A document back from `to_record` (not a constructor of new documents: see
+        `from_case`); unknown keys are refused, so a record of another schema fails loudly."""
+        unknown = set(record) - _FIELD_NAMES
+        if unknown:
+            raise ValueError(f"an index document has no field {sorted(unknown)[0]!r}")
+        return cls(**record)
+
     @property
     def year(self) -> int:
         return int(self.date[:4]) if self.date[:4].isdigit() else 0
@@ -88,6 +122,17 @@ class IndexDoc:
             "banks": ",".join(self.banks), "tags": ",".join(self.tags), "programs": ",".join(self.programs),
             "record": asdict(self),
         }
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(IndexDoc))
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _texts(values: list[str] | None) -> list[str]:
+    return [str(v) for v in values or [] if v is not None and str(v)]
 
 
 @dataclass

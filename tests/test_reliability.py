@@ -4,6 +4,7 @@ under query load, and a soak of mixed and hostile queries."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -164,7 +165,8 @@ def test_index_rebuilt_under_query_load_fails_no_request(live_server):
     from search.schema import IndexDoc
 
     for round_number in range(4):
-        build_index([IndexDoc(**{**r, "text": r["text"] + f" 第{round_number}轮"}) for r in docs], index)
+        build_index([dataclasses.replace(IndexDoc.from_record(r), text=r["text"] + f" 第{round_number}轮")
+                     for r in docs], index)
         time.sleep(0.8)
     for thread in threads:
         thread.join()

@@ -347,15 +347,17 @@ def test_export_cells_and_urls_are_neutralised(tmp_path):
     import io
     import json
 
+    from casebook.model import Case
     from search.indexer import build_index
     from search.query import SearchEngine, SearchRequest
     from search.schema import IndexDoc
 
-    docs = [IndexDoc(slug="formula", path="cases/formula.md", url="javascript:alert(1)",
-                     title="=cmd|' /C calc'!A0 社区银行", date="2023-05-01", banks=["+建行"], tags=["@标签"],
-                     source="-来源", via="javascript:alert(2)", summary="\t摘要", text="社区银行的服务。"),
-            IndexDoc(slug="plain", path="cases/plain.md", url="/cases/plain/", title="社区银行网点",
-                     date="2022-01-01", text="银行网点进社区。")]
+    docs = [IndexDoc.from_case(Case(slug="formula", title="=cmd|' /C calc'!A0 社区银行", date="2023-05-01",
+                                    banks=["+建行"], tags=["@标签"], source="-来源", via="javascript:alert(2)",
+                                    summary="\t摘要", body="社区银行的服务。"),
+                               path="cases/formula.md", url="javascript:alert(1)"),
+            IndexDoc.from_case(Case(slug="plain", title="社区银行网点", date="2022-01-01", body="银行网点进社区。"),
+                               path="cases/plain.md", url="/cases/plain/")]
     build_index(docs, tmp_path / "index", procs=1)
     engine = SearchEngine(tmp_path / "index")
     body, _media = engine.export(SearchRequest(q="社区银行"), "csv")
@@ -372,13 +374,14 @@ def test_export_cells_and_urls_are_neutralised(tmp_path):
 
 
 def test_snippet_fallback_shows_text_not_escaped_markup(tmp_path):
+    from casebook.model import Case
     from search.indexer import build_index
     from search.query import SearchEngine, SearchRequest
     from search.schema import IndexDoc
 
-    docs = [IndexDoc(slug="s", path="cases/s.md", url="/cases/s/", title="网格员走进社区", date="2023-05-01",
-                     banks=["成都农商银行"], summary="<p>网格员 &amp; <b>银行</b>服务[详情](/cases/s/)</p>",
-                     text="正文里没有标题里的那个词。")]
+    docs = [IndexDoc.from_case(Case(slug="s", title="网格员走进社区", date="2023-05-01", banks=["成都农商银行"],
+                                    summary="<p>网格员 &amp; <b>银行</b>服务[详情](/cases/s/)</p>",
+                                    body="正文里没有标题里的那个词。"), path="cases/s.md", url="/cases/s/")]
     build_index(docs, tmp_path / "index", procs=1)
     engine = SearchEngine(tmp_path / "index")
     for q in ("网格员走进", "bank:成都农商银行"):
