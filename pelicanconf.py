@@ -31,7 +31,7 @@ IGNORE_FILES = ["**/.*", "*.fresh"]
 OUTPUT_PATH = "output"
 THEME = str(ROOT / "theme")
 PLUGIN_PATHS: list[str] = []   # the plugins are the importable package plugins/ of this repo
-PLUGINS = ["plugins.casebook_reader", "plugins.casebook_site", "plugins.casebook_search", "pelican.plugins.sitemap",
+PLUGINS = ["plugins.casebook_reader", "plugins.casebook_site", "pelican.plugins.sitemap",
            "plugins.casebook_render_cache"]
 
 TIMEZONE = "Asia/Shanghai"

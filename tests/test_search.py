@@ -238,17 +238,3 @@ def test_a_failed_streamed_build_leaves_nothing_behind(tmp_path):
     assert not list((tmp_path / "index").glob(".building-*"))
     assert not [p for p in __import__("multiprocessing").active_children() if p.is_alive()]
 
-
-def test_the_index_process_sizes_its_writer_from_the_case_files(tmp_path, seed_content):
-    """One analysing process beside a small build, one per core from ONE_WRITER_BELOW files."""
-    from types import SimpleNamespace
-
-    from plugins.casebook_search.indexing import ONE_WRITER_BELOW, _case_files
-
-    content = tmp_path / "content"
-    shutil.copytree(seed_content, content)
-    generator = SimpleNamespace(path=str(content), settings={"ARTICLE_PATHS": ["cases"]},
-                                readers=SimpleNamespace(extensions=["md", "markdown"]))
-    cases = len(list((content / "cases").glob("*.md")))
-    (content / "cases" / "notes.txt").write_text("not a case", encoding="utf-8")
-    assert cases and _case_files(generator) == cases < ONE_WRITER_BELOW

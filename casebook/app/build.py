@@ -21,11 +21,12 @@ BuildResult = BuildSession   # what `build_site` returns, under its older name
 
 
 def build_site(content: Path, output: Path, index: Path | None, *, preview: bool = True, strict: bool = False,
-               settings_file: Path | None = None, data_dir: Path | None = None,
+               settings_file: Path | None = None, data_dir: Path | None = None, backend: str | None = None,
                overrides: dict | None = None) -> BuildSession:
     """Build the site of `content` into `output` (and the search index into `index`, unless
     None) and return the session. `overrides` are Pelican settings over the settings file's
-    (e.g. THEME); `data_dir` is the data folder (default scraper/data)."""
+    (e.g. THEME); `data_dir` is the data folder (default scraper/data); `backend` the search
+    backend ("module:Class"; default: the search_backend setting, CASEBOOK_SEARCH_BACKEND)."""
     from pelican import Pelican
     from pelican.settings import read_settings
 
@@ -35,8 +36,12 @@ def build_site(content: Path, output: Path, index: Path | None, *, preview: bool
                             hint="run `casebook ingest` first or pass --content")
     data = load_data(Path(data_dir).resolve() if data_dir else None)
     cache = output / CACHE_FOLDER
+    if backend is None:
+        from casebook.settings import load
+
+        backend = load().search_backend
     session = BuildSession(content, output, Path(index).resolve() if index else None, data, preview=preview,
-                           strict=strict, cache=cache)
+                           strict=strict, cache=cache, backend=backend)
     override = {
         "PATH": str(content), "OUTPUT_PATH": str(output), "CASEBOOK_INDEX_DIR": str(session.index or ""),
         "CASEBOOK_DATA_DIR": str(data.directory),
@@ -58,6 +63,7 @@ def build_site(content: Path, output: Path, index: Path | None, *, preview: bool
     pelican = Pelican(settings)
     _quiet_pelican()
     try:
+        session.start_index()
         pelican.run()
     finally:
         session.end_indexing()   # a build that failed midway leaves no index process behind

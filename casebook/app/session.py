@@ -28,10 +28,13 @@ from casebook.settings import ROOT
 
 if TYPE_CHECKING:
     from plugins.casebook_render_cache import RenderRecord
+    from search.schema import BuildReport, IndexDoc
+    from search.update import IndexJob
 
 SESSION_KEY = "CASEBOOK_SESSION"     # the Pelican setting that carries the session
 CACHE_FOLDER = ".casebook"           # inside the output folder
 SLUG_MEMO = "slugs.json"
+INDEX_RECORD = "index.json"          # what the index holds after this output's last build
 
 
 class SlugMemo:
@@ -87,8 +90,10 @@ class BuildSession:
     failed: list[str] = field(default_factory=list)       # case files skipped, each with file:line and reason
     dropped: list[str] = field(default_factory=list)      # values left out of published cases (unsafe URLs)
     facets: dict[str, Any] = field(default_factory=dict)  # the templates' `casebook`: banks, regions, programmes, years
-    index_report: object | None = None
-    index_job: Any = None                # the index process of this build while it runs
+    index_report: BuildReport | None = None
+    index_job: IndexJob | None = None    # the index process of this build while it runs
+    backend: str = ""                    # CASEBOOK_SEARCH_BACKEND ("module:Class"), "" for Whoosh
+    _index_key: str = ""                 # the digest of the documents submitted
     articles: int = 0
     drafts: int = 0
     _slugs: SlugMemo | None = None
@@ -167,11 +172,85 @@ class BuildSession:
             digest.update(file.read_bytes())
         return digest.hexdigest()
 
+    # --- the search index ------------------------------------------------------------------
+
+    def start_index(self) -> None:
+        """Start the index process now, so that it loads the backend and its segmenter while
+        Pelican reads. Only when the last build of this output left no usable index record:
+        otherwise the documents decide, once read, whether a process is needed at all."""
+        if self.index is not None and self.index_job is None and self._index_record() is None:
+            self._start_job()
+
+    def index_documents(self, articles: list) -> list[IndexDoc]:  # type: ignore[type-arg]
+        """The published cases as index documents, made from the cases the reader parsed."""
+        from search.schema import IndexDoc
+
+        root, docs = str(self.content).rstrip("/") + "/", []
+        for article in articles:
+            case = self.cases.get(article.source_path)
+            if case is not None:
+                path = article.source_path.removeprefix(root)
+                docs.append(IndexDoc.from_case(case, path=path, url="/" + article.url))
+        return docs
+
+    def submit_index(self, articles: list) -> None:  # type: ignore[type-arg]
+        """Once Pelican's articles are final: the index is to hold exactly these. When neither
+        they nor the index changed since this output's last build, no process starts."""
+        from search.schema import BuildReport
+
+        if self.index is None:
+            return
+        docs = self.index_documents(articles)
+        self._index_key = _digest(self.backend, self.data_digest(), *(doc.content_hash() for doc in docs))
+        record = self._index_record()
+        if self.index_job is None and record is not None and record["key"] == self._index_key:
+            self.index_report = BuildReport(generation=record["generation"], added=0, updated=0, removed=0,
+                                            unchanged=len(docs), rebuilt=False,
+                                            reason="nothing changed since the last build")
+            return
+        if self.index_job is None:
+            self._start_job()
+        assert self.index_job is not None
+        self.index_job.submit(docs)
+
+    def wait_index(self) -> None:
+        """The end of the build: the index process's report (SearchError when it failed;
+        the previous generation still serves), and the record for the next build."""
+        job, self.index_job = self.index_job, None
+        if job is None:
+            return
+        if not self._index_key:    # no articles generator ran: an index of no cases
+            self.index_job = job
+            self.submit_index([])
+            job, self.index_job = self.index_job, None
+            assert job is not None
+        self.index_report = job.wait()
+        if self.cache is not None and self.index is not None:
+            write_cache(self.cache / INDEX_RECORD, str(self.index),
+                        {"key": self._index_key, "generation": self.index_report.generation,
+                         "stamp": _folder_stamp(self.index)})
+
     def end_indexing(self) -> None:
-        """End an index process that a failed build left running; its half-built index goes."""
+        """End an index process that a failed build left running; the serving index stays."""
         job, self.index_job = self.index_job, None
         if job is not None:
             job.abort()
+
+    def _start_job(self) -> None:
+        from search.update import IndexJob
+
+        assert self.index is not None
+        self.index_job = IndexJob.start(self.index, backend=self.backend or None, data_dir=self.data.directory)
+
+    def _index_record(self) -> dict | None:
+        """The index record of this output's last build, if the index folder is still the one
+        it describes (not replaced, not updated by another build since)."""
+        if self.cache is None or self.index is None:
+            return None
+        record = read_cache(self.cache / INDEX_RECORD, str(self.index))
+        if not isinstance(record, dict) or record.get("stamp") != _folder_stamp(self.index):
+            return None
+        return record
 
     def finish(self) -> None:
         """After Pelican ran: the counts, then the strict rule."""
@@ -189,6 +268,20 @@ def session_of(settings: dict) -> BuildSession:
         raise CasebookError("Pelican runs without a Casebook build session",
                             hint="build with `casebook build`, or keep plugins.casebook_reader in PLUGINS")
     return session
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _folder_stamp(folder: Path) -> list[int] | None:
+    """Which folder this is and when its entries last changed (a new index generation
+    changes them, whatever the backend)."""
+    try:
+        stat = folder.stat()
+    except OSError:
+        return None
+    return [stat.st_dev, stat.st_ino, stat.st_mtime_ns]
 
 
 def _count(folder: Path) -> int:

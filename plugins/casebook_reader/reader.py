@@ -268,8 +268,20 @@ def record_cases(generator) -> None:  # type: ignore[no-untyped-def]
                 session.drop(message)
 
 
+def index_articles(generator) -> None:  # type: ignore[no-untyped-def]
+    """The articles are final (drafts, hidden and broken cases are not among them): the
+    session sends them to the index process, which works while Pelican renders."""
+    record_cases(generator)
+    session_of(generator.settings).submit_index(list(generator.articles))
+
+
+def wait_for_index(pelican) -> None:  # type: ignore[no-untyped-def]
+    session_of(pelican.settings).wait_index()
+
+
 def register() -> None:
     signals.initialized.connect(open_session)
     signals.readers_init.connect(add_reader)
-    signals.article_generator_finalized.connect(record_cases)
+    signals.article_generator_finalized.connect(index_articles)
     signals.page_generator_finalized.connect(record_cases)
+    signals.finalized.connect(wait_for_index)
