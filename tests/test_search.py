@@ -149,7 +149,6 @@ def test_any_run_of_chinese_characters_finds_its_case(engine, data):
 
 
 def test_incremental_and_atomic_index_updates(tmp_path, seed_content):
-    import shutil
 
     from casebook.app.build import build_site
     from search.indexer import current_generation
@@ -171,7 +170,6 @@ def test_incremental_and_atomic_index_updates(tmp_path, seed_content):
 
 
 def test_cached_answers_follow_a_new_generation(tmp_path, seed_content):
-    import shutil
     import time
 
     from casebook.app.build import build_site

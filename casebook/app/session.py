@@ -49,7 +49,8 @@ class SlugMemo:
 
         self.path = cache / SLUG_MEMO if cache else None
         self.version = f"{version('pypinyin')}:{json.dumps(DEFAULT_CONFIG['SLUG_REGEX_SUBSTITUTIONS'])}"
-        self.slugs: dict[str, str] = read_cache(self.path, self.version) or {}  # type: ignore[assignment]
+        kept = read_cache(self.path, self.version)
+        self.slugs: dict[str, str] = kept if isinstance(kept, dict) else {}
         self.changed = False
 
     def save(self) -> None:
@@ -181,7 +182,7 @@ class BuildSession:
         if self.index is not None and self.index_job is None and self._index_record() is None:
             self._start_job()
 
-    def index_documents(self, articles: list) -> list[IndexDoc]:  # type: ignore[type-arg]
+    def index_documents(self, articles: list) -> list[IndexDoc]:
         """The published cases as index documents, made from the cases the reader parsed."""
         from search.schema import IndexDoc
 
@@ -193,7 +194,7 @@ class BuildSession:
                 docs.append(IndexDoc.from_case(case, path=path, url="/" + article.url))
         return docs
 
-    def submit_index(self, articles: list) -> None:  # type: ignore[type-arg]
+    def submit_index(self, articles: list) -> None:
         """Once Pelican's articles are final: the index is to hold exactly these. When neither
         they nor the index changed since this output's last build, no process starts."""
         from search.schema import BuildReport

@@ -39,7 +39,7 @@ class CaseReader(YAMLMetadataReader):
     enabled = True
     file_extensions: ClassVar[list[str]] = ["md", "markdown"]
 
-    def read(self, source_path: str):  # type: ignore[override]
+    def read(self, source_path: str) -> tuple[str, dict]:
         """The case's HTML and Pelican metadata; the metadata also carries the parsed `Case`
         (`casebook_case`) and the values left out (`casebook_dropped`), so the session gets
         them whether the file was read now or served from Pelican's reader cache."""
@@ -52,7 +52,7 @@ class CaseReader(YAMLMetadataReader):
             session.fail(str(exc))
             raise
 
-    def _read(self, source_path: str, session: BuildSession):  # type: ignore[no-untyped-def]
+    def _read(self, source_path: str, session: BuildSession) -> tuple[str, dict]:
         data = session.data
         text = self._text(source_path, rules_of(data).max_file_bytes, session)
         problems, meta = check_text(text, source_path, data)
@@ -81,8 +81,9 @@ class CaseReader(YAMLMetadataReader):
             for name in self.settings.get("FORMATTED_FIELDS", []):
                 if isinstance(metadata.get(name), str):
                     metadata[name] = self._safe_html(metadata[name])
-            body = split_front_matter(text)[1]  # type: ignore[index]
-            self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
+            parts = split_front_matter(text)
+            body = parts[1] if parts else ""   # check_text parsed it: the front matter is there
+            self._md.Meta = {k: [str(v)] for k, v in meta.items()}
             # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
             content = self._safe_html(self._md.reset().convert(strip_invisible(body)))
         iso = normalize_date(meta.get("date"))
@@ -189,7 +190,7 @@ def render_budget(seconds: float, source_path: str) -> Iterator[None]:
         yield
         return
 
-    def expire(signum, frame) -> None:  # type: ignore[no-untyped-def]
+    def expire(_signum: int, _frame: object) -> None:
         raise RenderTimeout(f"rendering took longer than {seconds:g} s", source=source_path, line=1,
                             hint="split long paragraphs and remove runs of Markdown symbols")
 
@@ -229,7 +230,7 @@ def display_date(iso: str) -> str:
     return f"{parts[0]}年{int(parts[1])}月{int(parts[2])}日"
 
 
-def add_reader(readers) -> None:  # type: ignore[no-untyped-def]
+def add_reader(readers) -> None:
     """Case files are read by CaseReader alone. Pelican's other readers (.html, .htm, .rst,
     .mkd, .mdown) would publish a file's raw HTML and obey its metadata (save_as, template)
     unchecked, so they are removed: such a file in content/ is not read at all."""
@@ -240,7 +241,7 @@ def add_reader(readers) -> None:  # type: ignore[no-untyped-def]
         readers.reader_classes[extension] = CaseReader
 
 
-def open_session(pelican) -> None:  # type: ignore[no-untyped-def]
+def open_session(pelican) -> None:
     """A Pelican run that `casebook build` did not start (`pelican -s pelicanconf.py`) gets
     its session here; then the settings that come from the data files: category and tag
     slugs from the taxonomy, the search page's fields."""
@@ -256,7 +257,7 @@ def open_session(pelican) -> None:  # type: ignore[no-untyped-def]
         settings["SEARCH_FIELDS"] = client_table()
 
 
-def record_cases(generator) -> None:  # type: ignore[no-untyped-def]
+def record_cases(generator) -> None:
     """The cases and pages Pelican kept (read now or from its cache), recorded in the session."""
     session = session_of(generator.settings)
     for name in ("articles", "drafts", "hidden_articles", "pages", "hidden_pages", "draft_pages"):
@@ -268,14 +269,14 @@ def record_cases(generator) -> None:  # type: ignore[no-untyped-def]
                 session.drop(message)
 
 
-def index_articles(generator) -> None:  # type: ignore[no-untyped-def]
+def index_articles(generator) -> None:
     """The articles are final (drafts, hidden and broken cases are not among them): the
     session sends them to the index process, which works while Pelican renders."""
     record_cases(generator)
     session_of(generator.settings).submit_index(list(generator.articles))
 
 
-def wait_for_index(pelican) -> None:  # type: ignore[no-untyped-def]
+def wait_for_index(pelican) -> None:
     session_of(pelican.settings).wait_index()
 
 

@@ -241,7 +241,7 @@ class RenderCacheWriter(Writer):
     """Pelican's writer, which leaves a page alone when the session's record says the file on
     disk already is what it would render (public `write_file` and `write_feed` only)."""
 
-    def write_file(self, name: str, template: Any, context: dict, relative_urls: bool = False,  # type: ignore[override]
+    def write_file(self, name: str, template: Any, context: dict, relative_urls: bool = False,
                    paginated: dict | None = None, template_name: str | None = None, override_output: bool = False,
                    url: str | None = None, **kwargs: Any) -> None:
         if not name:
@@ -296,7 +296,7 @@ class RenderCacheWriter(Writer):
         local.update(kwargs)
         return local
 
-    def write_feed(self, elements, context, path=None, url=None, feed_type="atom", override_output=False,  # type: ignore[no-untyped-def]
+    def write_feed(self, elements, context, path=None, url=None, feed_type="atom", override_output=False,
                    feed_title=None):
         """A feed whose cases, settings and site did not change since the last build is the
         file already on disk: not generated again."""
@@ -312,11 +312,11 @@ class RenderCacheWriter(Writer):
                                   override_output=override_output, feed_title=feed_title)
 
 
-def get_writer(pelican) -> type:  # type: ignore[no-untyped-def]
+def get_writer(_pelican: object) -> type:
     return RenderCacheWriter
 
 
-def save_record(pelican) -> None:  # type: ignore[no-untyped-def]
+def save_record(pelican) -> None:
     """The build finished: the session deletes what the last build wrote and this one did not
     (when the settings want a clean output folder, see casebook/app/build.py) and keeps
     the record."""

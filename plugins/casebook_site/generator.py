@@ -109,7 +109,7 @@ class CasebookSiteGenerator(Generator):
 
     # --- context ------------------------------------------------------------------------
 
-    def _facet(self, prefix: str, names_of, slug_of=None) -> dict[str, FacetValue]:  # type: ignore[no-untyped-def]
+    def _facet(self, prefix: str, names_of, slug_of=None) -> dict[str, FacetValue]:
         values: dict[str, FacetValue] = {}
         taken: set[str] = set()
         slug_of = slug_of or self._slug
@@ -172,7 +172,7 @@ class CasebookSiteGenerator(Generator):
             "total": len(articles),
         }
 
-    def _related_all(self, articles: list) -> None:  # type: ignore[type-arg]
+    def _related_all(self, articles: list) -> None:
         """Up to five related cases for each case (see `related_numbers`). They depend only on
         each case's banks, province and category and on the order of the cases, so a build
         whose cases have the same ones as the last build's reuses its answer
@@ -181,16 +181,16 @@ class CasebookSiteGenerator(Generator):
             [[a.metadata.get("banks") or [], a.metadata.get("province") or "", str(a.category)] for a in articles],
             ensure_ascii=False).encode(), digest_size=16).hexdigest()
         cache = self.session.cache / RELATED if self.session.cache else None
-        numbers = read_cache(cache, key)
-        if numbers is None:
-            numbers = related_numbers(articles)
+        kept = read_cache(cache, key)
+        numbers: list[list[int]] = kept if isinstance(kept, list) else related_numbers(articles)
+        if kept is None:
             write_cache(cache, key, numbers)
         for article, related in zip(articles, numbers, strict=True):
             article.related_cases = [articles[other] for other in related]
 
     # --- output -------------------------------------------------------------------------
 
-    def generate_output(self, writer) -> None:  # type: ignore[no-untyped-def]
+    def generate_output(self, writer) -> None:
         site = self.context["casebook"]
         self._write_facet_pages(writer, "banks", "银行", site["banks"])
         self._write_facet_pages(writer, "programs", "项目品牌", site["programs"])
@@ -199,9 +199,9 @@ class CasebookSiteGenerator(Generator):
             for city in province.children:
                 self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
         self._write_year_pages(writer)
-        self._write_datasets(writer)
+        self._write_datasets()
 
-    def _write_year_pages(self, writer) -> None:  # type: ignore[no-untyped-def]
+    def _write_year_pages(self, writer) -> None:
         """A page per year, as Pelican's own year archives would be (same template and page
         variables). Pelican's are off (YEAR_ARCHIVE_SAVE_AS is empty): they pick each year's
         cases by scanning every case against a list of that year's, seconds at 10,000 cases."""
@@ -220,20 +220,20 @@ class CasebookSiteGenerator(Generator):
                               template_name="period_archives", blog=True, url=url_pattern.format(year=year),
                               all_articles=articles)
 
-    def _write_facet_pages(self, writer, kind: str, label: str, values: dict) -> None:  # type: ignore[no-untyped-def]
+    def _write_facet_pages(self, writer, kind: str, label: str, values: dict) -> None:
         writer.write_file(f"{kind}/index.html", self.get_template("facets"), self.context,
                           relative_urls=self.settings.get("RELATIVE_URLS", False), facet_kind=kind,
                           facet_label=label, facet_values=list(values.values()), url=f"{kind}/")
         for value in values.values():
             self._write_list(writer, value, value.name, label)
 
-    def _write_list(self, writer, value: FacetValue, heading: str, label: str, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def _write_list(self, writer, value: FacetValue, heading: str, label: str, parent=None) -> None:
         writer.write_file(value.url + "index.html", self.get_template("facet"), self.context,
                           relative_urls=self.settings.get("RELATIVE_URLS", False),
                           paginated={"articles": value.articles}, template_name="facet",
                           url=value.url, facet=value, facet_heading=heading, facet_label=label, facet_parent=parent)
 
-    def _write_datasets(self, writer) -> None:  # type: ignore[no-untyped-def]
+    def _write_datasets(self) -> None:
         """data/cases.json and data/cases.csv: every published case's fields, for researchers.
         They derive from the cases' metadata alone, so the session's render record keeps last
         build's files when no metadata changed (`write_derived`)."""
@@ -262,7 +262,7 @@ class CasebookSiteGenerator(Generator):
             self.session.render.write_derived(name, self.context, self.settings, produce)
 
     @staticmethod
-    def _dataset_row(article) -> dict:  # type: ignore[no-untyped-def]
+    def _dataset_row(article) -> dict:
         meta = article.metadata
         row = {name: meta.get(name) for name in FIELD_ORDER}
         row.update({"title": article.title, "slug": article.slug, "date": meta.get("date_iso"),
@@ -297,7 +297,7 @@ def _safe_row(row: dict) -> dict:
     return row
 
 
-def related_numbers(articles: list) -> list[list[int]]:  # type: ignore[type-arg]
+def related_numbers(articles: list) -> list[list[int]]:
     """For each case, the positions of up to five related cases: shared banks count 3, the
     same province 2, the same category 1. Candidates come from inverted lists, so the work
     grows with the overlaps, not with the square of the collection."""
@@ -331,7 +331,7 @@ def striptags(html: str) -> str:
     return Markup(html).striptags()
 
 
-def province_map(provinces: dict[str, FacetValue], data) -> str:  # type: ignore[no-untyped-def]
+def province_map(provinces: dict[str, FacetValue], data) -> str:
     """Every province as a dot at its capital's coordinates, sized and labelled by its case
     count: an equirectangular projection of China drawn at build time."""
     width, height = 640, 480
@@ -366,14 +366,14 @@ def province_map(provinces: dict[str, FacetValue], data) -> str:  # type: ignore
     return "".join(parts)
 
 
-def freeze_for_templates(article) -> None:  # type: ignore[no-untyped-def]
+def freeze_for_templates(article) -> None:
     """What templates ask of a case many times, computed once: its summary as plain text
     (`summary_text`), which lists and meta tags show. (Its URL and file name are fixed by
     the reader's `url` and `save_as` metadata.)"""
     article.summary_text = striptags(article.summary or "")
 
 
-def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
+def get_generators(_pelican: object) -> type:
     return CasebookSiteGenerator
 
 

@@ -46,11 +46,11 @@ class SortedFiles(set):
     """A set of paths that iterates in path order: Pelican reads the files in this order, so
     which of two cases with one slug comes first (and is kept) never depends on hashing."""
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(sorted(set.__iter__(self)))
 
 
-def get_files(self, paths, exclude=None, extensions=None) -> set[str]:  # type: ignore[no-untyped-def]
+def get_files(self, paths, exclude=None, extensions=None) -> set[str]:
     """Pelican's Generator.get_files, with links leaving the content folder (and link loops)
     refused. Same arguments, same answer for a folder without such links."""
     if isinstance(paths, str):
@@ -99,11 +99,11 @@ def get_files(self, paths, exclude=None, extensions=None) -> set[str]:  # type: 
     return files
 
 
-def guard_listing(generator) -> None:  # type: ignore[no-untyped-def]
+def guard_listing(generator) -> None:
     generator.get_files = MethodType(get_files, generator)
 
 
-def drop_outside_static(generator) -> None:  # type: ignore[no-untyped-def]
+def drop_outside_static(generator) -> None:
     """Static files (found, or linked from a body with {static}/{attach}) must lie inside
     the content folder; the theme's own files are copied separately."""
     from casebook.check import field_rules
@@ -123,7 +123,7 @@ def drop_outside_static(generator) -> None:  # type: ignore[no-untyped-def]
     generator.staticfiles[:] = kept
 
 
-def _unique(settings: dict, contents: list, kind: str) -> list:  # type: ignore[type-arg]
+def _unique(settings: dict, contents: list, kind: str) -> list:
     """The contents of `kind` with one file per output path: the first by source path wins."""
     owners: dict[str, str] = {}
     kept = []
@@ -139,13 +139,13 @@ def _unique(settings: dict, contents: list, kind: str) -> list:  # type: ignore[
     return sorted(kept, key=lambda c: order[id(c)])
 
 
-def drop_duplicate_articles(generator) -> None:  # type: ignore[no-untyped-def]
+def drop_duplicate_articles(generator) -> None:
     for name in ("articles", "drafts", "hidden_articles"):
         if hasattr(generator, name):
             setattr(generator, name, _unique(generator.settings, getattr(generator, name), "the case"))
 
 
-def drop_duplicate_pages(generator) -> None:  # type: ignore[no-untyped-def]
+def drop_duplicate_pages(generator) -> None:
     for name in ("pages", "hidden_pages", "draft_pages"):
         if hasattr(generator, name):
             unique = _unique(generator.settings, getattr(generator, name), "the page")
@@ -153,7 +153,7 @@ def drop_duplicate_pages(generator) -> None:  # type: ignore[no-untyped-def]
             generator.context[name] = unique
 
 
-def register_guards(signals) -> None:  # type: ignore[no-untyped-def]
+def register_guards(signals) -> None:
     for init in (signals.article_generator_init, signals.page_generator_init, signals.static_generator_init):
         init.connect(guard_listing)
     signals.static_generator_finalized.connect(drop_outside_static)
