@@ -124,7 +124,8 @@ class CaseReader(YAMLMetadataReader):
         problem = None
         try:
             if leaves(Path(source_path), Path(root)):
-                problem = f"links to {os.path.realpath(source_path)}, outside the content folder"
+                problem = (f"symbolic link to {os.path.realpath(source_path)}, outside the content folder — "
+                           "not published (copy the file into content/ instead)")
             elif not os.path.isfile(source_path):   # a FIFO or device would block the read forever
                 problem = "not a regular file"
             elif os.path.getsize(source_path) > limit:
