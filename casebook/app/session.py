@@ -83,23 +83,23 @@ class BuildSession:
     content: Path
     output: Path
     index: Path | None
-    data: Data
+    data: Data = field(repr=False)
     preview: bool = True
     strict: bool = False
     cache: Path | None = None            # OUTPUT/.casebook, or None: nothing kept between builds
-    cases: dict[str, Case] = field(default_factory=dict)   # source path -> the case as the reader parsed it
+    cases: dict[str, Case] = field(default_factory=dict, repr=False)   # source path -> the case as the reader parsed it
     failed: list[str] = field(default_factory=list)       # case files skipped, each with file:line and reason
     dropped: list[str] = field(default_factory=list)      # values left out of published cases (unsafe URLs)
-    facets: dict[str, Any] = field(default_factory=dict)  # the templates' `casebook`: banks, regions, programmes, years
+    facets: dict[str, Any] = field(default_factory=dict, repr=False)  # the templates' `casebook`: banks, regions, programmes, years
     index_report: BuildReport | None = None
-    index_job: IndexJob | None = None    # the index process of this build while it runs
+    index_job: IndexJob | None = field(default=None, repr=False)   # the index process of this build while it runs
     backend: str = ""                    # CASEBOOK_SEARCH_BACKEND ("module:Class"), "" for Whoosh
-    _index_key: str = ""                 # the digest of the documents submitted
+    _index_key: str = field(default="", repr=False)   # the digest of the documents submitted
     articles: int = 0
     drafts: int = 0
-    _slugs: SlugMemo | None = None
-    _shipped: dict | None = None
-    _render: RenderRecord | None = None
+    _slugs: SlugMemo | None = field(default=None, repr=False)
+    _shipped: dict | None = field(default=None, repr=False)
+    _render: RenderRecord | None = field(default=None, repr=False)
 
     @classmethod
     def of_pelican_settings(cls, settings: dict) -> BuildSession:
@@ -289,8 +289,10 @@ def _count(folder: Path) -> int:
     return sum(1 for _ in folder.glob("*/index.html")) if folder.is_dir() else 0
 
 
-# The source files whose change may change any output file.
-SOURCES = ("pelicanconf.py", "theme", "plugins", "casebook/model.py", "casebook/app/session.py")
+# The source files whose change may change any output file: the configuration, the theme,
+# the plugins, and the rules a case is read by (the reader's HTML is made by these).
+SOURCES = ("pelicanconf.py", "theme", "plugins", "casebook/model.py", "casebook/app/session.py", "casebook/check.py",
+           "casebook/safety.py", "scraper/sanitize.py")
 
 
 def sources_digest(theme: Path | None = None) -> str:

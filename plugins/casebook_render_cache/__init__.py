@@ -110,6 +110,14 @@ def site_digest(context: dict, settings: dict) -> str:
                    json.dumps(metadata, ensure_ascii=False))
 
 
+def _body_of(content: Content) -> str:
+    """What decides a case's HTML: its Markdown body, as the reader parsed it into the session's
+    `Case` (the rest — settings, reader, sanitizer, data files — is in the site's digest).
+    Content not read by the case reader: its HTML."""
+    case = content.metadata.get("casebook_case")
+    return case.body if case is not None else content.content or ""
+
+
 class _Fingerprints:
     """Per page variable, a digest; memoized by object identity (the same lists and cases
     recur on thousands of pages of one build)."""
@@ -132,7 +140,7 @@ class _Fingerprints:
         key = (id(content), None)
         known = self._memo.get(key)
         if known is None:
-            known = _digest(f"{content.source_path}", content._content or "")
+            known = _digest(f"{content.source_path}", _body_of(content))
             self._memo[key] = known
             self._keep.append(content)
         return known
@@ -145,7 +153,7 @@ class _Fingerprints:
             # A case page lists its related cases with their summaries (case_list.html); their
             # own related cases do not show, so one level (relations can be cycles).
             related = [self._body(other) for other in getattr(value, "related_cases", None) or []]
-            return _digest(identity, value._content or "", *related)
+            return _digest(identity, _body_of(value), *related)
         if isinstance(value, Page):
             return _digest("page", str(value.number), str(value.paginator.num_pages),
                            *(self.of(item, body=True) for item in value.object_list))
