@@ -23,18 +23,21 @@ from typing import TYPE_CHECKING, Any
 from casebook.data import Data, load_data
 from casebook.errors import CasebookError
 from casebook.files import atomic_write
-from casebook.model import Case
+from casebook.model import FIELD_ORDER, Case
 from casebook.settings import ROOT
 
 if TYPE_CHECKING:
     from plugins.casebook_render_cache import RenderRecord
-    from search.schema import BuildReport, IndexDoc
+    from search.schema import BuildReport
     from search.update import IndexJob
 
 SESSION_KEY = "CASEBOOK_SESSION"     # the Pelican setting that carries the session
 CACHE_FOLDER = ".casebook"           # inside the output folder
 SLUG_MEMO = "slugs.json"
 INDEX_RECORD = "index.json"          # what the index holds after this output's last build
+INDEX_DOCS = "index-docs.json"       # the index documents of the cases, by case
+# What makes a case's index document: when these change, every document is made again.
+INDEX_DOC_SOURCES = ("search/schema.py", "search/mdtext.py", "casebook/model.py")
 
 
 class SlugMemo:
@@ -182,37 +185,54 @@ class BuildSession:
         if self.index is not None and self.index_job is None and self._index_record() is None:
             self._start_job()
 
-    def index_documents(self, articles: list) -> list[IndexDoc]:
-        """The published cases as index documents, made from the cases the reader parsed."""
+    def index_documents(self, articles: list) -> list[tuple[str, dict]]:
+        """The published cases as index documents, made by `IndexDoc.from_case` from the cases
+        the reader parsed: (content hash, record) of each. A case unchanged since this
+        output's last build reuses its document (index-docs.json in the cache folder), so
+        a rebuild does not make 10,000 documents again for one edit."""
         from search.schema import IndexDoc
 
-        root, docs = str(self.content).rstrip("/") + "/", []
+        version = sources_digest_of(INDEX_DOC_SOURCES)
+        cache = self.cache / INDEX_DOCS if self.cache else None
+        kept = read_cache(cache, version)
+        known: dict = kept if isinstance(kept, dict) else {}
+        root, entries, fresh = str(self.content).rstrip("/") + "/", [], {}
         for article in articles:
             case = self.cases.get(article.source_path)
-            if case is not None:
-                path = article.source_path.removeprefix(root)
-                docs.append(IndexDoc.from_case(case, path=path, url="/" + article.url))
-        return docs
+            if case is None:
+                continue
+            path, url = article.source_path.removeprefix(root), "/" + article.url
+            key = _digest(path, url, json.dumps([getattr(case, name) for name in FIELD_ORDER] + [case.body],
+                                                ensure_ascii=False, default=str))
+            entry = known.get(key)
+            if entry is None:
+                doc = IndexDoc.from_case(case, path=path, url=url)
+                entry = [doc.content_hash(), doc.to_record()]
+            fresh[key] = entry
+            entries.append((entry[0], entry[1]))
+        if fresh.keys() != known.keys():
+            write_cache(cache, version, fresh)
+        return entries
 
     def submit_index(self, articles: list) -> None:
         """Once Pelican's articles are final: the index is to hold exactly these. When neither
         they nor the index changed since this output's last build, no process starts."""
-        from search.schema import BuildReport
+        from search.schema import BuildReport, IndexDoc
 
         if self.index is None:
             return
-        docs = self.index_documents(articles)
-        self._index_key = _digest(self.backend, self.data_digest(), *(doc.content_hash() for doc in docs))
+        entries = self.index_documents(articles)
+        self._index_key = _digest(self.backend, self.data_digest(), *(hash_ for hash_, _ in entries))
         record = self._index_record()
         if self.index_job is None and record is not None and record["key"] == self._index_key:
             self.index_report = BuildReport(generation=record["generation"], added=0, updated=0, removed=0,
-                                            unchanged=len(docs), rebuilt=False,
+                                            unchanged=len(entries), rebuilt=False,
                                             reason="nothing changed since the last build")
             return
         if self.index_job is None:
             self._start_job()
         assert self.index_job is not None
-        self.index_job.submit(docs)
+        self.index_job.submit([IndexDoc.from_record(doc) for _, doc in entries])
 
     def wait_index(self) -> None:
         """The end of the build: the index process's report (SearchError when it failed;
@@ -296,8 +316,12 @@ SOURCES = ("pelicanconf.py", "theme", "plugins", "casebook/model.py", "casebook/
 
 
 def sources_digest(theme: Path | None = None) -> str:
+    return sources_digest_of(SOURCES, theme)
+
+
+def sources_digest_of(names: tuple[str, ...], theme: Path | None = None) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    paths = [ROOT / name for name in SOURCES] + ([theme] if theme else [])
+    paths = [ROOT / name for name in names] + ([theme] if theme else [])
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
             if path.is_dir() else [path] if path.is_file() else []
