@@ -13,10 +13,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from casebook.data import load_data
 from casebook.safety import safe_url
-
-_DATA = load_data()
 
 SITENAME = "社区金融案例库"
 SITESUBTITLE = "银行服务社区的实践案例：网点进社区、网格化金融服务、公益服务站、数字社区平台与金融知识宣传"
@@ -34,7 +31,7 @@ IGNORE_FILES = ["**/.*", "*.fresh"]
 OUTPUT_PATH = "output"
 THEME = str(ROOT / "theme")
 PLUGIN_PATHS: list[str] = []   # the plugins are the importable package plugins/ of this repo
-PLUGINS = ["plugins.casebook_reader", "plugins.casebook_site", "plugins.casebook_search", "pelican.plugins.sitemap",
+PLUGINS = ["plugins.casebook_reader", "plugins.casebook_site", "pelican.plugins.sitemap",
            "plugins.casebook_render_cache"]
 
 TIMEZONE = "Asia/Shanghai"
@@ -67,7 +64,8 @@ TAGS_SAVE_AS = "tags/index.html"
 AUTHOR_SAVE_AS = ""
 AUTHORS_SAVE_AS = ""
 ARCHIVES_SAVE_AS = "archives/index.html"
-# Year pages are written by plugins/casebook_site (Pelican's own take seconds at 10,000 cases).
+# Year pages are written by plugins/casebook_site (Pelican's own take seconds at 10,000 cases:
+# they scan every case against each year's list).
 YEAR_ARCHIVE_SAVE_AS = ""
 CASEBOOK_YEAR_URL = "years/{year}/"
 CASEBOOK_YEAR_SAVE_AS = "years/{year}/index.html"
@@ -91,13 +89,15 @@ ARTICLE_ORDER_BY = newest_first
 DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search"]
 SEARCH_SAVE_AS = "search/index.html"
 
-# Categories and tags get the taxonomy's own ASCII slugs (branches-in-communities, age-friendly).
-# A name the taxonomy does not know keeps its Chinese characters in its URL rather than a
-# misleading transliteration (unidecode reads 适老化 as "gua lao hua").
+# Categories and tags get the taxonomy's own ASCII slugs (branches-in-communities, age-friendly):
+# plugins/casebook_reader puts the taxonomy's names in front of these rules when Pelican
+# starts, from the build's data folder. A name the taxonomy does not know keeps its Chinese
+# characters in its URL rather than a misleading transliteration (unidecode reads 适老化 as
+# "gua lao hua").
 SLUGIFY_USE_UNICODE = True
 _DEFAULT_SLUG_SUBS = [(r"[^\w\s-]", ""), (r"(?u)\A\s*", ""), (r"(?u)\s*\Z", ""), (r"[-\s]+", "-")]
-CATEGORY_REGEX_SUBSTITUTIONS = [(rf"^{c['name']}$", c["slug"]) for c in _DATA.taxonomy["categories"]] + _DEFAULT_SLUG_SUBS
-TAG_REGEX_SUBSTITUTIONS = [(rf"^{t['name']}$", t["slug"]) for t in _DATA.taxonomy["tags"]] + _DEFAULT_SLUG_SUBS
+CATEGORY_REGEX_SUBSTITUTIONS = _DEFAULT_SLUG_SUBS
+TAG_REGEX_SUBSTITUTIONS = _DEFAULT_SLUG_SUBS
 
 FEED_DOMAIN = SITEURL
 FEED_ALL_ATOM = "feeds/all.atom.xml"
@@ -146,9 +146,8 @@ CASEBOOK_INDEX_DIR = str(ROOT / "var" / "index")
 CASEBOOK_PREVIEW = True          # drafts are built (under drafts/) only in preview builds
 CASEBOOK_STRICT = False          # a broken case file fails the build instead of being skipped
 CASEBOOK_SEARCH_API = "/api/search"
-from search.fields import client_table as _search_fields  # cheap: one YAML table
-
-SEARCH_FIELDS = _search_fields()  # the search page's facets (scraper/data/search_fields.yaml)
+# SEARCH_FIELDS (the search page's facets, scraper/data/search_fields.yaml) is set by
+# plugins/casebook_reader when Pelican starts.
 LOAD_CONTENT_CACHE = False
 CACHE_CONTENT = False
 DELETE_OUTPUT_DIRECTORY = True

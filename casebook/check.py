@@ -9,6 +9,7 @@ the known fields, every string without invisible characters, every URL safe.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections import defaultdict
@@ -113,14 +114,25 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+@lru_cache(maxsize=4)
+def _shipped_names(data_dir: Path) -> dict[str, str]:
+    """The slug table shipped with the data files (names of banks and programmes)."""
+    try:
+        return json.loads((data_dir / "slugs.json").read_text(encoding="utf-8")).get("names", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 @lru_cache(maxsize=4096)
-def facet_slug(name: str) -> str:
-    """The slug the site gives a bank's or programme's page (plugins/casebook_site)."""
+def facet_slug(name: str, data_dir: Path | None = None) -> str:
+    """The slug the site gives a bank's or programme's page (plugins/casebook_site): the
+    shipped table's, else the transliteration (which loads pypinyin: only for new names)."""
     from pelican.settings import DEFAULT_CONFIG
 
     from plugins.casebook_site.generator import ascii_slug
 
-    return ascii_slug(name, {"SLUG_REGEX_SUBSTITUTIONS": DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]})
+    shipped = _shipped_names(data_dir) if data_dir else {}
+    return shipped.get(name) or ascii_slug(name, {"SLUG_REGEX_SUBSTITUTIONS": DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]})
 
 
 class _Lines:
@@ -317,7 +329,7 @@ class _Checker:
 
     def _slugs(self, name: str, values: list[str], label: str) -> None:
         for index, value in enumerate(values):
-            if not facet_slug(value):
+            if not facet_slug(value, self.data.directory):
                 self.add(name, f"{label} {value!r} gives an empty page address",
                          "write the name in Chinese characters or letters", index=index)
 

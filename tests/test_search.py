@@ -149,7 +149,6 @@ def test_any_run_of_chinese_characters_finds_its_case(engine, data):
 
 
 def test_incremental_and_atomic_index_updates(tmp_path, seed_content):
-    import shutil
 
     from casebook.app.build import build_site
     from search.indexer import current_generation
@@ -171,7 +170,6 @@ def test_incremental_and_atomic_index_updates(tmp_path, seed_content):
 
 
 def test_cached_answers_follow_a_new_generation(tmp_path, seed_content):
-    import shutil
     import time
 
     from casebook.app.build import build_site
@@ -238,17 +236,3 @@ def test_a_failed_streamed_build_leaves_nothing_behind(tmp_path):
     assert not list((tmp_path / "index").glob(".building-*"))
     assert not [p for p in __import__("multiprocessing").active_children() if p.is_alive()]
 
-
-def test_the_index_process_sizes_its_writer_from_the_case_files(tmp_path, seed_content):
-    """One analysing process beside a small build, one per core from ONE_WRITER_BELOW files."""
-    from types import SimpleNamespace
-
-    from plugins.casebook_search.indexing import ONE_WRITER_BELOW, _case_files
-
-    content = tmp_path / "content"
-    shutil.copytree(seed_content, content)
-    generator = SimpleNamespace(path=str(content), settings={"ARTICLE_PATHS": ["cases"]},
-                                readers=SimpleNamespace(extensions=["md", "markdown"]))
-    cases = len(list((content / "cases").glob("*.md")))
-    (content / "cases" / "notes.txt").write_text("not a case", encoding="utf-8")
-    assert cases and _case_files(generator) == cases < ONE_WRITER_BELOW

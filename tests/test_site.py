@@ -119,28 +119,34 @@ def test_broken_case_is_skipped_and_strict_fails(tmp_path, seed_content):
 
 
 def _tree(folder):  # type: ignore[no-untyped-def]
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.html"))}
+    """Every file of a built site but the build's own cache folder (OUTPUT/.casebook)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".casebook" not in p.relative_to(folder).parts}
 
 
 def test_rebuild_renders_only_what_changed_and_equals_a_full_build(tmp_path, seed_content):
-    """After a body edit, a removal and a title edit, the incremental output is the output
-    of a full build from scratch, file for file, and a body edit re-renders few pages."""
+    """After each edit (a body, a removal, a title, a data file, a template, a setting) and
+    after a removal followed by emptying the output folder, the incremental output is the
+    output of a full build from scratch, file for file, and a body edit re-renders few pages."""
     import shutil
 
     from casebook.app.build import build_site
+    from casebook.data import DEFAULT_DATA_DIR
+    from casebook.settings import ROOT
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
     out, index = tmp_path / "out", tmp_path / "index"
+    options: dict = {}
     first = build_site(content, out, index)
     assert first.pages_reused == 0 and first.pages_rendered > 20
 
     def check_against_full_build(name: str) -> None:
-        fresh = build_site(content, tmp_path / f"fresh-{name}", tmp_path / f"index-{name}")
+        fresh = build_site(content, tmp_path / f"fresh-{name}", tmp_path / f"index-{name}", **options)
         assert fresh.pages_reused == 0
         incremental, full = _tree(out), _tree(tmp_path / f"fresh-{name}")
-        assert incremental.keys() == full.keys()
-        assert [n for n in full if incremental[n] != full[n]] == []
+        assert incremental.keys() == full.keys(), name
+        assert [n for n in full if incremental[n] != full[n]] == [], name
 
     case = next((content / "cases").glob("2025-01-09-*.md"))
     front, body = case.read_text(encoding="utf-8").split("\n---\n", 1)   # the body only, not the title
@@ -162,6 +168,44 @@ def test_rebuild_renders_only_what_changed_and_equals_a_full_build(tmp_path, see
     retitled = build_site(content, out, index)
     assert retitled.pages_reused == 0          # titles show on many pages: everything again
     check_against_full_build("title")
+
+    # A data file: the bank registry's label of a bank type shows on the banks page.
+    data = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, data)
+    banks = data / "banks.yaml"
+    banks.write_text(banks.read_text(encoding="utf-8").replace("rural: 农村商业银行", "rural: 农村商业银行（农商行）", 1),
+                     encoding="utf-8")
+    options = {"data_dir": data}
+    relabelled = build_site(content, out, index, **options)
+    assert relabelled.pages_reused == 0
+    assert "农村商业银行（农商行）" in (out / "banks" / "index.html").read_text(encoding="utf-8")
+    check_against_full_build("data")
+
+    # A template of a copy of the theme.
+    theme = tmp_path / "theme"
+    shutil.copytree(ROOT / "theme", theme)
+    base = theme / "templates" / "base.html"
+    base.write_text(base.read_text(encoding="utf-8").replace("</footer>", "<p>模板修改</p></footer>", 1),
+                    encoding="utf-8")
+    options = {"data_dir": data, "overrides": {"THEME": str(theme)}}
+    retemplated = build_site(content, out, index, **options)
+    assert retemplated.pages_reused == 0
+    assert "模板修改" in (out / "index.html").read_text(encoding="utf-8")
+    check_against_full_build("template")
+
+    # A setting: two cases a page, so lists gain pages.
+    options = {"data_dir": data, "overrides": {"THEME": str(theme), "DEFAULT_PAGINATION": 2}}
+    build_site(content, out, index, **options)
+    assert (out / "page" / "2" / "index.html").is_file()
+    check_against_full_build("setting")
+
+    # A removal, then the output folder emptied by hand (`rm -rf output && casebook build`
+    # crashed on the record of the removed case's pages): a full build.
+    next((content / "cases").glob("2021-12-30-*.md")).unlink()
+    shutil.rmtree(out)
+    rebuilt = build_site(content, out, index, **options)
+    assert rebuilt.pages_reused == 0 and not list(out.glob("cases/2021-12-30-*"))
+    check_against_full_build("emptied")
 
 
 def test_cases_of_one_date_are_listed_by_slug(tmp_path, seed_content):

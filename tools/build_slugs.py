@@ -26,7 +26,7 @@ def build_table() -> dict:
     names = {bank["name"] for bank in data.banks["banks"]} | set(data.programs.get("known", []))
     return {
         "about": "made by tools/build_slugs.py from the gazetteer, banks.yaml and programs.yaml; do not edit",
-        "regions": compute_region_slugs(),
+        "regions": compute_region_slugs(data),
         "names": {name: transliterate(name) for name in sorted(names)},
     }
 

@@ -1,91 +1,103 @@
 """`casebook build`: Pelican over a folder of cases (the project's settings, theme and
-plugins), and the search index from the cases Pelican read."""
+plugins), and the search index from the cases Pelican read.
+
+`build_site` makes the build session (casebook/app/session.py), gives it to Pelican in
+the settings, runs Pelican and returns the session: the result of the build.
+See docs/build.md for the flow.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from casebook.app.session import CACHE_FOLDER, SESSION_KEY, BuildSession
+from casebook.data import load_data
 from casebook.errors import CasebookError
 from casebook.settings import ROOT
 
-
-@dataclass
-class BuildResult:
-    articles: int
-    drafts: int
-    failed: list[str] = field(default_factory=list)      # case files skipped, each with file:line and reason
-    dropped: list[str] = field(default_factory=list)     # values left out of published cases (unsafe URLs)
-    index_report: object | None = None
-    pages_rendered: int = 0
-    pages_reused: int = 0       # unchanged since the last build: the previous output kept
+BuildResult = BuildSession   # what `build_site` returns, under its older name
 
 
-def build_site(content: Path, output: Path, index: Path, *, preview: bool = True, strict: bool = False,
-               settings_file: Path | None = None) -> BuildResult:
+def build_site(content: Path, output: Path, index: Path | None, *, preview: bool = True, strict: bool = False,
+               settings_file: Path | None = None, data_dir: Path | None = None, backend: str | None = None,
+               overrides: dict | None = None) -> BuildSession:
+    """Build the site of `content` into `output` (and the search index into `index`, unless
+    None) and return the session. `overrides` are Pelican settings over the settings file's
+    (e.g. THEME); `data_dir` is the data folder (default scraper/data); `backend` the search
+    backend ("module:Class"; default: the search_backend setting, CASEBOOK_SEARCH_BACKEND)."""
     from pelican import Pelican
     from pelican.settings import read_settings
 
-    from plugins import casebook_render_cache as render_cache
-    from plugins.casebook_reader import reader as case_reader
-    from plugins.casebook_search import indexing
-
-    content, output, index = Path(content).resolve(), Path(output).resolve(), Path(index).resolve()
+    content, output = Path(content).resolve(), Path(output).resolve()
     if not content.is_dir():
         raise CasebookError("the content folder does not exist", source=str(content),
                             hint="run `casebook ingest` first or pass --content")
-    cases = content / "cases"
-    article_paths = ["cases"] if cases.is_dir() else [""]
+    data = load_data(Path(data_dir).resolve() if data_dir else None)
+    cache = output / CACHE_FOLDER
+    if backend is None:
+        from casebook.settings import load
+
+        backend = load().search_backend
+    session = BuildSession(content, output, Path(index).resolve() if index else None, data, preview=preview,
+                           strict=strict, cache=cache, backend=backend)
     override = {
-        "PATH": str(content), "OUTPUT_PATH": str(output), "CASEBOOK_INDEX_DIR": str(index),
-        "ARTICLE_PATHS": article_paths, "CASEBOOK_PREVIEW": preview, "CASEBOOK_STRICT": strict,
+        "PATH": str(content), "OUTPUT_PATH": str(output), "CASEBOOK_INDEX_DIR": str(session.index or ""),
+        "CASEBOOK_DATA_DIR": str(data.directory),
+        "ARTICLE_PATHS": ["cases"] if (content / "cases").is_dir() else [""],
         # Rebuilds reuse what was read: a case file that did not change is not parsed again.
         "CACHE_CONTENT": True, "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
-        "CACHE_PATH": str(index.parent / f".pelican-cache-{index.name}"), "GZIP_CACHE": False,
+        "CACHE_PATH": str(cache / "pelican"), "GZIP_CACHE": False,
+        **(overrides or {}),
     }
     if not preview:
         override["DRAFT_SAVE_AS"] = ""
-    _forget_reads_under_other_rules(Path(override["CACHE_PATH"]))
+    _forget_reads_under_other_rules(cache / "pelican", data.directory)
     settings = read_settings(str(settings_file or ROOT / "pelicanconf.py"), override=override)
+    settings[SESSION_KEY] = session
+    _clean_output_through_settings(settings, session)
     # Compiled templates are kept between builds (Jinja checks each one against its source).
     settings["JINJA_ENVIRONMENT"] = {**settings.get("JINJA_ENVIRONMENT", {}),
-                                     "bytecode_cache": _template_cache(Path(override["CACHE_PATH"]) / "jinja")}
-    case_reader.FAILED.clear()
-    case_reader.DROPPED.clear()
-    render_cache.LAST_STATS.clear()
+                                     "bytecode_cache": _template_cache(cache / "jinja")}
     pelican = Pelican(settings)
     _quiet_pelican()
     try:
+        session.start_index()
         pelican.run()
     finally:
-        indexing.abort_stream()   # a build that failed midway leaves no index process behind
-    failed, dropped = list(dict.fromkeys(case_reader.FAILED)), list(dict.fromkeys(case_reader.DROPPED))
-    if strict and (failed or dropped):
-        raise CasebookError(f"{len(failed)} case file(s) are broken, {len(dropped)} value(s) unsafe",
-                            hint="; ".join(failed + dropped))
-    articles = sum(1 for _ in (output / "cases").glob("*/index.html")) if (output / "cases").exists() else 0
-    drafts = sum(1 for _ in (output / "drafts").glob("*/index.html")) if (output / "drafts").exists() else 0
-    return BuildResult(articles, drafts, failed, dropped, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None,
-                       render_cache.LAST_STATS.get("rendered", 0), render_cache.LAST_STATS.get("reused", 0))
+        session.end_indexing()   # a build that failed midway leaves no index process behind
+    session.finish()
+    return session
 
 
-# What decides how a case file is read: the rules, the reader, the sanitizer, the data files.
+def _clean_output_through_settings(settings: dict, session: BuildSession) -> None:
+    """Pelican empties the output folder before writing (DELETE_OUTPUT_DIRECTORY). The render
+    record needs the previous pages, so when one exists the session does the cleaning
+    instead: it deletes exactly the pages the previous build wrote and this one did not.
+    Without a record Pelican empties the folder, keeping the cache folder."""
+    clean = bool(settings.get("DELETE_OUTPUT_DIRECTORY"))
+    settings["OUTPUT_RETENTION"] = [*settings.get("OUTPUT_RETENTION", []), CACHE_FOLDER]
+    settings["CASEBOOK_REMOVE_STALE"] = clean
+    if clean and session.render.previous:
+        settings["DELETE_OUTPUT_DIRECTORY"] = False
+
+
+# What decides how a case file is read: the rules, the reader, the sanitizer (and the data files).
 READ_RULES = ("casebook/check.py", "casebook/model.py", "casebook/safety.py", "plugins/casebook_reader",
-              "scraper/sanitize.py", "scraper/data")
+              "scraper/sanitize.py")
 
 
-def _forget_reads_under_other_rules(cache: Path) -> None:
+def _forget_reads_under_other_rules(cache: Path, data_dir: Path) -> None:
     """Pelican's reader cache keeps each case as it was read, keyed by the file's time alone:
-    after the rules change (a new check, a tighter sanitizer) a case read under the old ones
-    would be published as it was then. The cache is dropped when the rules' digest changes."""
+    after the rules change (a new check, a tighter sanitizer, another data folder) a case
+    read under the old ones would be published as it was then. The cache is dropped when the
+    rules' digest changes."""
     digest = hashlib.blake2b(digest_size=16)
-    for name in READ_RULES:
-        path = ROOT / name
+    for path in [*(ROOT / name for name in READ_RULES), data_dir]:
         for file in sorted(path.rglob("*") if path.is_dir() else [path]):
             if file.is_file() and "__pycache__" not in file.parts:
-                digest.update(str(file.relative_to(ROOT)).encode())
+                digest.update(str(file).encode())
                 digest.update(file.read_bytes())
     stamp = cache / "read-rules"
     if stamp.exists() and stamp.read_text(encoding="utf-8") == digest.hexdigest():
@@ -96,7 +108,7 @@ def _forget_reads_under_other_rules(cache: Path) -> None:
     stamp.write_text(digest.hexdigest(), encoding="utf-8")
 
 
-def _template_cache(folder: Path):  # type: ignore[no-untyped-def]
+def _template_cache(folder: Path) -> object:
     from jinja2 import FileSystemBytecodeCache
 
     folder.mkdir(parents=True, exist_ok=True)

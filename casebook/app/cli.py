@@ -174,7 +174,7 @@ def build(content: Path | None, output: Path | None, index: Path | None, strict:
     settings = _settings(content_dir=content, output_dir=output, index_dir=index)
     try:
         result = build_site(settings.content_dir, settings.output_dir, settings.index_dir, preview=not publish,
-                            strict=strict)
+                            strict=strict, data_dir=settings.data_dir, backend=settings.search_backend)
     except CasebookError as exc:
         raise click.ClickException(str(exc)) from exc
     for failure in result.failed:
@@ -182,7 +182,7 @@ def build(content: Path | None, output: Path | None, index: Path | None, strict:
     for value in result.dropped:
         click.echo(f"left out: {value}", err=True)
     report = result.index_report
-    index_note = (f"; index {report.generation}: +{report.added} ~{report.updated} -{report.removed}"  # type: ignore[attr-defined]
+    index_note = (f"; index {report.generation}: +{report.added} ~{report.updated} -{report.removed}"
                   if report else "")
     click.echo(f"built {result.articles} cases and {result.drafts} drafts into {settings.output_dir}{index_note}")
     _leave_at_once()

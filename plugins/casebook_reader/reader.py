@@ -25,36 +25,49 @@ from pelican import signals
 from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader
 from pelican.utils import SafeDatetime
 
+from casebook.app.session import SESSION_KEY, BuildSession, session_of
 from casebook.check import check_text, content_root, fatal, leaves, rules_of, site_metadata
-from casebook.data import load_data
 from casebook.errors import ContentError
-from casebook.model import date_to_datetime, normalize_date, split_front_matter
+from casebook.model import FIELD_ORDER, LIST_FIELDS, Case, date_to_datetime, normalize_date, split_front_matter
 from casebook.safety import safe_url, strip_invisible, url_scheme
 from scraper.sanitize import sanitize
 
 log = logging.getLogger(__name__)
-FAILED: list[str] = []   # problems of this build, for `casebook build` to report and --strict to fail on
-DROPPED: list[str] = []  # values left out of a published case (unsafe URLs, summary markup)
 
 
 class CaseReader(YAMLMetadataReader):
     enabled = True
     file_extensions: ClassVar[list[str]] = ["md", "markdown"]
 
-    def read(self, source_path: str):  # type: ignore[override]
-        data = load_data()
-        text = self._text(source_path, rules_of(data).max_file_bytes)
+    def read(self, source_path: str) -> tuple[str, dict]:
+        """The case's HTML and Pelican metadata; the metadata also carries the parsed `Case`
+        (`casebook_case`) and the values left out (`casebook_dropped`), so the session gets
+        them whether the file was read now or served from Pelican's reader cache."""
+        session = session_of(self.settings)
+        try:
+            return self._read(source_path, session)
+        except Refused:
+            raise
+        except ContentError as exc:   # the render budget ran out
+            session.fail(str(exc))
+            raise
+
+    def _read(self, source_path: str, session: BuildSession) -> tuple[str, dict]:
+        data = session.data
+        text = self._text(source_path, rules_of(data).max_file_bytes, session)
         problems, meta = check_text(text, source_path, data)
         errors = fatal(problems)
         for problem in problems:
             if problem.severity != "error":
                 log.warning("%s", problem)
         if errors or meta is None:
-            FAILED.extend(str(p) for p in errors)
-            raise ContentError("; ".join(str(p) for p in errors) + " — skipped; run `casebook check` for hints")
+            for problem in errors:
+                session.fail(str(problem))
+            raise Refused("; ".join(str(p) for p in errors) + SKIPPED)
+        dropped = []
         for problem in problems:
             if problem.severity == "error":   # repaired: the value is left out
-                DROPPED.append(str(problem))
+                dropped.append(str(problem))
                 log.warning("%s — left out of the site", problem)
         # One YAML parse per file (the checked one), then the yaml_metadata reader's own
         # processing of the fields (tags, category, ...) and the Markdown body. Only the
@@ -68,8 +81,9 @@ class CaseReader(YAMLMetadataReader):
             for name in self.settings.get("FORMATTED_FIELDS", []):
                 if isinstance(metadata.get(name), str):
                     metadata[name] = self._safe_html(metadata[name])
-            body = split_front_matter(text)[1]  # type: ignore[index]
-            self._md.Meta = {k: [str(v)] for k, v in meta.items()}  # type: ignore[attr-defined]
+            parts = split_front_matter(text)
+            body = parts[1] if parts else ""   # check_text parsed it: the front matter is there
+            self._md.Meta = {k: [str(v)] for k, v in meta.items()}
             # Editors may write raw HTML in Markdown; whatever they write, nothing unsafe is published.
             content = self._safe_html(self._md.reset().convert(strip_invisible(body)))
         iso = normalize_date(meta.get("date"))
@@ -91,6 +105,8 @@ class CaseReader(YAMLMetadataReader):
         metadata.pop("authors", None)   # Pelican would make author pages of reporters' names
         metadata.pop("author", None)
         metadata.update(self._locations(metadata))
+        metadata["casebook_case"] = case_of(meta, body)
+        metadata["casebook_dropped"] = dropped
         return content, metadata
 
     def _safe_html(self, html: str) -> str:
@@ -101,14 +117,15 @@ class CaseReader(YAMLMetadataReader):
         marker = re.compile(INTRASITE_ATTR.format(self.settings.get("INTRASITE_LINK_REGEX", "[{|](?P<what>.*?)[|}]")))
         return marker.sub(_neutral_link, strip_invisible(sanitize(html)))
 
-    def _text(self, source_path: str, limit: int) -> str:
+    def _text(self, source_path: str, limit: int, session: BuildSession) -> str:
         """The file's text; a file reached through a link leaving the content folder, too
         large, or not UTF-8 is a failed case (with its reason), never published."""
         root = self.settings.get("PATH") or content_root(Path(source_path))
         problem = None
         try:
             if leaves(Path(source_path), Path(root)):
-                problem = f"links to {os.path.realpath(source_path)}, outside the content folder"
+                problem = (f"symbolic link to {os.path.realpath(source_path)}, outside the content folder — "
+                           "not published (copy the file into content/ instead)")
             elif not os.path.isfile(source_path):   # a FIFO or device would block the read forever
                 problem = "not a regular file"
             elif os.path.getsize(source_path) > limit:
@@ -118,9 +135,8 @@ class CaseReader(YAMLMetadataReader):
                     return fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             problem = f"cannot read the file: {exc}"
-        message = f"{source_path}:1: {problem}"
-        FAILED.append(message)
-        raise ContentError(message + " — skipped; run `casebook check` for hints")
+        session.fail(f"{source_path}:1: {problem}")
+        raise Refused(f"{source_path}:1: {problem}" + SKIPPED)
 
     def _locations(self, metadata: dict) -> dict:
         """The case's URL and file name, set here (as `url` and `save_as`, which Pelican keeps
@@ -135,6 +151,29 @@ class CaseReader(YAMLMetadataReader):
             return {}
         slug = str(metadata["slug"])
         return {"url": url.format(slug=slug), "save_as": save_as.format(slug=slug)}
+
+
+SKIPPED = " — skipped; run `casebook check` for hints"
+
+
+class Refused(ContentError):
+    """A case file not published; its problems are in the session's `failed` already."""
+
+
+def case_of(meta: dict, body: str) -> Case:
+    """The checked front matter and the body as the content model's record (what the index
+    and the datasets are made from)."""
+    case = Case(body=body.strip())
+    for name in FIELD_ORDER:
+        if meta.get(name) is None:
+            continue
+        value = meta[name]
+        if name == "date":
+            value = normalize_date(value)
+        elif name in LIST_FIELDS:
+            value = list(value) if isinstance(value, list) else [value]
+        setattr(case, name, value)
+    return case
 
 
 class RenderTimeout(ContentError):
@@ -152,7 +191,7 @@ def render_budget(seconds: float, source_path: str) -> Iterator[None]:
         yield
         return
 
-    def expire(signum, frame) -> None:  # type: ignore[no-untyped-def]
+    def expire(_signum: int, _frame: object) -> None:
         raise RenderTimeout(f"rendering took longer than {seconds:g} s", source=source_path, line=1,
                             hint="split long paragraphs and remove runs of Markdown symbols")
 
@@ -160,9 +199,6 @@ def render_budget(seconds: float, source_path: str) -> Iterator[None]:
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
-    except RenderTimeout as exc:
-        FAILED.append(str(exc))
-        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -195,7 +231,7 @@ def display_date(iso: str) -> str:
     return f"{parts[0]}年{int(parts[1])}月{int(parts[2])}日"
 
 
-def add_reader(readers) -> None:  # type: ignore[no-untyped-def]
+def add_reader(readers) -> None:
     """Case files are read by CaseReader alone. Pelican's other readers (.html, .htm, .rst,
     .mkd, .mdown) would publish a file's raw HTML and obey its metadata (save_as, template)
     unchecked, so they are removed: such a file in content/ is not read at all."""
@@ -206,5 +242,48 @@ def add_reader(readers) -> None:  # type: ignore[no-untyped-def]
         readers.reader_classes[extension] = CaseReader
 
 
+def open_session(pelican) -> None:
+    """A Pelican run that `casebook build` did not start (`pelican -s pelicanconf.py`) gets
+    its session here; then the settings that come from the data files: category and tag
+    slugs from the taxonomy, the search page's fields."""
+    settings = pelican.settings
+    if not isinstance(settings.get(SESSION_KEY), BuildSession):
+        settings[SESSION_KEY] = BuildSession.of_pelican_settings(settings)
+    taxonomy = session_of(settings).data.taxonomy
+    for key, kind in (("CATEGORY_REGEX_SUBSTITUTIONS", "categories"), ("TAG_REGEX_SUBSTITUTIONS", "tags")):
+        settings[key] = [(rf"^{re.escape(t['name'])}$", t["slug"]) for t in taxonomy[kind]] + list(settings[key])
+    if "SEARCH_FIELDS" not in settings:
+        from search.fields import client_table
+
+        settings["SEARCH_FIELDS"] = client_table()
+
+
+def record_cases(generator) -> None:
+    """The cases and pages Pelican kept (read now or from its cache), recorded in the session."""
+    session = session_of(generator.settings)
+    for name in ("articles", "drafts", "hidden_articles", "pages", "hidden_pages", "draft_pages"):
+        for content in getattr(generator, name, None) or []:
+            case = content.metadata.get("casebook_case")
+            if case is not None:
+                session.cases[content.source_path] = case
+            for message in content.metadata.get("casebook_dropped") or []:
+                session.drop(message)
+
+
+def index_articles(generator) -> None:
+    """The articles are final (drafts, hidden and broken cases are not among them): the
+    session sends them to the index process, which works while Pelican renders."""
+    record_cases(generator)
+    session_of(generator.settings).submit_index(list(generator.articles))
+
+
+def wait_for_index(pelican) -> None:
+    session_of(pelican.settings).wait_index()
+
+
 def register() -> None:
+    signals.initialized.connect(open_session)
     signals.readers_init.connect(add_reader)
+    signals.article_generator_finalized.connect(index_articles)
+    signals.page_generator_finalized.connect(record_cases)
+    signals.finalized.connect(wait_for_index)

@@ -8,8 +8,9 @@ and writing it again.
 
 What a page can show, and so its fingerprint:
 - the site: a digest of the metadata of every case, draft and page (title, date, category,
-  tags, banks, region, summary, ...), the settings, and the source of the theme, the
-  plugins and the configuration. Lists, counts, related cases, previous/next links, facets
+  tags, banks, region, summary, ...), the settings, the data files of the build's data
+  folder (slug table included), the slugs transliterated for this build, and the source of
+  the theme, the plugins and the configuration. Lists, counts, related cases, previous/next links, facets
   and maps all derive from these, so any metadata edit renders everything again;
 - the page: its template, its file name, and its own variables (`article`, `category`,
   `facet`, the paginated `articles_page`, ...), where the body of a case counts only for
@@ -21,13 +22,20 @@ Feeds get the same treatment: a feed's fingerprint is the site's and its cases' 
 included), so a body edit regenerates only the feeds that carry the case.
 
 So a body edit renders the case's own page and the list pages that show it. The record
-of fingerprints is removed when a build starts and written when it finishes, so a build
-that dies half way leaves none and the next one renders everything.
+of fingerprints (`RenderRecord`, held by the build session) lives in the output folder it
+describes (OUTPUT/.casebook/); it is removed when a build starts and written when it
+finishes, so a build that dies half way leaves none and the next one renders everything.
 
-This needs the previous output, so the plugin takes over DELETE_OUTPUT_DIRECTORY: with no
-record it empties the output folder as Pelican would (a full render follows); with one, it
-deletes exactly the pages the previous build wrote and this one did not (a removed case,
-a facet value no case has any more, drafts left out of a public build).
+The writer overrides only Pelican's public `write_file` and `write_feed`: a page whose
+fingerprint is recorded for the file on disk is not rendered and not written at all.
+Paginated lists are split into their pages here (with Pelican's own `Paginator`), so each
+page of a list has its own fingerprint.
+
+This needs the previous output: `casebook build` turns DELETE_OUTPUT_DIRECTORY off in the
+settings when a record exists, and the session then deletes exactly the pages the previous
+build wrote and this one did not (a removed case, a facet value no case has any more,
+drafts left out of a public build). With no record Pelican empties the folder (keeping
+.casebook/) and everything is rendered.
 """
 
 from __future__ import annotations
@@ -39,21 +47,25 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pelican import signals
 from pelican.contents import Content
 from pelican.paginator import Page, Paginator
 from pelican.urlwrappers import URLWrapper
-from pelican.utils import clean_output_dir, sanitised_join
+from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
+from casebook.app.session import SESSION_KEY, session_of, sources_digest
 from casebook.files import atomic_write
-from casebook.settings import ROOT
 
 log = logging.getLogger(__name__)
 RECORD = "render-fingerprints.json"
-SOURCES = ("pelicanconf.py", "theme", "plugins", "casebook/model.py")
 BODY_KEYS = {"article", "page"}
+# Settings no page shows: the session, and how the output folder is cleaned (which depends
+# on whether a record exists, so it differs between a first build and the next).
+UNSHOWN = {SESSION_KEY, "DELETE_OUTPUT_DIRECTORY", "OUTPUT_RETENTION", "CASEBOOK_REMOVE_STALE"}
+PRIVATE_META = {"casebook_case", "casebook_dropped"}   # the reader's records for the session
 
 
 def _digest(*parts: str) -> str:
@@ -75,18 +87,6 @@ def _plain(value: object) -> object:
     return type(value).__name__
 
 
-def _sources_digest() -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for name in SOURCES:
-        path = ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
-        for file in files:
-            h.update(str(file.relative_to(ROOT)).encode())
-            h.update(file.read_bytes())
-    return h.hexdigest()
-
-
 def _json_default(value: object) -> object:
     """What the C JSON encoder cannot write itself, as `_plain` would write it."""
     if isinstance(value, set | frozenset):
@@ -95,14 +95,27 @@ def _json_default(value: object) -> object:
 
 
 def site_digest(context: dict, settings: dict) -> str:
+    session = session_of(settings)
     contents = [c for key in ("articles", "drafts", "pages", "hidden_pages", "draft_pages")
                 for c in context.get(key) or [] if isinstance(c, Content)]
     # The C encoder with a fallback for dates and taxonomy objects: ~4x faster than turning
     # each metadata dict into plain values first, which at 10,000 cases was a second per build.
     encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_json_default).encode
-    metadata = sorted((c.source_path or "", encode(c.metadata)) for c in contents)
-    simple = json.dumps(_plain({k: v for k, v in settings.items() if not k.startswith("_")}), sort_keys=True)
-    return _digest(_sources_digest(), simple, json.dumps(metadata, ensure_ascii=False))
+    metadata = sorted((c.source_path or "", encode({k: v for k, v in c.metadata.items() if k not in PRIVATE_META}))
+                      for c in contents)
+    simple = json.dumps(_plain({k: v for k, v in settings.items() if not k.startswith("_") and k not in UNSHOWN}),
+                        sort_keys=True)
+    return _digest(sources_digest(Path(settings["THEME"]) if settings.get("THEME") else None), session.data_digest(),
+                   json.dumps(session.slugs.slugs, sort_keys=True, ensure_ascii=False), simple,
+                   json.dumps(metadata, ensure_ascii=False))
+
+
+def _body_of(content: Content) -> str:
+    """What decides a case's HTML: its Markdown body, as the reader parsed it into the session's
+    `Case` (the rest — settings, reader, sanitizer, data files — is in the site's digest).
+    Content not read by the case reader: its HTML."""
+    case = content.metadata.get("casebook_case")
+    return case.body if case is not None else content.content or ""
 
 
 class _Fingerprints:
@@ -127,7 +140,7 @@ class _Fingerprints:
         key = (id(content), None)
         known = self._memo.get(key)
         if known is None:
-            known = _digest(f"{content.source_path}", content._content or "")
+            known = _digest(f"{content.source_path}", _body_of(content))
             self._memo[key] = known
             self._keep.append(content)
         return known
@@ -140,7 +153,7 @@ class _Fingerprints:
             # A case page lists its related cases with their summaries (case_list.html); their
             # own related cases do not show, so one level (relations can be cycles).
             related = [self._body(other) for other in getattr(value, "related_cases", None) or []]
-            return _digest(identity, value._content or "", *related)
+            return _digest(identity, _body_of(value), *related)
         if isinstance(value, Page):
             return _digest("page", str(value.number), str(value.paginator.num_pages),
                            *(self.of(item, body=True) for item in value.object_list))
@@ -159,88 +172,51 @@ class _Fingerprints:
         return _digest(type(value).__name__, repr(value))
 
 
-class _RememberingTemplate:
-    """The template of one write_file call: renders, or hands back the previous output."""
+class RenderRecord:
+    """Which output file shows what: the fingerprints of the previous build (read, then
+    removed, when the build starts) and of this one (written when it finishes)."""
 
-    def __init__(self, writer: RenderCacheWriter, template, page_keys: set[str]) -> None:  # type: ignore[no-untyped-def]
-        self.writer = writer
-        self.template = template
-        self.page_keys = page_keys
-
-    def render(self, localcontext: dict) -> str:
-        return self.writer.render(self.template, localcontext, self.page_keys)
-
-
-class RenderCacheWriter(Writer):
-    def __init__(self, output_path, settings=None):  # type: ignore[no-untyped-def]
-        super().__init__(output_path, settings=settings)
-        self.record_path = Path(settings["CACHE_PATH"]) / RECORD if settings and settings.get("CACHE_PATH") else None
+    def __init__(self, output: Path, cache: Path | None) -> None:
+        self.output = output
+        self.path = cache / RECORD if cache else None
         self.previous: dict[str, str] = {}
-        if self.record_path and self.record_path.exists():
+        if self.path and self.path.exists():
             try:
-                self.previous = json.loads(self.record_path.read_text(encoding="utf-8"))
+                self.previous = json.loads(self.path.read_text(encoding="utf-8"))
             except ValueError:
                 self.previous = {}
             # Gone until this build finishes: a build that dies half way must not vouch for
             # files it may have left half-written.
-            self.record_path.unlink(missing_ok=True)
-        clean = (settings or {}).get("_CASEBOOK_CLEAN_OUTPUT")
-        if clean is not None and not self.previous:
-            clean_output_dir(output_path, clean)
+            self.path.unlink(missing_ok=True)
         self.current: dict[str, str] = {}
         self.fingerprints = _Fingerprints()
         self.site: str | None = None
         self.rendered = self.reused = 0
-        self.unchanged_paths: set[str] = set()
-        _WRITERS.append(self)     # saved when the build finishes (`save_fingerprints`)
 
-    def write_file(self, name, template, context, relative_urls=False, paginated=None, template_name=None,  # type: ignore[no-untyped-def,override]
-                   override_output=False, url=None, **kwargs):
-        self._know_site(context)
-        page_keys = set(kwargs) | {f"{key}_{part}" for key in (paginated or {"articles": 0, "dates": 0})
-                                   for part in ("page", "paginator", "previous_page", "next_page")}
-        return super().write_file(name, _RememberingTemplate(self, template, page_keys), context,
-                                  relative_urls=relative_urls, paginated=paginated, template_name=template_name,
-                                  override_output=override_output, url=url, **kwargs)
-
-    def write_feed(self, elements, context, path=None, url=None, feed_type="atom", override_output=False,  # type: ignore[no-untyped-def,override]
-                   feed_title=None):
-        """A feed whose cases, settings and site did not change since the last build is the
-        file already on disk: not generated again."""
-        if path:
-            items = elements[: self.settings.get("FEED_MAX_ITEMS")]
-            fingerprint = _digest(self._know_site(context), "feed", path, str(url), feed_type, str(feed_title),
-                                  str(context.get("SITEURL")), str(context.get("FEED_DOMAIN")),
-                                  *(self.fingerprints.of(item, body=True) for item in items))
-            if self._unchanged(path, fingerprint):
-                return None
-        return super().write_feed(elements, context, path=path, url=url, feed_type=feed_type,
-                                  override_output=override_output, feed_title=feed_title)
-
-    def write_derived(self, name: str, context: dict, produce: Callable[[], str]) -> None:
-        """A file derived from the site's metadata and settings alone (no case body shows in
-        it): produced and written (atomically) only when those changed since the last build."""
-        if not self._unchanged(name, _digest(self._know_site(context), "derived", name)):
-            atomic_write(Path(sanitised_join(self.output_path, name)), produce())
-
-    def _know_site(self, context: dict) -> str:
+    def know_site(self, context: dict, settings: dict) -> str:
         if self.site is None:
-            self.site = site_digest(context, self.settings)
+            self.site = site_digest(context, settings)
         return self.site
 
-    def _unchanged(self, name: str, fingerprint: str) -> bool:
+    def unchanged(self, name: str, fingerprint: str) -> bool:
         """Record the output's fingerprint; True when the file on disk already is that output
         (nothing to render, nothing to write), counted as reused, else counted as rendered."""
         self.current[name] = fingerprint
-        if self.previous.get(name) == fingerprint and os.path.isfile(sanitised_join(self.output_path, name)):
+        if self.previous.get(name) == fingerprint and os.path.isfile(sanitised_join(str(self.output), name)):
             self.reused += 1
             return True
         self.rendered += 1
         return False
 
-    def _page_fingerprint(self, template, localcontext: dict, page_keys: set[str]) -> str:  # type: ignore[no-untyped-def]
+    def write_derived(self, name: str, context: dict, settings: dict, produce: Callable[[], str]) -> None:
+        """A file derived from the site's metadata and settings alone (no case body shows in
+        it): produced and written (atomically) only when those changed since the last build."""
+        if not self.unchanged(name, _digest(self.know_site(context, settings), "derived", name)):
+            atomic_write(Path(sanitised_join(str(self.output), name)), produce())
+
+    def page_fingerprint(self, template_name: str, localcontext: dict, page_keys: set[str]) -> str:
         paginated_lists = {key[:-5] for key in page_keys if key.endswith("_page") and key in localcontext}
-        parts = [self.site or "", template.name or "", localcontext.get("output_file", ""),
+        parts = [self.site or "", template_name, localcontext.get("output_file", ""),
                  str(localcontext.get("SITEURL")), str(localcontext.get("localsiteurl"))]
         for key in sorted(page_keys):
             if key not in localcontext or key in paginated_lists:
@@ -248,71 +224,114 @@ class RenderCacheWriter(Writer):
             parts.append(f"{key}={self.fingerprints.of(localcontext[key], body=key in BODY_KEYS)}")
         return _digest(*parts)
 
-    def render(self, template, localcontext: dict, page_keys: set[str]) -> str:  # type: ignore[no-untyped-def]
-        name = localcontext.get("output_file", "")
-        if self._unchanged(name, self._page_fingerprint(template, localcontext, page_keys)):
-            # Pelican still opens the file to write what this returns: `_open_w` gives it devnull.
-            self.unchanged_paths.add(sanitised_join(self.output_path, name))
-            return ""
-        return template.render(localcontext)
-
-    def _open_w(self, filename, encoding, override=False):  # type: ignore[no-untyped-def]
-        if filename in self.unchanged_paths and filename not in self._written_files:
-            self.unchanged_paths.discard(filename)
-            self._written_files.add(filename)
-            if override:
-                self._overridden_files.add(filename)
-            return open(os.devnull, "w", encoding=encoding)
-        return super()._open_w(filename, encoding, override)
-
-    def save(self) -> None:
-        if self.settings.get("_CASEBOOK_CLEAN_OUTPUT") is not None:
+    def save(self, remove_stale: bool) -> None:
+        """The end of a build: the pages of the previous build this one did not write are
+        deleted (when the settings ask for a clean output folder), then the record is kept."""
+        if remove_stale:
             self._remove_stale_pages()
-        if not self.record_path:
-            return
-        atomic_write(self.record_path, json.dumps(self.current))
+        if self.path is not None:
+            atomic_write(self.path, json.dumps(self.current))
         log.info("pages rendered: %d, unchanged and reused: %d", self.rendered, self.reused)
 
-
     def _remove_stale_pages(self) -> None:
-        root = Path(self.output_path)
+        root = self.output
         for name in set(self.previous) - set(self.current):
-            path = root / name
+            path = Path(sanitised_join(str(root), name))
             path.unlink(missing_ok=True)
             for folder in path.parents:
-                if folder == root or not folder.is_relative_to(root) or any(folder.iterdir()):
+                # A folder already gone (the output was emptied by hand) ends the walk too.
+                if folder == root or not folder.is_relative_to(root) or not folder.is_dir() or any(folder.iterdir()):
                     break
                 folder.rmdir()
 
 
-_WRITERS: list[RenderCacheWriter] = []
+class RenderCacheWriter(Writer):
+    """Pelican's writer, which leaves a page alone when the session's record says the file on
+    disk already is what it would render (public `write_file` and `write_feed` only)."""
+
+    def write_file(self, name: str, template: Any, context: dict, relative_urls: bool = False,
+                   paginated: dict | None = None, template_name: str | None = None, override_output: bool = False,
+                   url: str | None = None, **kwargs: Any) -> None:
+        if not name:
+            return
+        record = session_of(self.settings).render
+        record.know_site(context, self.settings)
+        if paginated is None:
+            paginated = {key: val for key, val in kwargs.items() if key in {"articles", "dates"}}
+        if paginated and template_name in self.settings["PAGINATED_TEMPLATES"]:
+            pages = self._pages(name, url, paginated, template_name, kwargs)
+        else:
+            pages = [(name, kwargs)]
+        page_keys = set(kwargs) | {f"{key}_{part}" for key in (paginated or {"articles": 0, "dates": 0})
+                                   for part in ("page", "paginator", "previous_page", "next_page")}
+        for save_as, page_kwargs in pages:
+            local = self._local(context, save_as, page_kwargs, relative_urls)
+            if record.unchanged(save_as, record.page_fingerprint(template.name or "", local, page_keys)):
+                # The page is part of this build's output all the same: what listens for
+                # written pages (the sitemap) hears of it.
+                signals.content_written.send(sanitised_join(self.output_path, save_as), context=local)
+                continue
+            # One page, already paginated: Pelican renders and writes it as it is.
+            super().write_file(save_as, template, context, relative_urls=relative_urls, paginated={},
+                               template_name=None, override_output=override_output, url=url, **page_kwargs)
+
+    def _pages(self, name: str, url: str | None, paginated: dict, template_name: str | None,
+               kwargs: dict) -> list[tuple[str, dict]]:
+        """A paginated list as its pages, each with the variables Pelican gives a page
+        (`<list>_paginator`, `_page`, `_previous_page`, `_next_page`), made by Pelican's Paginator."""
+        per_page = self.settings["PAGINATED_TEMPLATES"][template_name] or self.settings["DEFAULT_PAGINATION"]
+        paginators = {key: Paginator(name, url, val, self.settings, per_page) for key, val in paginated.items()}
+        pages = []
+        for number in range(next(iter(paginators.values())).num_pages):
+            page_kwargs = kwargs.copy()
+            for key, paginator in paginators.items():
+                page = paginator.page(number + 1)
+                page_kwargs.update({
+                    f"{key}_paginator": paginator, f"{key}_page": page,
+                    f"{key}_previous_page": paginator.page(number) if number > 0 else None,
+                    f"{key}_next_page": paginator.page(number + 2) if number + 1 < paginator.num_pages else None,
+                })
+            pages.append((page.save_as, page_kwargs))
+        return pages
+
+    @staticmethod
+    def _local(context: dict, name: str, kwargs: dict, relative_urls: bool) -> dict:
+        """The variables the page's template will see (as Pelican's write_file makes them)."""
+        local = {**context, "localsiteurl": context.get("localsiteurl")}
+        if relative_urls:
+            local["SITEURL"] = local["localsiteurl"] = path_to_url(get_relative_path(name))
+        local["output_file"] = name
+        local.update(kwargs)
+        return local
+
+    def write_feed(self, elements, context, path=None, url=None, feed_type="atom", override_output=False,
+                   feed_title=None):
+        """A feed whose cases, settings and site did not change since the last build is the
+        file already on disk: not generated again."""
+        if path:
+            record = session_of(self.settings).render
+            items = elements[: self.settings.get("FEED_MAX_ITEMS")]
+            fingerprint = _digest(record.know_site(context, self.settings), "feed", path, str(url), feed_type,
+                                  str(feed_title), str(context.get("SITEURL")), str(context.get("FEED_DOMAIN")),
+                                  *(record.fingerprints.of(item, body=True) for item in items))
+            if record.unchanged(path, fingerprint):
+                return None
+        return super().write_feed(elements, context, path=path, url=url, feed_type=feed_type,
+                                  override_output=override_output, feed_title=feed_title)
 
 
-def take_over_output_cleaning(pelican) -> None:  # type: ignore[no-untyped-def]
-    """Pelican would empty the output folder before writing; the writer needs the previous
-    pages, so it does the cleaning itself (see the module's docstring)."""
-    inside = os.path.commonpath([os.path.realpath(pelican.output_path)]) == os.path.commonpath(
-        [os.path.realpath(pelican.output_path), os.path.realpath(pelican.path)])
-    if pelican.delete_outputdir and not inside:
-        pelican.delete_outputdir = False
-        pelican.settings["_CASEBOOK_CLEAN_OUTPUT"] = list(pelican.output_retention)
-
-
-def get_writer(pelican) -> type:  # type: ignore[no-untyped-def]
+def get_writer(_pelican: object) -> type:
     return RenderCacheWriter
 
 
-LAST_STATS: dict[str, int] = {}
-
-
-def save_fingerprints(pelican) -> None:  # type: ignore[no-untyped-def]
-    while _WRITERS:
-        writer = _WRITERS.pop()
-        writer.save()
-        LAST_STATS.update(rendered=writer.rendered, reused=writer.reused)
+def save_record(pelican) -> None:
+    """The build finished: the session deletes what the last build wrote and this one did not
+    (when the settings want a clean output folder, see casebook/app/build.py) and keeps
+    the record."""
+    settings = pelican.settings
+    session_of(settings).render.save(remove_stale=bool(settings.get("CASEBOOK_REMOVE_STALE")))
 
 
 def register() -> None:
-    signals.initialized.connect(take_over_output_cleaning)
     signals.get_writer.connect(get_writer)
-    signals.finalized.connect(save_fingerprints)
+    signals.finalized.connect(save_record)

@@ -16,20 +16,19 @@ import heapq
 import io
 import itertools
 import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from html import escape
-from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 from pelican import signals
+from pelican.generators import Generator
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
 
-from casebook.data import load_data
-from casebook.files import atomic_write
+from casebook.app.session import BuildSession, read_cache, session_of, write_cache
+from casebook.data import Data
 from casebook.model import FIELD_ORDER
 from casebook.safety import csv_cell, safe_url, strip_invisible
 from scraper.entities import bank_type
@@ -49,56 +48,8 @@ class FacetValue:
         return len(self.articles)
 
 
-def read_cache(cache_path: str | None, name: str, key: str) -> object | None:
-    """What a build kept in CACHE_PATH/name under `key`, or None (no cache, another key, or
-    an unreadable file: then it is computed again)."""
-    if not cache_path:
-        return None
-    try:
-        with open(os.path.join(cache_path, name), encoding="utf-8") as handle:
-            stored = json.load(handle)
-        return stored["value"] if stored.get("key") == key else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def write_cache(cache_path: str | None, name: str, key: str, value: object) -> None:
-    if cache_path:
-        atomic_write(Path(cache_path) / name, json.dumps({"key": key, "value": value}, ensure_ascii=False))
-
-
-def cache_path_of(settings: dict) -> str | None:
-    """Where plugins keep what a rebuild can reuse: Pelican's cache folder, when caching is on."""
-    return settings.get("CACHE_PATH") if settings.get("CACHE_CONTENT") else None
-
-
-SLUG_TABLE = "slugs.json"
-
-
-class _SlugMemo:
-    """Transliterations of names the shipped table does not have (a bank branch, a new
-    programme), kept between builds in CACHE_PATH/slugs.json."""
-
-    def __init__(self) -> None:
-        self.cache_path: str | None = None
-        self.slugs: dict[str, str] = {}
-        self.changed = False
-
-    def open(self, cache_path: str | None) -> None:
-        from importlib.metadata import version  # not `import pypinyin`: its dictionaries load slowly
-
-        self.version = f"{version('pypinyin')}:{json.dumps(DEFAULT_CONFIG['SLUG_REGEX_SUBSTITUTIONS'])}"
-        self.cache_path = cache_path
-        self.slugs = read_cache(cache_path, "slugs.json", self.version) or {}  # type: ignore[assignment]
-        self.changed = False
-
-    def save(self) -> None:
-        if self.changed:
-            write_cache(self.cache_path, "slugs.json", self.version, self.slugs)
-            self.changed = False
-
-
-SLUGS = _SlugMemo()
+SLUG_TABLE = "slugs.json"   # shipped with the data files (tools/build_slugs.py)
+RELATED = "related.json"     # kept in the session's cache folder
 
 
 def transliterate(name: str, *, tones: bool = False, regex_subs: list | None = None) -> str:
@@ -111,64 +62,57 @@ def transliterate(name: str, *, tones: bool = False, regex_subs: list | None = N
                    if regex_subs is None else regex_subs)
 
 
-@lru_cache(maxsize=1)
-def shipped_slugs() -> dict:
-    """The slugs shipped with the data files (SLUG_TABLE, made by tools/build_slugs.py): every
-    division of the gazetteer, every bank of the registry and every known programme. Their
-    pages' URLs so stay the same whatever pypinyin version is installed, and a build needs
-    no transliteration for them."""
-    try:
-        return json.loads((load_data().directory / SLUG_TABLE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def ascii_slug(name: str, settings: dict, *, tones: bool = False) -> str:
+def ascii_slug(name: str, settings: dict, *, tones: bool = False, session: BuildSession | None = None) -> str:
+    """The ASCII slug of a name: from the data folder's shipped table when it has the name,
+    else transliterated (and remembered in the session's slug memo)."""
     regex_subs = settings.get("SLUG_REGEX_SUBSTITUTIONS", [])
     if regex_subs != DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"]:   # the site's own rules: nothing reusable
         return transliterate(name, tones=tones, regex_subs=regex_subs)
-    if not tones and name in shipped_slugs().get("names", {}):
-        return shipped_slugs()["names"][name]
-    key = f"{int(tones)}:{name}"
-    if key not in SLUGS.slugs:
-        SLUGS.slugs[key], SLUGS.changed = transliterate(name, tones=tones), True
-    return SLUGS.slugs[key]
+    if session is None:
+        return transliterate(name, tones=tones)
+    if not tones and name in session.shipped_slugs.get("names", {}):
+        return session.shipped_slugs["names"][name]
+    memo, key = session.slugs, f"{int(tones)}:{name}"
+    if key not in memo.slugs:
+        memo.slugs[key], memo.changed = transliterate(name, tones=tones), True
+    return memo.slugs[key]
 
 
-def compute_region_slugs() -> dict[str, str]:
+def compute_region_slugs(data: Data) -> dict[str, str]:
     """Slugs of every division name, unique over the whole gazetteer (so they never change as
     cases arrive): toneless pinyin, or pinyin with tone numbers where two names would share it
     (山西省 shan1-xi1-sheng3, 陕西省 shan3-xi1-sheng3)."""
     plain: dict[str, list[str]] = defaultdict(list)
-    for name in sorted({r.name for r in load_data().gazetteer.regions.values()}):
+    for name in sorted({r.name for r in data.gazetteer.regions.values()}):
         plain[transliterate(name)].append(name)
     return {name: (slug if len(group) == 1 else transliterate(name, tones=True))
             for slug, group in plain.items() for name in group}
 
 
-@lru_cache(maxsize=1)
-def _region_slugs() -> dict[str, str]:
-    return shipped_slugs().get("regions") or compute_region_slugs()
+class CasebookSiteGenerator(Generator):
+    """Browse pages, year pages, related cases and datasets: a Pelican generator (its own
+    Jinja environment over the site's theme, from Pelican's Generator)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session = session_of(self.settings)
+        self.data = self.session.data
+        self._regions: dict[str, str] | None = None
 
-def region_slug(name: str, settings: dict) -> str:
-    return _region_slugs().get(name) or ascii_slug(name, settings)
+    def _slug(self, name: str) -> str:
+        return ascii_slug(name, self.settings, session=self.session)
 
-
-class CasebookSiteGenerator:
-    def __init__(self, context, settings, path, theme, output_path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.context = context
-        self.settings = settings
-        self.output_path = output_path
-        self.data = load_data()
-        SLUGS.open(cache_path_of(settings))
+    def _region_slug(self, name: str) -> str:
+        if self._regions is None:
+            self._regions = self.session.shipped_slugs.get("regions") or compute_region_slugs(self.data)
+        return self._regions.get(name) or self._slug(name)
 
     # --- context ------------------------------------------------------------------------
 
-    def _facet(self, prefix: str, names_of, slug_of=None) -> dict[str, FacetValue]:  # type: ignore[no-untyped-def]
+    def _facet(self, prefix: str, names_of, slug_of=None) -> dict[str, FacetValue]:
         values: dict[str, FacetValue] = {}
         taken: set[str] = set()
-        slug_of = slug_of or (lambda name: ascii_slug(name, self.settings))
+        slug_of = slug_of or self._slug
         names = sorted({n for article in self.context["articles"] for n in names_of(article) if n})
         for name in list(names):
             if not slug_of(name):   # `check` reports it; a page at prefix// would replace the index
@@ -201,51 +145,52 @@ class CasebookSiteGenerator:
         ordered_groups += [(g, v) for g, v in bank_groups.items() if g not in types.values()]
 
         provinces = self._facet("regions", lambda a: [meta(a, "province")],
-                                lambda name: region_slug(name, self.settings))
+                                self._region_slug)
         for province in provinces.values():
             cities: dict[str, FacetValue] = {}
             for article in province.articles:
                 city = meta(article, "city")
                 if city and city != province.name:
                     if city not in cities:
-                        slug = region_slug(city, self.settings)
+                        slug = self._region_slug(city)
                         if not slug:
                             continue
                         cities[city] = FacetValue(city, slug, f"{province.url}{slug}/")
                     cities[city].articles.append(article)
             province.children = sorted(cities.values(), key=lambda v: (-v.count, v.name))
         programs = self._facet("programs", lambda a: meta(a, "programs") or [])
-        SLUGS.save()
+        self.session.slugs.save()
         self._related_all(articles)
         for newer, older in itertools.pairwise(articles):
             older.next_case, newer.prev_case = newer, older
         years: dict[str, int] = defaultdict(int)
         for article in articles:
             years[str(article.date.year)] += 1
-        self.context["casebook"] = {
+        self.session.facets = self.context["casebook"] = {
             "banks": banks, "bank_groups": ordered_groups, "provinces": provinces, "programs": programs,
             "years": sorted(years.items(), reverse=True), "map_svg": province_map(provinces, self.data),
             "total": len(articles),
         }
 
-    def _related_all(self, articles: list) -> None:  # type: ignore[type-arg]
+    def _related_all(self, articles: list) -> None:
         """Up to five related cases for each case (see `related_numbers`). They depend only on
         each case's banks, province and category and on the order of the cases, so a build
         whose cases have the same ones as the last build's reuses its answer
-        (CACHE_PATH/related.json): an edit of a case's text does not recompute 10,000 lists."""
+        (related.json in the session's cache folder): an edit of a case's text does not recompute 10,000 lists."""
         key = hashlib.blake2b(json.dumps(
             [[a.metadata.get("banks") or [], a.metadata.get("province") or "", str(a.category)] for a in articles],
             ensure_ascii=False).encode(), digest_size=16).hexdigest()
-        numbers = read_cache(cache_path_of(self.settings), "related.json", key)
-        if numbers is None:
-            numbers = related_numbers(articles)
-            write_cache(cache_path_of(self.settings), "related.json", key, numbers)
+        cache = self.session.cache / RELATED if self.session.cache else None
+        kept = read_cache(cache, key)
+        numbers: list[list[int]] = kept if isinstance(kept, list) else related_numbers(articles)
+        if kept is None:
+            write_cache(cache, key, numbers)
         for article, related in zip(articles, numbers, strict=True):
             article.related_cases = [articles[other] for other in related]
 
     # --- output -------------------------------------------------------------------------
 
-    def generate_output(self, writer) -> None:  # type: ignore[no-untyped-def]
+    def generate_output(self, writer) -> None:
         site = self.context["casebook"]
         self._write_facet_pages(writer, "banks", "银行", site["banks"])
         self._write_facet_pages(writer, "programs", "项目品牌", site["programs"])
@@ -254,16 +199,16 @@ class CasebookSiteGenerator:
             for city in province.children:
                 self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
         self._write_year_pages(writer)
-        self._write_datasets(writer)
+        self._write_datasets()
 
-    def _write_year_pages(self, writer) -> None:  # type: ignore[no-untyped-def]
+    def _write_year_pages(self, writer) -> None:
         """A page per year, as Pelican's own year archives would be (same template and page
         variables). Pelican's are off (YEAR_ARCHIVE_SAVE_AS is empty): they pick each year's
         cases by scanning every case against a list of that year's, seconds at 10,000 cases."""
         url_pattern, save_as_pattern = self.settings.get("CASEBOOK_YEAR_URL"), self.settings.get("CASEBOOK_YEAR_SAVE_AS")
         if not save_as_pattern:
             return
-        template = self.settings["_casebook_env"].get_template("period_archives.html")
+        template = self.get_template("period_archives")
         articles = self.context["articles"]
         for year, group in itertools.groupby(self.context.get("dates") or [], key=lambda a: a.date.year):
             dates = list(group)
@@ -275,24 +220,22 @@ class CasebookSiteGenerator:
                               template_name="period_archives", blog=True, url=url_pattern.format(year=year),
                               all_articles=articles)
 
-    def _write_facet_pages(self, writer, kind: str, label: str, values: dict) -> None:  # type: ignore[no-untyped-def]
-        env = self.settings["_casebook_env"]
-        writer.write_file(f"{kind}/index.html", env.get_template("facets.html"), self.context,
+    def _write_facet_pages(self, writer, kind: str, label: str, values: dict) -> None:
+        writer.write_file(f"{kind}/index.html", self.get_template("facets"), self.context,
                           relative_urls=self.settings.get("RELATIVE_URLS", False), facet_kind=kind,
                           facet_label=label, facet_values=list(values.values()), url=f"{kind}/")
         for value in values.values():
             self._write_list(writer, value, value.name, label)
 
-    def _write_list(self, writer, value: FacetValue, heading: str, label: str, parent=None) -> None:  # type: ignore[no-untyped-def]
-        env = self.settings["_casebook_env"]
-        writer.write_file(value.url + "index.html", env.get_template("facet.html"), self.context,
+    def _write_list(self, writer, value: FacetValue, heading: str, label: str, parent=None) -> None:
+        writer.write_file(value.url + "index.html", self.get_template("facet"), self.context,
                           relative_urls=self.settings.get("RELATIVE_URLS", False),
                           paginated={"articles": value.articles}, template_name="facet",
                           url=value.url, facet=value, facet_heading=heading, facet_label=label, facet_parent=parent)
 
-    def _write_datasets(self, writer) -> None:  # type: ignore[no-untyped-def]
+    def _write_datasets(self) -> None:
         """data/cases.json and data/cases.csv: every published case's fields, for researchers.
-        They derive from the cases' metadata alone, so the render cache's writer keeps last
+        They derive from the cases' metadata alone, so the session's render record keeps last
         build's files when no metadata changed (`write_derived`)."""
         rows: list[dict] = []
 
@@ -316,16 +259,10 @@ class CasebookSiteGenerator:
             return "\ufeff" + buffer.getvalue()     # a BOM, so that Excel reads the CSV as UTF-8
 
         for name, produce in (("data/cases.json", as_json), ("data/cases.csv", as_csv)):
-            if hasattr(writer, "write_derived"):
-                writer.write_derived(name, self.context, produce)
-            else:
-                path = os.path.join(self.output_path, name)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "w", encoding="utf-8", newline="") as fh:
-                    fh.write(produce())
+            self.session.render.write_derived(name, self.context, self.settings, produce)
 
     @staticmethod
-    def _dataset_row(article) -> dict:  # type: ignore[no-untyped-def]
+    def _dataset_row(article) -> dict:
         meta = article.metadata
         row = {name: meta.get(name) for name in FIELD_ORDER}
         row.update({"title": article.title, "slug": article.slug, "date": meta.get("date_iso"),
@@ -360,7 +297,7 @@ def _safe_row(row: dict) -> dict:
     return row
 
 
-def related_numbers(articles: list) -> list[list[int]]:  # type: ignore[type-arg]
+def related_numbers(articles: list) -> list[list[int]]:
     """For each case, the positions of up to five related cases: shared banks count 3, the
     same province 2, the same category 1. Candidates come from inverted lists, so the work
     grows with the overlaps, not with the square of the collection."""
@@ -394,7 +331,7 @@ def striptags(html: str) -> str:
     return Markup(html).striptags()
 
 
-def province_map(provinces: dict[str, FacetValue], data) -> str:  # type: ignore[no-untyped-def]
+def province_map(provinces: dict[str, FacetValue], data) -> str:
     """Every province as a dot at its capital's coordinates, sized and labelled by its case
     count: an equirectangular projection of China drawn at build time."""
     width, height = 640, 480
@@ -429,49 +366,14 @@ def province_map(provinces: dict[str, FacetValue], data) -> str:  # type: ignore
     return "".join(parts)
 
 
-def freeze_for_templates(article) -> None:  # type: ignore[no-untyped-def]
-    """What templates ask of a case many times, computed once: its URL and file name (Pelican
-    formats them from the settings on every access, ~25 times per case in a build; the
-    `override_` attributes are Pelican's own, set here to the same values), and its summary
-    as plain text (`summary_text`), which lists and meta tags show."""
-    article.override_url = article.url
-    article.override_save_as = article.save_as
+def freeze_for_templates(article) -> None:
+    """What templates ask of a case many times, computed once: its summary as plain text
+    (`summary_text`), which lists and meta tags show. (Its URL and file name are fixed by
+    the reader's `url` and `save_as` metadata.)"""
     article.summary_text = striptags(article.summary or "")
 
 
-def remember_env(generator) -> None:  # type: ignore[no-untyped-def]
-    """Keep the theme's Jinja environment, so this plugin renders with the site's templates."""
-    if hasattr(generator, "env"):
-        generator.settings["_casebook_env"] = generator.env
-
-
-class MembershipList(list):
-    """A list of cases whose `in` is a set lookup. Pelican asks `article in articles` of every
-    dated article for every tag and category page, a scan of the list each time: quadratic,
-    seconds at 10,000 cases. Cases have no __eq__, so list membership is identity, as here."""
-
-    def __init__(self, items) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(items)
-        self._ids = {id(item) for item in self}
-
-    def __contains__(self, item: object) -> bool:
-        return id(item) in self._ids
-
-
-def fast_membership(generator) -> None:  # type: ignore[no-untyped-def]
-    """Once Pelican has grouped the articles (nothing changes them after), make the groups
-    MembershipLists, in the generator and in the context the templates see. (Author pages
-    are not written, but Pelican still matches every case against the site author's list.)"""
-    for tag in list(generator.tags):
-        generator.tags[tag] = MembershipList(generator.tags[tag])
-    generator.categories = [(category, MembershipList(items)) for category, items in generator.categories]
-    generator.authors = [(author, MembershipList(items)) for author, items in generator.authors]
-    generator.context["tags"] = list(generator.tags.items())
-    generator.context["categories"] = generator.categories
-    generator.context["authors"] = generator.authors
-
-
-def get_generators(pelican) -> type:  # type: ignore[no-untyped-def]
+def get_generators(_pelican: object) -> type:
     return CasebookSiteGenerator
 
 
@@ -480,5 +382,3 @@ def register() -> None:
 
     register_guards(signals)
     signals.get_generators.connect(get_generators)
-    signals.article_generator_init.connect(remember_env)
-    signals.article_generator_finalized.connect(fast_membership)

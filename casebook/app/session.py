@@ -1,0 +1,331 @@
+"""One build of the site: what it was given, what it read and what it made.
+
+`build_site` creates a `BuildSession`, hands it to Pelican under the settings key
+`CASEBOOK_SESSION` (plugins and generators find it there, never in a module global), runs
+Pelican, and returns the session. Everything one build learns lives here and dies with it:
+the cases as read (`cases`), the files refused (`failed`) and the values left out
+(`dropped`), the facets and related cases, the slug memo, the render record of the output
+folder and the index report.
+
+The caches a build keeps for the next one live in the output folder they describe,
+under `OUTPUT/.casebook/` (a dot folder: no sitemap or feed lists it, nginx denies it), so
+deleting the output folder always yields a full, correct build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from casebook.data import Data, load_data
+from casebook.errors import CasebookError
+from casebook.files import atomic_write
+from casebook.model import FIELD_ORDER, Case
+from casebook.settings import ROOT
+
+if TYPE_CHECKING:
+    from plugins.casebook_render_cache import RenderRecord
+    from search.schema import BuildReport
+    from search.update import IndexJob
+
+SESSION_KEY = "CASEBOOK_SESSION"     # the Pelican setting that carries the session
+CACHE_FOLDER = ".casebook"           # inside the output folder
+SLUG_MEMO = "slugs.json"
+INDEX_RECORD = "index.json"          # what the index holds after this output's last build
+INDEX_DOCS = "index-docs.json"       # the index documents of the cases, by case
+# What makes a case's index document: when these change, every document is made again.
+INDEX_DOC_SOURCES = ("search/schema.py", "search/mdtext.py", "casebook/model.py")
+
+
+class SlugMemo:
+    """Transliterations of names the shipped slug table does not have (a bank branch, a new
+    programme), kept between builds in the session's cache folder. Keyed by the pypinyin
+    version and Pelican's slug rules: either changing makes them all new."""
+
+    def __init__(self, cache: Path | None) -> None:
+        from importlib.metadata import version  # not `import pypinyin`: its dictionaries load slowly
+
+        from pelican.settings import DEFAULT_CONFIG
+
+        self.path = cache / SLUG_MEMO if cache else None
+        self.version = f"{version('pypinyin')}:{json.dumps(DEFAULT_CONFIG['SLUG_REGEX_SUBSTITUTIONS'])}"
+        kept = read_cache(self.path, self.version)
+        self.slugs: dict[str, str] = kept if isinstance(kept, dict) else {}
+        self.changed = False
+
+    def save(self) -> None:
+        if self.changed and self.path:
+            write_cache(self.path, self.version, self.slugs)
+            self.changed = False
+
+
+def read_cache(path: Path | None, key: str) -> object | None:
+    """What a build kept in `path` under `key`, or None (no cache, another key, or an
+    unreadable file: then it is computed again)."""
+    if path is None:
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return stored["value"] if stored.get("key") == key else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def write_cache(path: Path | None, key: str, value: object) -> None:
+    if path is not None:
+        atomic_write(path, json.dumps({"key": key, "value": value}, ensure_ascii=False))
+
+
+@dataclass(eq=False)
+class BuildSession:
+    """The state of one build (see the module's docstring)."""
+
+    content: Path
+    output: Path
+    index: Path | None
+    data: Data = field(repr=False)
+    preview: bool = True
+    strict: bool = False
+    cache: Path | None = None            # OUTPUT/.casebook, or None: nothing kept between builds
+    cases: dict[str, Case] = field(default_factory=dict, repr=False)   # source path -> the case as the reader parsed it
+    failed: list[str] = field(default_factory=list)       # case files skipped, each with file:line and reason
+    dropped: list[str] = field(default_factory=list)      # values left out of published cases (unsafe URLs)
+    facets: dict[str, Any] = field(default_factory=dict, repr=False)  # the templates' `casebook`: banks, regions, programmes, years
+    index_report: BuildReport | None = None
+    index_job: IndexJob | None = field(default=None, repr=False)   # the index process of this build while it runs
+    backend: str = ""                    # CASEBOOK_SEARCH_BACKEND ("module:Class"), "" for Whoosh
+    _index_key: str = field(default="", repr=False)   # the digest of the documents submitted
+    articles: int = 0
+    drafts: int = 0
+    _slugs: SlugMemo | None = field(default=None, repr=False)
+    _shipped: dict | None = field(default=None, repr=False)
+    _render: RenderRecord | None = field(default=None, repr=False)
+
+    @classmethod
+    def of_pelican_settings(cls, settings: dict) -> BuildSession:
+        """A session for a Pelican run that `casebook build` did not start (`pelican -s
+        pelicanconf.py`): paths from Pelican's settings, the data files from
+        CASEBOOK_DATA_DIR (default scraper/data)."""
+        data_dir = settings.get("CASEBOOK_DATA_DIR")
+        output = Path(settings["OUTPUT_PATH"]).resolve()
+        index = settings.get("CASEBOOK_INDEX_DIR")
+        return cls(Path(settings["PATH"]).resolve(), output, Path(index) if index else None,
+                   load_data(Path(data_dir) if data_dir else None), cache=output / CACHE_FOLDER)
+
+    def __reduce__(self) -> tuple:
+        """Pelican's reader cache pickles the settings along with each case's metadata (its
+        category keeps them): a session is never kept there, only a note in its place."""
+        return (str, ("a casebook build session (not kept between builds)",))
+
+    # --- what plugins record while Pelican reads ------------------------------------------
+
+    def fail(self, message: str) -> None:
+        if message not in self.failed:
+            self.failed.append(message)
+
+    def drop(self, message: str) -> None:
+        if message not in self.dropped:
+            self.dropped.append(message)
+
+    # --- what generators share -------------------------------------------------------------
+
+    @property
+    def slugs(self) -> SlugMemo:
+        if self._slugs is None:
+            self._slugs = SlugMemo(self.cache)
+        return self._slugs
+
+    @property
+    def shipped_slugs(self) -> dict:
+        """The slug table shipped with the data files (tools/build_slugs.py): every division
+        of the gazetteer, every bank of the registry and every known programme."""
+        if self._shipped is None:
+            try:
+                self._shipped = json.loads((self.data.directory / "slugs.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._shipped = {}
+        return self._shipped
+
+    @property
+    def render(self) -> RenderRecord:
+        """The record of which output file shows what (plugins/casebook_render_cache)."""
+        if self._render is None:
+            from plugins.casebook_render_cache import RenderRecord
+
+            self._render = RenderRecord(self.output, self.cache)
+        return self._render
+
+    @property
+    def pages_rendered(self) -> int:
+        return self._render.rendered if self._render else 0
+
+    @property
+    def pages_reused(self) -> int:
+        """Pages unchanged since the last build: the previous output kept."""
+        return self._render.reused if self._render else 0
+
+    def data_digest(self) -> str:
+        """A digest of every data file the build reads (the registry, the rules, the slug
+        table): a page's fingerprint includes it, so a data edit renders everything again."""
+        digest = hashlib.blake2b(digest_size=16)
+        for file in sorted(p for p in self.data.directory.rglob("*") if p.is_file()):
+            digest.update(str(file.relative_to(self.data.directory)).encode())
+            digest.update(file.read_bytes())
+        return digest.hexdigest()
+
+    # --- the search index ------------------------------------------------------------------
+
+    def start_index(self) -> None:
+        """Start the index process now, so that it loads the backend and its segmenter while
+        Pelican reads. Only when the last build of this output left no usable index record:
+        otherwise the documents decide, once read, whether a process is needed at all."""
+        if self.index is not None and self.index_job is None and self._index_record() is None:
+            self._start_job()
+
+    def index_documents(self, articles: list) -> list[tuple[str, dict]]:
+        """The published cases as index documents, made by `IndexDoc.from_case` from the cases
+        the reader parsed: (content hash, record) of each. A case unchanged since this
+        output's last build reuses its document (index-docs.json in the cache folder), so
+        a rebuild does not make 10,000 documents again for one edit."""
+        from search.schema import IndexDoc
+
+        version = sources_digest_of(INDEX_DOC_SOURCES)
+        cache = self.cache / INDEX_DOCS if self.cache else None
+        kept = read_cache(cache, version)
+        known: dict = kept if isinstance(kept, dict) else {}
+        root, entries, fresh = str(self.content).rstrip("/") + "/", [], {}
+        for article in articles:
+            case = self.cases.get(article.source_path)
+            if case is None:
+                continue
+            path, url = article.source_path.removeprefix(root), "/" + article.url
+            key = _digest(path, url, json.dumps([getattr(case, name) for name in FIELD_ORDER] + [case.body],
+                                                ensure_ascii=False, default=str))
+            entry = known.get(key)
+            if entry is None:
+                doc = IndexDoc.from_case(case, path=path, url=url)
+                entry = [doc.content_hash(), doc.to_record()]
+            fresh[key] = entry
+            entries.append((entry[0], entry[1]))
+        if fresh.keys() != known.keys():
+            write_cache(cache, version, fresh)
+        return entries
+
+    def submit_index(self, articles: list) -> None:
+        """Once Pelican's articles are final: the index is to hold exactly these. When neither
+        they nor the index changed since this output's last build, no process starts."""
+        from search.schema import BuildReport, IndexDoc
+
+        if self.index is None:
+            return
+        entries = self.index_documents(articles)
+        self._index_key = _digest(self.backend, self.data_digest(), *(hash_ for hash_, _ in entries))
+        record = self._index_record()
+        if self.index_job is None and record is not None and record["key"] == self._index_key:
+            self.index_report = BuildReport(generation=record["generation"], added=0, updated=0, removed=0,
+                                            unchanged=len(entries), rebuilt=False,
+                                            reason="nothing changed since the last build")
+            return
+        if self.index_job is None:
+            self._start_job()
+        assert self.index_job is not None
+        self.index_job.submit([IndexDoc.from_record(doc) for _, doc in entries])
+
+    def wait_index(self) -> None:
+        """The end of the build: the index process's report (SearchError when it failed;
+        the previous generation still serves), and the record for the next build."""
+        job, self.index_job = self.index_job, None
+        if job is None:
+            return
+        if not self._index_key:    # no articles generator ran: an index of no cases
+            self.index_job = job
+            self.submit_index([])
+            job, self.index_job = self.index_job, None
+            assert job is not None
+        self.index_report = job.wait()
+        if self.cache is not None and self.index is not None:
+            write_cache(self.cache / INDEX_RECORD, str(self.index),
+                        {"key": self._index_key, "generation": self.index_report.generation,
+                         "stamp": _folder_stamp(self.index)})
+
+    def end_indexing(self) -> None:
+        """End an index process that a failed build left running; the serving index stays."""
+        job, self.index_job = self.index_job, None
+        if job is not None:
+            job.abort()
+
+    def _start_job(self) -> None:
+        from search.update import IndexJob
+
+        assert self.index is not None
+        self.index_job = IndexJob.start(self.index, backend=self.backend or None, data_dir=self.data.directory)
+
+    def _index_record(self) -> dict | None:
+        """The index record of this output's last build, if the index folder is still the one
+        it describes (not replaced, not updated by another build since)."""
+        if self.cache is None or self.index is None:
+            return None
+        record = read_cache(self.cache / INDEX_RECORD, str(self.index))
+        if not isinstance(record, dict) or record.get("stamp") != _folder_stamp(self.index):
+            return None
+        return record
+
+    def finish(self) -> None:
+        """After Pelican ran: the counts, then the strict rule."""
+        self.articles = _count(self.output / "cases")
+        self.drafts = _count(self.output / "drafts")
+        if self.strict and (self.failed or self.dropped):
+            raise CasebookError(f"{len(self.failed)} case file(s) are broken, {len(self.dropped)} value(s) unsafe",
+                                hint="; ".join(self.failed + self.dropped))
+
+
+def session_of(settings: dict) -> BuildSession:
+    """The session of the build these Pelican settings belong to."""
+    session = settings.get(SESSION_KEY)
+    if not isinstance(session, BuildSession):
+        raise CasebookError("Pelican runs without a Casebook build session",
+                            hint="build with `casebook build`, or keep plugins.casebook_reader in PLUGINS")
+    return session
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _folder_stamp(folder: Path) -> list[int] | None:
+    """Which folder this is and when its entries last changed (a new index generation
+    changes them, whatever the backend)."""
+    try:
+        stat = folder.stat()
+    except OSError:
+        return None
+    return [stat.st_dev, stat.st_ino, stat.st_mtime_ns]
+
+
+def _count(folder: Path) -> int:
+    return sum(1 for _ in folder.glob("*/index.html")) if folder.is_dir() else 0
+
+
+# The source files whose change may change any output file: the configuration, the theme,
+# the plugins, and the rules a case is read by (the reader's HTML is made by these).
+SOURCES = ("pelicanconf.py", "theme", "plugins", "casebook/model.py", "casebook/app/session.py", "casebook/check.py",
+           "casebook/safety.py", "scraper/sanitize.py")
+
+
+def sources_digest(theme: Path | None = None) -> str:
+    return sources_digest_of(SOURCES, theme)
+
+
+def sources_digest_of(names: tuple[str, ...], theme: Path | None = None) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    paths = [ROOT / name for name in names] + ([theme] if theme else [])
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if path.is_dir() else [path] if path.is_file() else []
+        for file in files:
+            digest.update(str(file).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()

@@ -1,1 +1,0 @@
-from .indexing import register  # noqa: F401

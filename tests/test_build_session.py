@@ -1,0 +1,110 @@
+"""The build session: one build's state lives in it and nowhere else."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_LAYER = [*sorted((ROOT / "plugins").rglob("*.py")), *sorted((ROOT / "casebook" / "app").rglob("*.py"))]
+# Calls that change a container or an object in place.
+MUTATORS = {"append", "extend", "insert", "pop", "popitem", "clear", "update", "add", "discard", "remove",
+            "setdefault", "sort", "reverse", "open", "save", "__setitem__"}
+
+
+def written_globals(source: str) -> list[str]:
+    """Module-level names that a function of the module writes to: `global` statements, item
+    or attribute assignment, and in-place calls (append, update, ...) on a module-level name
+    the function does not itself bind."""
+    tree = ast.parse(source)
+    module_names = {target.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
+                    for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                    if isinstance(target, ast.Name)}
+    found = []
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
+        local = {a.arg for a in [*function.args.args, *function.args.kwonlyargs, *function.args.posonlyargs]}
+        local |= {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        shared = module_names - local
+        for node in ast.walk(function):
+            if isinstance(node, ast.Global):
+                found += [f"{function.name}: global {name}" for name in node.names]
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else \
+                node.targets if isinstance(node, ast.Delete) else []
+            for target in targets:
+                if isinstance(target, ast.Subscript | ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and target.value.id in shared:
+                    found.append(f"{function.name}: writes {target.value.id}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in shared:
+                found.append(f"{function.name}: {node.func.value.id}.{node.func.attr}()")
+    return found
+
+
+def test_the_check_finds_written_module_state():
+    """The check below can fail: each kind of write is found."""
+    source = ("FAILED: list = []\nSTATS = {}\nMEMO = object()\nCOUNT = 0\n"
+              "def a(x):\n    FAILED.append(x)\n"
+              "def b():\n    STATS['n'] = 1\n"
+              "def c():\n    MEMO.slugs = {}\n"
+              "def d():\n    global COUNT\n    COUNT += 1\n"
+              "def e(FAILED):\n    FAILED.append(1)\n")    # a parameter of that name is not the global
+    assert written_globals(source) == ["a: FAILED.append()", "b: writes STATS", "c: writes MEMO",
+                                       "d: global COUNT"]
+
+
+@pytest.mark.parametrize("path", BUILD_LAYER, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_of_the_build_keeps_state(path):
+    assert written_globals(path.read_text(encoding="utf-8")) == []
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".casebook" not in p.relative_to(folder).parts}
+
+
+def test_two_sites_built_in_one_process_share_nothing(tmp_path, seed_content):
+    """Site A, then site B (other cases, a broken file), then A again: each result holds
+    only its own site's cases, failures and facets, and A's output is what it was."""
+    from casebook.app.build import build_site
+
+    site_a = tmp_path / "a"
+    shutil.copytree(seed_content, site_a)
+    site_b = tmp_path / "b"
+    (site_b / "cases").mkdir(parents=True)
+    kept = next((seed_content / "cases").glob("2022-02-24-*.md"))
+    shutil.copy(kept, site_b / "cases" / kept.name)
+    (site_b / "cases" / "broken.md").write_text("---\ntitle: 坏文件\n---\n正文\n", encoding="utf-8")
+
+    first = build_site(site_a, tmp_path / "out-a", tmp_path / "index-a", preview=False)
+    first_tree = _tree(tmp_path / "out-a")
+    other = build_site(site_b, tmp_path / "out-b", tmp_path / "index-b", preview=False)
+    again = build_site(site_a, tmp_path / "out-a2", tmp_path / "index-a2", preview=False)
+
+    assert first.failed == [] and again.failed == []
+    assert other.failed and all("broken.md" in failure for failure in other.failed)
+    assert other.articles == 1 and list(other.cases) == [str(site_b / "cases" / kept.name)]
+    assert set(other.facets["banks"]) == {"成都农商银行"}
+    assert len(first.facets["banks"]) > 1 and first.facets["banks"].keys() == again.facets["banks"].keys()
+    assert other.index_report.added == 1 and again.index_report.added == first.index_report.added
+    assert _tree(tmp_path / "out-a2") == first_tree
+
+
+@pytest.mark.slow
+def test_plain_pelican_builds_the_site_with_the_plugins(tmp_path, seed_content):
+    """`pelican -s pelicanconf.py` (no `casebook build`): the plugins open a session of their own."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "pelican", str(seed_content), "-s", str(ROOT / "pelicanconf.py"),
+                           "-o", str(out), "-e", 'CASEBOOK_INDEX_DIR=""', "-q"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list(out.glob("cases/*/index.html"))) == 4
+    assert (out / "banks" / "index.html").is_file() and (out / ".casebook" / "render-fingerprints.json").is_file()
+    assert "branches-in-communities" in "".join(p.name for p in (out / "categories").iterdir())
