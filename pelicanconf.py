@@ -88,8 +88,12 @@ def newest_first(content) -> tuple:  # type: ignore[no-untyped-def]
 
 
 ARTICLE_ORDER_BY = newest_first
-DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search"]
+DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search", "robots"]
 SEARCH_SAVE_AS = "search/index.html"
+# theme/templates/robots.txt (a direct template: TEMPLATE_PAGES would read a robots.txt in
+# content/ first, as a Jinja template).
+TEMPLATE_EXTENSIONS = [".html", ".txt"]
+ROBOTS_SAVE_AS = "robots.txt"
 
 # Categories and tags get the taxonomy's own ASCII slugs (branches-in-communities, age-friendly).
 # A name the taxonomy does not know keeps its Chinese characters in its URL rather than a
@@ -114,7 +118,7 @@ SITEMAP = {
     "format": "xml",
     "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.4},
     "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
-    "exclude": ["drafts/", "search/"],
+    "exclude": ["drafts/", "search/", r"^robots\.txt$"],
 }
 
 # Escape every value a template prints; article bodies and the build-time map are marked safe.
@@ -143,9 +147,6 @@ MARKDOWN = {
 
 # Casebook's own settings (read by the plugins).
 CASEBOOK_INDEX_DIR = str(ROOT / "var" / "index")
-CASEBOOK_PREVIEW = True          # drafts are built (under drafts/) only in preview builds
-CASEBOOK_STRICT = False          # a broken case file fails the build instead of being skipped
-CASEBOOK_SEARCH_API = "/api/search"
 from search.fields import client_table as _search_fields  # cheap: one YAML table
 
 SEARCH_FIELDS = _search_fields()  # the search page's facets (scraper/data/search_fields.yaml)

@@ -40,7 +40,7 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
     article_paths = ["cases"] if cases.is_dir() else [""]
     override = {
         "PATH": str(content), "OUTPUT_PATH": str(output), "CASEBOOK_INDEX_DIR": str(index),
-        "ARTICLE_PATHS": article_paths, "CASEBOOK_PREVIEW": preview, "CASEBOOK_STRICT": strict,
+        "ARTICLE_PATHS": article_paths,
         # Rebuilds reuse what was read: a case file that did not change is not parsed again.
         "CACHE_CONTENT": True, "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
         "CACHE_PATH": str(index.parent / f".pelican-cache-{index.name}"), "GZIP_CACHE": False,

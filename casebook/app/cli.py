@@ -166,15 +166,19 @@ def new(title: str, out_dir: Path | None) -> None:
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="site folder (default output/)")
 @click.option("--index", type=click.Path(file_okay=False, path_type=Path), help="index folder (default var/index)")
 @click.option("--strict", is_flag=True, help="fail on any broken case file (for CI)")
-@click.option("--publish", is_flag=True, help="a public build: drafts left out")
+@click.option("--publish", is_flag=True,
+              help="a public build (publishconf.py): absolute URLs from CASEBOOK_SITEURL, drafts left out")
 def build(content: Path | None, output: Path | None, index: Path | None, strict: bool, publish: bool) -> None:
     """Render the site with Pelican and build the search index."""
     from casebook.app.build import build_site
 
     settings = _settings(content_dir=content, output_dir=output, index_dir=index)
     try:
+        if publish:   # refused before anything is written
+            settings.require_siteurl()
         result = build_site(settings.content_dir, settings.output_dir, settings.index_dir, preview=not publish,
-                            strict=strict)
+                            strict=strict, settings_file=settings_module.ROOT / ("publishconf.py" if publish
+                                                                                 else "pelicanconf.py"))
     except CasebookError as exc:
         raise click.ClickException(str(exc)) from exc
     for failure in result.failed:
