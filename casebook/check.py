@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from casebook.data import Data, load_data
+from casebook.data import Data
 from casebook.model import (
     FIELD_ORDER,
     OPTIONAL_FOR_DRAFTS,
@@ -503,8 +503,9 @@ def _link_problems(links: list[Path], root: Path) -> list[Problem]:
     return problems
 
 
-def check_paths(paths: list[Path], data: Data | None = None) -> list[Problem]:
-    data = data or load_data()
+def check_paths(paths: list[Path], data: Data) -> list[Problem]:
+    """Every problem of the case files under `paths`, judged by the registry `data` (the
+    caller's: `load_data(settings.data_dir)`)."""
     files: list[Path] = []
     problems: list[Problem] = []
     roots: set[Path] = set()

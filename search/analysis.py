@@ -118,9 +118,10 @@ def word_analyzer() -> WordTokenizer:
 def domain_words() -> list[str]:
     """The user dictionary: banks and aliases, programmes, taxonomy names and keywords, places."""
     from casebook.data import load_data
+    from casebook.settings import load
     from scraper.entities import bank_index
 
-    data = load_data()
+    data = load_data(load().data_dir)   # CASEBOOK_DATA_DIR: the dictionary is process-wide
     vocabulary = list(bank_index(data).canonical) + list(data.programs.get("known", []))
     vocabulary += data.category_names + data.tag_names
     for category in data.taxonomy["categories"]:
