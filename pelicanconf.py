@@ -77,7 +77,7 @@ ARTICLE_TRANSLATION_ID = None
 PAGE_TRANSLATION_ID = None
 
 
-def newest_first(content) -> tuple:  # type: ignore[no-untyped-def]
+def newest_first(content) -> tuple:   # content: a Pelican Article or Page
     """Newest case first; cases of one moment by slug, so the order never depends on the
     order the file system lists the files in."""
     try:

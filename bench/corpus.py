@@ -7,8 +7,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from search.schema import IndexDoc
+
+if TYPE_CHECKING:
+    from search.query import SearchRequest, SearchResponse
+
+
+class Searches(Protocol):
+    """What `all_matches` needs of a search engine or backend."""
+
+    def search(self, request: SearchRequest) -> SearchResponse: ...
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -119,7 +129,7 @@ def fragments(docs: list[IndexDoc], samples: int, seed: int = 20261122) -> list[
     return out
 
 
-def all_matches(engine, query: str) -> set[str]:  # type: ignore[no-untyped-def]
+def all_matches(engine: Searches, query: str) -> set[str]:
     """Every slug a query returns, page after page."""
     from search.query import SearchRequest
 

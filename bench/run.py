@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,13 +43,18 @@ QUERIES = [
 ]
 
 
-def run_child(args: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedProcess]:  # type: ignore[no-untyped-def]
+def _drain(stream: IO[str] | None, into: list[str]) -> None:
+    """A child's whole output (the pipe is always there: both are PIPE)."""
+    into.append(stream.read() if stream else "")
+
+
+def run_child(args: list[str], **kwargs: Any) -> tuple[float, int, subprocess.CompletedProcess]:
     """Wall seconds and peak RSS (KiB) of one child process."""
     elapsed, rss, _tree, done = run_measured(args, **kwargs)
     return elapsed, rss, done
 
 
-def run_measured(args: list[str], **kwargs) -> tuple[float, int, float, subprocess.CompletedProcess]:  # type: ignore[no-untyped-def]
+def run_measured(args: list[str], **kwargs: Any) -> tuple[float, int, float, subprocess.CompletedProcess]:
     """Wall seconds, peak RSS (KiB) of the process itself, and the peak memory (MB) of its whole
     process tree: the sum of PSS (shared pages split between the processes sharing them, so
     forked copies are not counted twice), sampled every 0.2 s."""
@@ -76,8 +83,8 @@ def run_measured(args: list[str], **kwargs) -> tuple[float, int, float, subproce
     sampler.start()
     out_chunks: list[str] = []
     err_chunks: list[str] = []
-    readers = [threading.Thread(target=lambda: out_chunks.append(process.stdout.read()), daemon=True),  # type: ignore[union-attr]
-               threading.Thread(target=lambda: err_chunks.append(process.stderr.read()), daemon=True)]  # type: ignore[union-attr]
+    readers = [threading.Thread(target=_drain, args=(process.stdout, out_chunks), daemon=True),
+               threading.Thread(target=_drain, args=(process.stderr, err_chunks), daemon=True)]
     for reader in readers:
         reader.start()
     _, status, usage = os.wait4(process.pid, 0)
@@ -151,7 +158,7 @@ def bench_stream(stream: Path = STREAM) -> dict:
             "load_before": round(load, 2), "cpus": os.cpu_count(), "peak_tree_mb": tree_mb, "exit": done.returncode}
 
 
-def _timed(work) -> float:  # type: ignore[no-untyped-def]
+def _timed(work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
     return time.perf_counter() - started
@@ -256,7 +263,7 @@ print(json.dumps({{"seconds": time.perf_counter() - started, "mb": mb, "docs": l
 
 
 def bench_index(count: int, work: Path) -> dict:
-    results = {}
+    results: dict[str, Any] = {}
     for kind in ("ours", "jieba"):
         index = work / f"index-{kind}"
         script = INDEX_CHILD.format(root=str(ROOT), count=count, kind=kind, index=str(index))

@@ -551,7 +551,8 @@ def _check_file(file: Path, data: Data, slugs: dict[str, str]) -> list[Problem]:
     slug = meta.get("slug") if meta else None
     if isinstance(slug, str) and slug:
         if slug in slugs:
-            problems.append(Problem(str(file), _Lines(split_front_matter(text)[0]).at("slug"),  # type: ignore[index]
+            front = split_front_matter(text)   # there is one: it gave the slug
+            problems.append(Problem(str(file), _Lines(front[0]).at("slug") if front else 1,
                                     f"duplicate slug {slug!r}", f"also used by {slugs[slug]}"))
         else:
             slugs[slug] = str(file)

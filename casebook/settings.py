@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from casebook.errors import SettingsError
@@ -67,7 +68,8 @@ class Settings:
         for key in clean:
             if key not in {f.name for f in fields(self)}:
                 raise SettingsError(f"unknown setting {key!r}", hint="see casebook/settings.py for the list")
-        return check(replace(self, **{k: _coerce(k, v) for k, v in clean.items()}))
+        coerced: dict[str, Any] = {k: _coerce(k, v) for k, v in clean.items()}
+        return check(replace(self, **coerced))
 
     def require_siteurl(self) -> str:
         """The public site's address, for a public build: there is no sensible default (a
@@ -83,10 +85,10 @@ def _coerce(name: str, value: object) -> object:
     try:
         if kind == "Path":
             return Path(str(value)).expanduser().resolve()
-        if kind == "int":
-            return int(value)  # type: ignore[arg-type]
-        if kind == "float":
-            return float(value)  # type: ignore[arg-type]
+        if kind in ("int", "float"):
+            if not isinstance(value, int | float | str):
+                raise TypeError(f"{type(value).__name__} is not a number")
+            return int(value) if kind == "int" else float(value)
         if kind == "bool":
             return _boolean(value)
     except (TypeError, ValueError) as exc:

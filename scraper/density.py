@@ -165,7 +165,7 @@ def title_node(root: etree._Element, title: str | None) -> etree._Element | None
     return None
 
 
-def anchored_block(root: etree._Element, headline: etree._Element) -> etree._Element | None:
+def anchored_block(headline: etree._Element) -> etree._Element | None:
     """The best block of the story that holds the headline: the nearest ancestor of the
     headline with real text of its own, searched inside only (appended stories and
     recommendation lists are its siblings, not its children)."""
@@ -200,7 +200,7 @@ def find_main(page: str, title: str | None = None) -> tuple[str, bool] | None:
         return None
     headline = title_node(root, title)
     _prune(root, keep=headline)
-    block = anchored_block(root, headline) if headline is not None else None
+    block = anchored_block(headline) if headline is not None else None
     anchored = block is not None
     if block is None:
         block = best_block(root)

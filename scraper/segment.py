@@ -572,7 +572,8 @@ def editor_title(text: str, r: Rules) -> str:
         rest, tag = title[match.end():].strip(), (match.group("tag") or match.group("tag2") or "").strip()
         # 【大美中国】西藏: a headline too short to stand alone keeps its column as a prefix.
         title = rest if len(rest) >= 4 else f"{tag}：{rest}" if rest else tag
-    title = r.numbered_item.match(title).group("title") if r.numbered_item.match(title) else title
+    if numbered := r.numbered_item.match(title):
+        title = numbered.group("title")
     return title.rstrip("：:；;，,、 ").strip()[:MAX_TITLE_CHARS] or _clean(text)[:MAX_TITLE_CHARS]
 
 

@@ -51,7 +51,7 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
     from rich.progress import BarColumn, Progress, TextColumn
     from rich.table import Table
 
-    from scraper.ingest import ReportWriter, summarize
+    from scraper.ingest import ReportRow, ReportWriter, summarize
     from scraper.ingest import ingest as run_ingest
     from scraper.sources import expand_inputs
 
@@ -64,9 +64,9 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
                   disable=quiet or not console.is_terminal) as progress:
         task = progress.add_task("", total=total)
         done: set[str] = set()
-        stories = Counter()  # type: ignore[var-annotated]
+        stories: Counter[str] = Counter()
 
-        def on_row(row) -> None:  # type: ignore[no-untyped-def]
+        def on_row(row: ReportRow) -> None:
             if writer:
                 writer.write(row)
             done.add(row.input)
@@ -198,6 +198,7 @@ def build(content: Path | None, output: Path | None, index: Path | None, strict:
     for value in result.dropped:
         click.echo(f"left out: {value}", err=True)
     report = result.index_report
+    # BuildResult.index_report is typed `object` by casebook/app/build.py: the index's report.
     index_note = (f"; index {report.generation}: +{report.added} ~{report.updated} -{report.removed}"  # type: ignore[attr-defined]
                   if report else "")
     click.echo(f"built {result.articles} cases and {result.drafts} drafts into {settings.output_dir}{index_note}")
