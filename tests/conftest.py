@@ -20,7 +20,7 @@ BENCH = SHARED / "bench" / "zh-extraction"
 LOCAL = Path(__file__).resolve().parent / "fixtures"
 
 
-def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(items):  # type: ignore[no-untyped-def]
     if not SEEDS_EXPECTED.exists():
         skip = pytest.mark.skip(reason="../shared is not beside the repository")
         for item in items:

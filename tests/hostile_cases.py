@@ -62,7 +62,7 @@ class Hostile:
     published: bool     # built (with the bad values left out) rather than skipped
 
 
-def hostile_cases(base: str, outside: Path) -> list[Hostile]:
+def hostile_cases(base: str) -> list[Hostile]:
     """The issue's examples and their class: URLs with other schemes in every URL field,
     markup and links in the summary, formula and bidi characters in text, wrong types in
     every kind of field, empty slugs, Pelican override keys, a huge figures list."""

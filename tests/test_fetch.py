@@ -223,7 +223,7 @@ def test_a_redirect_to_loopback_is_refused(server, fetch_settings):
     fetcher.close()
 
 
-def test_sitemap_and_feed_entries_to_loopback_are_refused(server, fetch_settings, public_only, cases_dir, tmp_path):
+def test_sitemap_and_feed_entries_to_loopback_are_refused(server, public_only, cases_dir, tmp_path):
     # The feed itself is read from a file; its entries point at the loopback server.
     port = server.rsplit(":", 1)[-1]
     sitemap = tmp_path / "sitemap.xml"

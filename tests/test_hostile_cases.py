@@ -36,7 +36,7 @@ def _hostile_content(root: Path, seed_content: Path) -> tuple[Path, list]:
     content = root / "content"
     shutil.copytree(seed_content, content)
     base = base_case(content)
-    cases = hostile_cases(base, root)
+    cases = hostile_cases(base)
     for case in cases:
         (content / "cases" / case.name).write_text(case.text, encoding="utf-8")
     outside = root / "outside"
@@ -197,7 +197,7 @@ def test_publish_build_keeps_the_home_page_from_a_draft_with_save_as(tmp_path, s
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
-    draft = next(c for c in hostile_cases(base_case(content), tmp_path) if c.name == "draft-save-as.md")
+    draft = next(c for c in hostile_cases(base_case(content)) if c.name == "draft-save-as.md")
     (content / "cases" / draft.name).write_text(draft.text, encoding="utf-8")
     result = build_site(content, tmp_path / "out", tmp_path / "index", preview=False)
     assert any("draft-save-as.md" in f and "save_as" in f for f in result.failed)
