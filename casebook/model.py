@@ -296,16 +296,6 @@ def split_front_matter(text: str) -> tuple[str, str, int] | None:
     return meta, match.group("body"), body_line
 
 
-def key_lines(meta_text: str) -> dict[str, int]:
-    """Line numbers (1-based, counting the opening ---) of each top-level key."""
-    lines: dict[str, int] = {}
-    for number, line in enumerate(meta_text.splitlines(), start=2):
-        match = re.match(r"^([A-Za-z_][\w-]*)\s*:", line)
-        if match:
-            lines.setdefault(match.group(1), number)
-    return lines
-
-
 def normalize_date(value: Any) -> str | None:
     """A front-matter date as an ISO string, or None when it is not a date."""
     if value is None or value == "":

@@ -34,10 +34,6 @@ def _plain(block: str) -> str:
     return re.sub(r"[*_#>]+", "", block).strip()
 
 
-def is_boilerplate(block: str, data: Data) -> bool:
-    return furniture_reason(block, data) is not None
-
-
 @lru_cache(maxsize=8)
 def _credit_re(labels: tuple[str, ...]) -> re.Pattern[str]:
     names = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))

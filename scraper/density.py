@@ -20,8 +20,6 @@ from lxml import html as lxml_html
 DROP_TAGS = ("script", "style", "noscript", "iframe", "form", "button", "input", "select", "textarea", "nav",
              "footer", "aside", "svg", "canvas", "template", "object", "embed", "audio", "video")
 BLOCK_TAGS = {"div", "article", "section", "main", "td", "body", "li", "ul", "dd", "center", "font", "span"}
-PARA_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "tr", "dd", "dt", "br",
-             "div", "section", "table", "figure", "figcaption", "img"}
 CJK_RE = re.compile(r"[\u3400-\u9fff]")
 PUNCT_RE = re.compile(r"[，。、；：！？“”,.;:!?]")
 NOISE_RE = re.compile(
@@ -184,12 +182,6 @@ def anchored_block(headline: etree._Element) -> etree._Element | None:
                 return ancestor
             return best if best is not ancestor or body < 4000 else None
     return None
-
-
-def main_html(page: str, title: str | None = None) -> str | None:
-    """The article block of a whole page, as HTML, or None."""
-    found = find_main(page, title)
-    return found[0] if found else None
 
 
 def find_main(page: str, title: str | None = None) -> tuple[str, bool] | None:

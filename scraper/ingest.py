@@ -299,8 +299,3 @@ class ReportWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def write_report(rows: list[ReportRow], path: Path) -> None:
-    from casebook.files import atomic_write
-
-    atomic_write(path, "".join(report_line(r) for r in rows))

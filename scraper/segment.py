@@ -298,11 +298,6 @@ def is_markdown(text: str) -> bool:
     return not HTML_DOC_RE.search(head) and len(re.findall(r"(?m)^#{1,6}[ \t]+\S", text[:200_000])) >= 2
 
 
-def blocks_outline(blocks: list[str]) -> list[Element]:
-    """The outline of Markdown blocks already extracted from a page."""
-    return markdown_outline("\n".join(blocks))
-
-
 # --- sections ----------------------------------------------------------------------------
 
 

@@ -88,13 +88,6 @@ def cases_dir(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture()
-def seed_copy(tmp_path) -> Path:
-    target = tmp_path / "raw"
-    shutil.copytree(SEEDS_RAW, target)
-    return target
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

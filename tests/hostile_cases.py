@@ -16,10 +16,6 @@ def base_case(content: Path) -> str:
     return next((content / "cases").glob("2022-02-24-*.md")).read_text(encoding="utf-8")
 
 
-def front_matter_lines(text: str) -> list[str]:
-    return text.split("\n---\n", 1)[0].split("\n")[1:]
-
-
 def replace_fields(text: str, fields: dict[str, str | None], *, extra: str = "", body: str = "") -> str:
     """`text` with each named field's line(s) replaced by raw YAML (None: removed), `extra`
     lines added at the end of the front matter and `body` appended to the body."""
