@@ -20,7 +20,7 @@ BENCH = SHARED / "bench" / "zh-extraction"
 LOCAL = Path(__file__).resolve().parent / "fixtures"
 
 
-def pytest_collection_modifyitems(items):  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(items):
     if not SEEDS_EXPECTED.exists():
         skip = pytest.mark.skip(reason="../shared is not beside the repository")
         for item in items:
@@ -124,7 +124,7 @@ def start_server(output: Path, index: Path, *, workers: int = 1, env: dict | Non
     raise RuntimeError(f"casebook serve did not answer on {base}")
 
 
-def stop_server(process) -> None:  # type: ignore[no-untyped-def]
+def stop_server(process) -> None:
     process.terminate()
     process.wait(timeout=20)
 
@@ -136,7 +136,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture(scope="module")
-def site_url(built_site):  # type: ignore[no-untyped-def]
+def site_url(built_site):
     """`casebook serve` over the sample site, for one test module."""
     process, base = start_server(built_site["output"], built_site["index"])
     yield base
@@ -144,7 +144,7 @@ def site_url(built_site):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     """Debian's chromium driven by Playwright (never a browser Playwright downloads)."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():

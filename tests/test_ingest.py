@@ -11,7 +11,7 @@ from scraper.ingest import ingest
 from tests.conftest import ROOT, SEEDS_RAW
 
 
-def _statuses(rows):  # type: ignore[no-untyped-def]
+def _statuses(rows):
     return sorted(r.status for r in rows)
 
 

@@ -24,7 +24,7 @@ from tests.conftest import ROOT, start_server, stop_server
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 
-def _many_inputs(folder, copies: int = 30):  # type: ignore[no-untyped-def]
+def _many_inputs(folder, copies: int = 30):
     """Distinct community-finance stories as saved pages (sentences of real reports)."""
     from bench.corpus import synthetic_cases
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.shared
 EXPECTED = sorted(SEEDS_EXPECTED.glob("*.yaml")) if SEEDS_EXPECTED.exists() else []
 
 
-def _cases(name: str, settings):  # type: ignore[no-untyped-def]
+def _cases(name: str, settings):
     raw = SEEDS_RAW / (name + ".txt")
     result = extract_input(str(raw), settings)
     assert result.error is None, result.error

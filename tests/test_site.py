@@ -118,7 +118,7 @@ def test_broken_case_is_skipped_and_strict_fails(tmp_path, seed_content):
         build_site(content, tmp_path / "out2", tmp_path / "index2", preview=False, strict=True)
 
 
-def _tree(folder):  # type: ignore[no-untyped-def]
+def _tree(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.html"))}
 
 

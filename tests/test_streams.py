@@ -64,7 +64,7 @@ def sample() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def ingested(sample, settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+def ingested(sample, settings, tmp_path_factory):
     from scraper.ingest import ingest
 
     out = tmp_path_factory.mktemp("stream-cases")

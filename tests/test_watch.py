@@ -20,7 +20,7 @@ pytestmark = pytest.mark.shared
 MARK = "重建后的新段落用于检验"
 
 
-def _published_case(content) -> tuple:  # type: ignore[no-untyped-def]
+def _published_case(content) -> tuple:
     for path in sorted((content / "cases").glob("*.md")):
         text = path.read_text(encoding="utf-8")
         if "\nstatus: published\n" in text:
@@ -29,7 +29,7 @@ def _published_case(content) -> tuple:  # type: ignore[no-untyped-def]
     raise AssertionError("no published seed case")
 
 
-def _wait_for(check, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(check, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
