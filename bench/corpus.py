@@ -82,9 +82,10 @@ def synthetic_cases(count: int, seed: int = 7) -> list:
 
     from casebook.data import load_data
     from casebook.model import Case
+    from casebook.settings import load as load_settings
 
     rng = random.Random(seed)
-    data = load_data()
+    data = load_data(load_settings().data_dir)
     pool = sentence_pool()
     domain = pool[:6]   # the seed stories come first
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]

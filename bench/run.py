@@ -108,13 +108,14 @@ def bench_ingest() -> dict:
     import trafilatura
 
     from casebook.data import load_data
+    from casebook.settings import load as load_settings
     from scraper.decode import decode
     from scraper.pipeline import extract_document
     from scraper.sources import document_from_bytes
 
     pages = sorted((ROOT.parent / "shared" / "fixtures" / "pages").glob("*.html"))
     raws = [p.read_bytes() for p in pages]
-    data = load_data()
+    data = load_data(load_settings().data_dir)
     texts = [decode(raw, source="x")[0] for raw in raws]
 
     def ours() -> int:
