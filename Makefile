@@ -34,8 +34,9 @@ serve: setup
 
 run: ingest build serve
 
-lint: setup
+lint: setup          ## ruff, and mypy over the files pyproject.toml names
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 gate: setup           ## extraction and search quality against pinned floors
 	$(BIN)/python bench/quality_gate.py

@@ -75,7 +75,7 @@ ARTICLE_TRANSLATION_ID = None
 PAGE_TRANSLATION_ID = None
 
 
-def newest_first(content) -> tuple:  # type: ignore[no-untyped-def]
+def newest_first(content) -> tuple:   # content: a Pelican Article or Page
     """Newest case first; cases of one moment by slug, so the order never depends on the
     order the file system lists the files in."""
     try:
@@ -86,8 +86,12 @@ def newest_first(content) -> tuple:  # type: ignore[no-untyped-def]
 
 
 ARTICLE_ORDER_BY = newest_first
-DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search"]
+DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search", "robots"]
 SEARCH_SAVE_AS = "search/index.html"
+# theme/templates/robots.txt (a direct template: TEMPLATE_PAGES would read a robots.txt in
+# content/ first, as a Jinja template).
+TEMPLATE_EXTENSIONS = [".html", ".txt"]
+ROBOTS_SAVE_AS = "robots.txt"
 
 # Categories and tags get the taxonomy's own ASCII slugs (branches-in-communities, age-friendly):
 # plugins/casebook_reader puts the taxonomy's names in front of these rules when Pelican
@@ -114,7 +118,7 @@ SITEMAP = {
     "format": "xml",
     "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.4},
     "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
-    "exclude": ["drafts/", "search/"],
+    "exclude": ["drafts/", "search/", r"^robots\.txt$"],
 }
 
 # Escape every value a template prints; article bodies and the build-time map are marked safe.
@@ -143,9 +147,6 @@ MARKDOWN = {
 
 # Casebook's own settings (read by the plugins).
 CASEBOOK_INDEX_DIR = str(ROOT / "var" / "index")
-CASEBOOK_PREVIEW = True          # drafts are built (under drafts/) only in preview builds
-CASEBOOK_STRICT = False          # a broken case file fails the build instead of being skipped
-CASEBOOK_SEARCH_API = "/api/search"
 # SEARCH_FIELDS (the search page's facets, scraper/data/search_fields.yaml) is set by
 # plugins/casebook_reader when Pelican starts.
 LOAD_CONTENT_CACHE = False

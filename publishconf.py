@@ -1,29 +1,25 @@
-"""Settings for a public build: absolute URLs, no drafts, strict checks."""
+"""Pelican settings for a public build (`casebook build --publish`): pelicanconf.py, plus
+absolute URLs from the site's address and no drafts.
+
+The address is the setting `siteurl` (CASEBOOK_SITEURL in the environment). A public build
+without one is refused: every link, the feeds, the sitemap and robots.txt would otherwise
+carry a placeholder host.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
+from pathlib import Path
 
-sys.path.append(os.curdir)
-from pelicanconf import *
+# Pelican loads this file by path: its folder (the project) is what `pelicanconf` and
+# `casebook` are imported from, not another checkout installed in the environment.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SITEURL = os.environ.get("CASEBOOK_SITEURL", "https://cases.example.org")
+from casebook.settings import load as _load_settings
+from pelicanconf import *  # a public build is the preview build with the changes below
 
-
-def _check_siteurl(url: str) -> None:
-    """Every link of the public site starts with SITEURL: it obeys the site's one URL rule."""
-    from casebook.errors import SettingsError
-    from casebook.safety import safe_url
-
-    if safe_url(url, allow_relative=False) is None or not url.startswith(("http://", "https://")):
-        raise SettingsError(f"CASEBOOK_SITEURL {url!r} is not an http(s) address", source="publishconf.py",
-                            hint="e.g. CASEBOOK_SITEURL=https://cases.example.org")
-
-
-_check_siteurl(SITEURL)
+SITEURL = _load_settings().require_siteurl()
 FEED_DOMAIN = SITEURL
 RELATIVE_URLS = False
-CASEBOOK_PREVIEW = False
-CASEBOOK_STRICT = True
 DRAFT_SAVE_AS = ""
+DRAFT_URL = ""

@@ -21,9 +21,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lxml.html
 import yaml
+
+if TYPE_CHECKING:
+    from casebook.model import Case
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -241,7 +245,7 @@ def _same_form(match: re.Match[str], seed: SeedStory) -> str:
     m, d = (m, d) if width == 2 else (str(int(m)), str(int(d)))
     time = ""
     if match["time"]:
-        lead = re.match(r"\s*", match["time"]).group(0)
+        lead = match["time"][: len(match["time"]) - len(match["time"].lstrip())]
         time = lead + (TIME_OF_DAY if match["time"].count(":") == 2 else TIME_OF_DAY[:5])
     return f"{y}{match['s1']}{m}{match['s2']}{d}{match['s3']}{time}"
 
@@ -280,9 +284,10 @@ def _set_dates(root: lxml.html.HtmlElement, block: lxml.html.HtmlElement, seed: 
                 break
         if original:
             break
-    if original is None:
+    found = DATE_IN_TEXT_RE.search(original) if original else None   # it matched once already
+    if original is None or found is None:
         return False
-    replacement = _same_form(DATE_IN_TEXT_RE.search(original), seed)   # type: ignore[arg-type]
+    replacement = _same_form(found, seed)
     _replace_everywhere(root, original, replacement, declarations=declarations)
     return True
 
@@ -446,7 +451,7 @@ def transcript_variant(seed: SeedStory) -> Variant:
 
 # ---------------------------------------------------------------- more shapes (the held-out kinds)
 
-def _other_news(count: int) -> list[tuple[str, str]]:
+def _other_news(count: int) -> list[tuple[str, list[str]]]:
     """Real non-case news texts (no bank in them) from ../shared/bench/zh-extraction, as
     (headline, paragraphs) pairs: the other items of a feed."""
     truth = json.loads((SHARED / "bench" / "zh-extraction" / "truth.json").read_text("utf-8"))
@@ -756,7 +761,7 @@ def variants() -> list[Variant]:
 
 # ---------------------------------------------------------------- checking
 
-def problems(variant: Variant, cases: list) -> list[str]:   # type: ignore[type-arg]
+def problems(variant: Variant, cases: list[Case]) -> list[str]:
     """What keeps the cases of one variant from being exactly the seed's case (empty: exact)."""
     relevant = [c for c in cases if c.relevant]
     if len(relevant) != 1:

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from search.schema import IndexDoc
+
+if TYPE_CHECKING:
+    from search.query import SearchRequest, SearchResponse
+
+
+class Searches(Protocol):
+    """What `all_matches` needs of a search engine or backend."""
+
+    def search(self, request: SearchRequest) -> SearchResponse: ...
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -70,9 +80,10 @@ def synthetic_cases(count: int, seed: int = 7) -> list:
 
     from casebook.data import load_data
     from casebook.model import Case
+    from casebook.settings import load as load_settings
 
     rng = random.Random(seed)
-    data = load_data()
+    data = load_data(load_settings().data_dir)
     pool = sentence_pool()
     domain = pool[:6]   # the seed stories come first
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]
@@ -117,7 +128,7 @@ def fragments(docs: list[IndexDoc], samples: int, seed: int = 20261122) -> list[
     return out
 
 
-def all_matches(engine, query: str) -> set[str]:  # type: ignore[no-untyped-def]
+def all_matches(engine: Searches, query: str) -> set[str]:
     """Every slug a query returns, page after page."""
     from search.query import SearchRequest
 

@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,13 +43,18 @@ QUERIES = [
 ]
 
 
-def run_child(args: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedProcess]:  # type: ignore[no-untyped-def]
+def _drain(stream: IO[str] | None, into: list[str]) -> None:
+    """A child's whole output (the pipe is always there: both are PIPE)."""
+    into.append(stream.read() if stream else "")
+
+
+def run_child(args: list[str], **kwargs: Any) -> tuple[float, int, subprocess.CompletedProcess]:
     """Wall seconds and peak RSS (KiB) of one child process."""
     elapsed, rss, _tree, done = run_measured(args, **kwargs)
     return elapsed, rss, done
 
 
-def run_measured(args: list[str], **kwargs) -> tuple[float, int, float, subprocess.CompletedProcess]:  # type: ignore[no-untyped-def]
+def run_measured(args: list[str], **kwargs: Any) -> tuple[float, int, float, subprocess.CompletedProcess]:
     """Wall seconds, peak RSS (KiB) of the process itself, and the peak memory (MB) of its whole
     process tree: the sum of PSS (shared pages split between the processes sharing them, so
     forked copies are not counted twice), sampled every 0.2 s."""
@@ -76,8 +83,8 @@ def run_measured(args: list[str], **kwargs) -> tuple[float, int, float, subproce
     sampler.start()
     out_chunks: list[str] = []
     err_chunks: list[str] = []
-    readers = [threading.Thread(target=lambda: out_chunks.append(process.stdout.read()), daemon=True),  # type: ignore[union-attr]
-               threading.Thread(target=lambda: err_chunks.append(process.stderr.read()), daemon=True)]  # type: ignore[union-attr]
+    readers = [threading.Thread(target=_drain, args=(process.stdout, out_chunks), daemon=True),
+               threading.Thread(target=_drain, args=(process.stderr, err_chunks), daemon=True)]
     for reader in readers:
         reader.start()
     _, status, usage = os.wait4(process.pid, 0)
@@ -101,13 +108,14 @@ def bench_ingest() -> dict:
     import trafilatura
 
     from casebook.data import load_data
+    from casebook.settings import load as load_settings
     from scraper.decode import decode
     from scraper.pipeline import extract_document
     from scraper.sources import document_from_bytes
 
     pages = sorted((ROOT.parent / "shared" / "fixtures" / "pages").glob("*.html"))
     raws = [p.read_bytes() for p in pages]
-    data = load_data()
+    data = load_data(load_settings().data_dir)
     texts = [decode(raw, source="x")[0] for raw in raws]
 
     def ours() -> int:
@@ -151,7 +159,7 @@ def bench_stream(stream: Path = STREAM) -> dict:
             "load_before": round(load, 2), "cpus": os.cpu_count(), "peak_tree_mb": tree_mb, "exit": done.returncode}
 
 
-def _timed(work) -> float:  # type: ignore[no-untyped-def]
+def _timed(work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
     return time.perf_counter() - started
@@ -195,11 +203,13 @@ def bench_build(content: Path, work: Path) -> dict:
     conf = work / "plainconf.py"
     conf.write_text(PLAIN_PELICAN_CONF.format(content=str(content)), encoding="utf-8")
     plain_command = [PY, "-m", "pelican", str(content), "-s", str(conf), "-o", str(work / "plain"), "-q"]
+    # A public build needs the site's address (publishconf.py); any will do for timing.
+    env = {**os.environ, "CASEBOOK_SITEURL": os.environ.get("CASEBOOK_SITEURL") or "https://cases.example.org"}
     fulls, plains, rss, tree, plain_rss = [], [], 0, 0.0, 0
     for _ in range(rounds):
         for path in (out, index, work / "plain"):   # the build's caches live in out/.casebook
             shutil.rmtree(path, ignore_errors=True)
-        seconds, own, whole, _ = run_measured(command, cwd=ROOT)
+        seconds, own, whole, _ = run_measured(command, cwd=ROOT, env=env)
         fulls.append(seconds)
         rss, tree = max(rss, own), max(tree, whole)
         seconds, own, _ = run_child(plain_command, cwd=work)
@@ -211,7 +221,7 @@ def bench_build(content: Path, work: Path) -> dict:
     edited = random.Random(0).sample(cases, rounds)   # any cases
     for number, case in enumerate(edited):
         case.write_text(case.read_text(encoding="utf-8").replace("\n\n", f"\n\n修改{number}。", 1), encoding="utf-8")
-        rebuilds.append(run_child(command, cwd=ROOT)[0])
+        rebuilds.append(run_child(command, cwd=ROOT, env=env)[0])
     full, plain, rebuild = min(fulls), min(plains), min(rebuilds)
     return {"full_s": round(full, 2), "plain_pelican_s": round(plain, 2), "ratio_to_plain": round(full / plain, 2),
             "rebuild_one_edit_s": round(rebuild, 2), "rebuild_ratio": round(rebuild / full, 2),
@@ -251,7 +261,7 @@ print(json.dumps({{"seconds": time.perf_counter() - started, "mb": mb, "docs": l
 
 
 def bench_index(count: int, work: Path) -> dict:
-    results = {}
+    results: dict[str, Any] = {}
     for kind in ("ours", "jieba"):
         index = work / f"index-{kind}"
         script = INDEX_CHILD.format(root=str(ROOT), count=count, kind=kind, index=str(index))

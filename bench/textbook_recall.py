@@ -67,7 +67,7 @@ def main() -> None:
                 scores["casebook"][1] += len(oracle)
                 scores["casebook"][2] += len(got)
                 scores["casebook"][3] += len(got & oracle)
-    report = {name: {"recall": round(s[0] / max(1, s[1]), 4), "phrase_precision": round(s[3] / max(1, s[2]), 4)}
+    report: dict[str, object] = {name: {"recall": round(s[0] / max(1, s[1]), 4), "phrase_precision": round(s[3] / max(1, s[2]), 4)}
               for name, s in scores.items()}
     report["fragments"] = len(queries)
     report["cases"] = len(docs)

@@ -45,11 +45,12 @@ def f1(extracted: str, truth: str) -> float:
 
 def extract_body(path: Path) -> str:
     from casebook.data import load_data
+    from casebook.settings import load as load_settings
     from scraper.pipeline import extract_document
     from scraper.sources import document_from_bytes
 
     doc = document_from_bytes(path.read_bytes(), input=str(path))
-    cases = extract_document(doc, load_data())
+    cases = extract_document(doc, load_data(load_settings().data_dir))
     return "\n\n".join(case.body for case in cases)
 
 

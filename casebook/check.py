@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from casebook.data import Data, load_data
+from casebook.data import Data
 from casebook.model import (
     FIELD_ORDER,
     OPTIONAL_FOR_DRAFTS,
@@ -515,8 +515,9 @@ def _link_problems(links: list[Path], root: Path) -> list[Problem]:
     return problems
 
 
-def check_paths(paths: list[Path], data: Data | None = None) -> list[Problem]:
-    data = data or load_data()
+def check_paths(paths: list[Path], data: Data) -> list[Problem]:
+    """Every problem of the case files under `paths`, judged by the registry `data` (the
+    caller's: `load_data(settings.data_dir)`)."""
     files: list[Path] = []
     problems: list[Problem] = []
     roots: set[Path] = set()
@@ -562,7 +563,8 @@ def _check_file(file: Path, data: Data, slugs: dict[str, str]) -> list[Problem]:
     slug = meta.get("slug") if meta else None
     if isinstance(slug, str) and slug:
         if slug in slugs:
-            problems.append(Problem(str(file), _Lines(split_front_matter(text)[0]).at("slug"),  # type: ignore[index]
+            front = split_front_matter(text)   # there is one: it gave the slug
+            problems.append(Problem(str(file), _Lines(front[0]).at("slug") if front else 1,
                                     f"duplicate slug {slug!r}", f"also used by {slugs[slug]}"))
         else:
             slugs[slug] = str(file)

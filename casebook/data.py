@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -110,16 +111,21 @@ class Data:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when PyYAML has it: every command loads these
 
 
-def _read_yaml(path: Path) -> object:
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """A data file's top-level mapping; anything else (a list, a bare value, nothing) is refused."""
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_YAML_LOADER)
+            value = yaml.load(fh, Loader=_YAML_LOADER)
     except FileNotFoundError as exc:
         raise SettingsError(f"data file {path} is missing", hint="restore it from git") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SettingsError(f"data file is not valid YAML: {getattr(exc, 'problem', exc)}", source=str(path),
                             line=mark.line + 1 if mark else None) from exc
+    if not isinstance(value, dict):
+        raise SettingsError(f"data file holds {type(value).__name__}, not a mapping of keys", source=str(path),
+                            hint="restore it from git")
+    return value
 
 
 def _read_regions(*paths: Path) -> dict[str, Region]:
@@ -142,16 +148,16 @@ def load_data(directory: Path | None = None) -> Data:
     sites = _read_yaml(directory / "sites.yaml")
     data = Data(
         directory=directory,
-        taxonomy=taxonomy,  # type: ignore[arg-type]
-        banks=_read_yaml(directory / "banks.yaml"),  # type: ignore[arg-type]
-        programs=_read_yaml(directory / "programs.yaml"),  # type: ignore[arg-type]
-        sites=sites["sites"],  # type: ignore[index]
-        image_proxies=sites.get("image_proxies", []),  # type: ignore[union-attr]
-        boilerplate=_read_yaml(directory / "boilerplate.yaml"),  # type: ignore[arg-type]
-        textrules=_read_yaml(directory / "textrules.yaml"),  # type: ignore[arg-type]
+        taxonomy=taxonomy,
+        banks=_read_yaml(directory / "banks.yaml"),
+        programs=_read_yaml(directory / "programs.yaml"),
+        sites=sites["sites"],
+        image_proxies=sites.get("image_proxies", []),
+        boilerplate=_read_yaml(directory / "boilerplate.yaml"),
+        textrules=_read_yaml(directory / "textrules.yaml"),
         gazetteer=Gazetteer(_read_regions(directory / "regions.csv", directory / "regions_extra.csv")),
-        digest=_read_yaml(directory / "digest.yaml"),  # type: ignore[arg-type]
-        dates=_read_yaml(directory / "dates.yaml"),  # type: ignore[arg-type]
+        digest=_read_yaml(directory / "digest.yaml"),
+        dates=_read_yaml(directory / "dates.yaml"),
     )
     _check(data)
     return data

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -75,10 +75,13 @@ class Case:
         return record
 
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when PyYAML has it: ~10x faster
+if TYPE_CHECKING:   # the two loaders share an interface; mypy cannot subclass a value chosen at run time
+    _BaseLoader = yaml.SafeLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when PyYAML has it: ~10x faster
 
 
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+class _Loader(_BaseLoader):
     """Safe YAML that leaves timestamps as text: a bad date (2024-13-45) is then a checkable
     value, not a crash, and dates keep the precision they were written with. Every problem is
     a YAMLError with the line: a value its tag cannot hold (`!!int 0xZZ`, `!!bool maybe`), a
@@ -110,7 +113,7 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
-def _refuse_tag(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+def _refuse_tag(_loader: yaml.BaseLoader, node: yaml.Node) -> Any:
     raise YAMLLimitError(f"the YAML tag {_tag_name(node.tag)} is not accepted (no field holds such a value; "
                          "write plain text)", node.start_mark)
 
@@ -293,16 +296,6 @@ def split_front_matter(text: str) -> tuple[str, str, int] | None:
     return meta, match.group("body"), body_line
 
 
-def key_lines(meta_text: str) -> dict[str, int]:
-    """Line numbers (1-based, counting the opening ---) of each top-level key."""
-    lines = {}
-    for number, line in enumerate(meta_text.splitlines(), start=2):
-        match = re.match(r"^([A-Za-z_][\w-]*)\s*:", line)
-        if match:
-            lines.setdefault(match.group(1), number)
-    return lines
-
-
 def normalize_date(value: Any) -> str | None:
     """A front-matter date as an ISO string, or None when it is not a date."""
     if value is None or value == "":
@@ -319,8 +312,8 @@ def normalize_date(value: Any) -> str | None:
             return dt.date.fromisoformat(text).isoformat()
         except ValueError:
             return None
-    if PARTIAL_DATE_RE.match(text):
-        month = PARTIAL_DATE_RE.match(text).group(2)
+    if partial := PARTIAL_DATE_RE.match(text):
+        month = partial.group(2)
         if month and not 1 <= int(month) <= 12:
             return None
         return text

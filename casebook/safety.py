@@ -89,10 +89,6 @@ def _safe_url(url: str, *, allow_relative: bool) -> str | None:
     return None if ":" in head else text
 
 
-def is_safe_url(url: object, *, allow_relative: bool = True) -> bool:
-    return safe_url(url, allow_relative=allow_relative) is not None
-
-
 def csv_cell(value: object) -> str:
     """A value as a CSV cell a spreadsheet will not run: a leading `'` before `= + - @`,
     tab or carriage return (OWASP's rule)."""

@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from casebook.errors import SettingsError
+from casebook.safety import safe_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,13 +59,25 @@ class Settings:
     query_time_limit: float = field(default=2.0, metadata={"help": "seconds a query may take"})
     query_cache: int = field(default=512, metadata={"help": "responses cached per index generation (0: off)"})
     search_backend: str = field(default="", metadata={"help": "module:Class of another SearchBackend"})
+    siteurl: str = field(default="", metadata={
+        "help": "the public site's address (https://…), required by `build --publish`: its links, feeds, "
+                "sitemap and robots.txt are absolute"})
 
     def with_overrides(self, **values: object) -> Settings:
         clean = {k: v for k, v in values.items() if v is not None}
         for key in clean:
             if key not in {f.name for f in fields(self)}:
                 raise SettingsError(f"unknown setting {key!r}", hint="see casebook/settings.py for the list")
-        return check(replace(self, **{k: _coerce(k, v) for k, v in clean.items()}))
+        coerced: dict[str, Any] = {k: _coerce(k, v) for k, v in clean.items()}
+        return check(replace(self, **coerced))
+
+    def require_siteurl(self) -> str:
+        """The public site's address, for a public build: there is no sensible default (a
+        placeholder would be published in every link, feed and sitemap entry)."""
+        if not self.siteurl:
+            raise SettingsError("a public build needs the site's address",
+                                hint="set CASEBOOK_SITEURL, e.g. CASEBOOK_SITEURL=https://cases.example.org")
+        return self.siteurl
 
 
 def _coerce(name: str, value: object) -> object:
@@ -70,10 +85,10 @@ def _coerce(name: str, value: object) -> object:
     try:
         if kind == "Path":
             return Path(str(value)).expanduser().resolve()
-        if kind == "int":
-            return int(value)  # type: ignore[arg-type]
-        if kind == "float":
-            return float(value)  # type: ignore[arg-type]
+        if kind in ("int", "float"):
+            if not isinstance(value, int | float | str):
+                raise TypeError(f"{type(value).__name__} is not a number")
+            return int(value) if kind == "int" else float(value)
         if kind == "bool":
             return _boolean(value)
     except (TypeError, ValueError) as exc:
@@ -106,7 +121,20 @@ def check(settings: Settings) -> Settings:
         raise SettingsError("setting input_time_budget must not be negative (0 turns the budget off)")
     if settings.fetch_timeout <= 0 or settings.fetch_deadline <= 0 or settings.query_time_limit <= 0:
         raise SettingsError("timeouts must be positive")
-    return settings
+    return _check_siteurl(settings)
+
+
+def _check_siteurl(settings: Settings) -> Settings:
+    """Every link of the public site starts with SITEURL: it must be an absolute http(s)
+    address that obeys the site's one URL rule. Pelican wants it without a trailing slash."""
+    url = settings.siteurl.strip()
+    if not url:
+        return replace(settings, siteurl="")
+    if safe_url(url, allow_relative=False) is None or not url.startswith(("http://", "https://")) \
+            or not urlsplit(url).hostname or urlsplit(url).query or urlsplit(url).fragment:
+        raise SettingsError(f"setting siteurl = {url!r} is not an absolute http(s) address",
+                            hint="e.g. CASEBOOK_SITEURL=https://cases.example.org")
+    return replace(settings, siteurl=url.rstrip("/"))
 
 
 def load(**overrides: object) -> Settings:

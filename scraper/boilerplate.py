@@ -34,12 +34,8 @@ def _plain(block: str) -> str:
     return re.sub(r"[*_#>]+", "", block).strip()
 
 
-def is_boilerplate(block: str, data: Data) -> bool:
-    return furniture_reason(block, data) is not None
-
-
 @lru_cache(maxsize=8)
-def _credit_re(labels: tuple[str, ...], max_chars: int) -> re.Pattern[str]:
+def _credit_re(labels: tuple[str, ...]) -> re.Pattern[str]:
     names = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
     pair = rf"(?:{names})\s*[:：丨|｜]\s*[^:：丨|｜。！？!?]{{1,24}}?"
     return re.compile(rf"^{pair}(?:\s*[|｜丨/;；、,，\s]\s*{pair})*$")
@@ -55,7 +51,7 @@ def is_credit_line(text: str, data: Data) -> bool:
     text = _unbracket(text)
     if not text or len(text) > rules.get("credit_line_chars", 60):
         return False
-    return bool(_credit_re(tuple(rules.get("credit_labels", [])), 60).match(text))
+    return bool(_credit_re(tuple(rules.get("credit_labels", []))).match(text))
 
 
 def is_share_bar(text: str, data: Data) -> bool:

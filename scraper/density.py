@@ -20,8 +20,6 @@ from lxml import html as lxml_html
 DROP_TAGS = ("script", "style", "noscript", "iframe", "form", "button", "input", "select", "textarea", "nav",
              "footer", "aside", "svg", "canvas", "template", "object", "embed", "audio", "video")
 BLOCK_TAGS = {"div", "article", "section", "main", "td", "body", "li", "ul", "dd", "center", "font", "span"}
-PARA_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "tr", "dd", "dt", "br",
-             "div", "section", "table", "figure", "figcaption", "img"}
 CJK_RE = re.compile(r"[\u3400-\u9fff]")
 PUNCT_RE = re.compile(r"[，。、；：！？“”,.;:!?]")
 NOISE_RE = re.compile(
@@ -165,7 +163,7 @@ def title_node(root: etree._Element, title: str | None) -> etree._Element | None
     return None
 
 
-def anchored_block(root: etree._Element, headline: etree._Element) -> etree._Element | None:
+def anchored_block(headline: etree._Element) -> etree._Element | None:
     """The best block of the story that holds the headline: the nearest ancestor of the
     headline with real text of its own, searched inside only (appended stories and
     recommendation lists are its siblings, not its children)."""
@@ -186,12 +184,6 @@ def anchored_block(root: etree._Element, headline: etree._Element) -> etree._Ele
     return None
 
 
-def main_html(page: str, title: str | None = None) -> str | None:
-    """The article block of a whole page, as HTML, or None."""
-    found = find_main(page, title)
-    return found[0] if found else None
-
-
 def find_main(page: str, title: str | None = None) -> tuple[str, bool] | None:
     """(the article block as HTML, whether it was found under the page's own headline)."""
     try:
@@ -200,7 +192,7 @@ def find_main(page: str, title: str | None = None) -> tuple[str, bool] | None:
         return None
     headline = title_node(root, title)
     _prune(root, keep=headline)
-    block = anchored_block(root, headline) if headline is not None else None
+    block = anchored_block(headline) if headline is not None else None
     anchored = block is not None
     if block is None:
         block = best_block(root)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -323,7 +324,7 @@ def _starts_body(text: str, rules: dict) -> bool:
     return len(text) > rules.get("dateline_body_chars", 120) or (len(text) >= 40 and "。" in text)
 
 
-def _following(start: lxml.html.HtmlElement):  # type: ignore[no-untyped-def]
+def _following(start: lxml.html.HtmlElement) -> Iterator[tuple[str, lxml.html.HtmlElement]]:
     """(text, the element it belongs to) of every text node after `start`'s own text, in
     document order; a tail belongs to the parent of the element it follows."""
     started = False

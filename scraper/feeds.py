@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -23,6 +24,10 @@ from casebook.errors import CasebookError, ExtractionError
 from casebook.safety import safe_url
 from scraper.dates import parse_date_value
 from scraper.sources import JSON_FEED_RE, Document, is_url
+
+if TYPE_CHECKING:
+    from casebook.data import Data
+    from casebook.model import Case
 
 FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
 PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
@@ -113,7 +118,7 @@ def _absolute_http(url: str) -> str | None:
 
 
 def feed_items(root: etree._Element, limit: int) -> list[FeedItem]:
-    items = []
+    items: list[FeedItem] = []
     for element in root.iter():
         if _local(element) not in ("item", "entry"):
             continue
@@ -209,19 +214,19 @@ def person_name(author: str | None) -> str | None:
 WEAK_DATE_KINDS = ("text", "collected", "")
 
 
-def apply_hint(case: object, hint: FeedHint, *, date_kind: str | None) -> None:
+def apply_hint(case: Case, hint: FeedHint, *, date_kind: str | None) -> None:
     """The feed's author for a case without one; with `date_kind`, the feed's date for a page
     whose own date is only inferred from its text or is the day it was collected."""
-    if not case.authors and (name := person_name(hint.author)):  # type: ignore[attr-defined]
-        case.authors = [name]  # type: ignore[attr-defined]
-    evidence = case.date_evidence.split(":")[0]  # type: ignore[attr-defined]
+    if not case.authors and (name := person_name(hint.author)):
+        case.authors = [name]
+    evidence = case.date_evidence.split(":")[0]
     if date_kind and hint.date and evidence in WEAK_DATE_KINDS:
-        case.date = hint.date  # type: ignore[attr-defined]
-        case.date_evidence = date_kind  # type: ignore[attr-defined]
-        case.review = [r for r in case.review if not r.startswith("date:")]  # type: ignore[attr-defined]
-        titled = not any(r.startswith("title:") for r in case.review)  # type: ignore[attr-defined]
-        if case.status == "draft" and titled and len(hint.date) >= 10:  # type: ignore[attr-defined]
-            case.status = "published"  # type: ignore[attr-defined]
+        case.date = hint.date
+        case.date_evidence = date_kind
+        case.review = [r for r in case.review if not r.startswith("date:")]
+        titled = not any(r.startswith("title:") for r in case.review)
+        if case.status == "draft" and titled and len(hint.date) >= 10:
+            case.status = "published"
 
 
 def sitemap_links(root: etree._Element) -> list[str]:
@@ -229,15 +234,15 @@ def sitemap_links(root: etree._Element) -> list[str]:
             if _local(element) == "loc" and (url := _absolute_http(element.text or ""))]
 
 
-def read_feed(doc: Document, data: object, limit: int,
-              extract: Callable[[Document, object], list]) -> tuple[list, list[str], dict[str, FeedHint]]:
+def read_feed(doc: Document, data: Data, limit: int,
+              extract: Callable[[Document, Data], list[Case]]) -> tuple[list[Case], list[str], dict[str, FeedHint]]:
     """(cases, links to fetch, the feed's word on each link). Items with their own full text
     are read by `extract` (the pipeline's extract_document) as documents of their own; the
     others' links are left to ingest, with their date and author as hints. One bad item does
     not lose the others: its error becomes a review note of the feed's first case."""
     root = None if JSON_FEED_RE.match(doc.text[:5000]) else parse_feed(doc)
     items = feed_items(root, limit) if root is not None else json_feed_items(doc, limit)
-    cases: list = []
+    cases: list[Case] = []
     links: list[str] = []
     hints: dict[str, FeedHint] = {}
     failures: list[CasebookError] = []

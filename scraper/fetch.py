@@ -215,15 +215,14 @@ class Fetcher:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._robots:
-            parser: urllib.robotparser.RobotFileParser | None = urllib.robotparser.RobotFileParser()
+            parser: urllib.robotparser.RobotFileParser | None = None   # none: everything is allowed
             deadline = deadline or time.monotonic() + self.settings.fetch_deadline
             try:
                 status, _final, body, _headers = self._get_following_redirects(
                     origin + "/robots.txt", {}, deadline=deadline, limit=ROBOTS_MAX_BYTES)
                 if status == 200:
-                    parser.parse(body.decode("utf-8", "replace").splitlines())  # type: ignore[union-attr]
-                else:
-                    parser = None  # no robots.txt: everything is allowed
+                    parser = urllib.robotparser.RobotFileParser()
+                    parser.parse(body.decode("utf-8", "replace").splitlines())
             except FetchRefused:
                 raise   # the site itself may not be fetched: say so, not "robots.txt"
             except FetchError:

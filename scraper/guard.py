@@ -16,9 +16,14 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from casebook.errors import CasebookError, ExtractionError, InputError
+
+if TYPE_CHECKING:   # what signal.signal returns and takes back (typeshed's private _HANDLER)
+    _Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 _REPEAT = 0.5   # seconds between further alarms once the budget is spent
 _state = threading.local()
@@ -74,14 +79,14 @@ def time_budget(seconds: float) -> Iterator[None]:
         _state.deadline = previous_deadline
 
 
-def _disarm(previous_handler: object) -> None:
+def _disarm(previous_handler: _Handler) -> None:
     """Stop the timer and put the previous handler back, even when the alarm fires in the
     middle of doing so (the block ended just as its budget did): a timer left running would
     raise in whatever runs next."""
     while True:
         try:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous_handler)  # type: ignore[arg-type]
+            signal.signal(signal.SIGALRM, previous_handler)
             return
         except BudgetExpired:
             continue

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from casebook.check import rules_of
 from casebook.data import Data, load_data
@@ -27,6 +28,10 @@ from casebook.settings import Settings
 from scraper.pipeline import Extraction, extract_input
 from scraper.sources import expand_inputs, is_url
 from scraper.store import CaseStore
+
+if TYPE_CHECKING:   # URL inputs only: a batch of files never imports the fetcher
+    from scraper.feeds import FeedHint
+    from scraper.fetch import Fetcher
 
 STATUSES = ("written", "unchanged", "kept-edited", "duplicate", "irrelevant", "failed")
 AHEAD_PER_WORKER = 8     # files handed to each worker before the parent needs their results
@@ -42,13 +47,18 @@ class ReportRow:
     date_evidence: str = ""   # where the case's date came from (scraper/dates.py): "dateline: span.h-time"
 
 
+@dataclass
+class _WorkerState:
+    settings: Settings
+    data: Data
+
+
 # Set in each worker process by `_init_worker` (a fork inherits the parent's loaded data).
-_WORKER: dict[str, object] = {}
+_WORKER: list[_WorkerState] = []
 
 
 def _init_worker(settings: Settings) -> None:
-    _WORKER["settings"] = settings
-    _WORKER["data"] = load_data(settings.data_dir)
+    _WORKER[:] = [_WorkerState(settings, load_data(settings.data_dir))]
     _exit_with_parent(os.getppid())
 
 
@@ -67,7 +77,8 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _extract_in_worker(item: str) -> Extraction:
-    extraction = extract_input(item, _WORKER["settings"], _WORKER["data"])  # type: ignore[arg-type]
+    (state,) = _WORKER
+    extraction = extract_input(item, state.settings, state.data)
     for case in extraction.cases:
         if not case.relevant:
             case.body = ""   # ingest reports an irrelevant story by title and reason: no need to send its text back
@@ -91,9 +102,12 @@ def _warm(data: Data) -> None:
     segment.rules(data)
 
 
-def _pool(settings: Settings, workers: int, *, force: bool = False) -> ProcessPoolExecutor | None:
-    if workers < 2 and not force:
-        return None
+def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor | None:
+    """The batch's pool of readers; none for fewer than two workers (files are read here)."""
+    return _new_pool(settings, workers) if workers >= 2 else None
+
+
+def _new_pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
@@ -101,7 +115,7 @@ def _pool(settings: Settings, workers: int, *, force: bool = False) -> ProcessPo
 
 def _alone(item: str, settings: Settings) -> Extraction:
     """One input in a process of its own: its extraction, or the error that it killed it."""
-    with _pool(settings, 1, force=True) as single:  # type: ignore[union-attr]
+    with _new_pool(settings, 1) as single:
         try:
             return single.submit(_extract_in_worker, item).result()
         except BrokenProcessPool:
@@ -110,7 +124,7 @@ def _alone(item: str, settings: Settings) -> Extraction:
                 source=item, hint="try it alone with `casebook extract`, or split it"))
 
 
-def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: object | None = None,
+def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: Fetcher | None = None,
                 workers: int | None = None) -> Iterator[Extraction]:
     """Every input's extraction in input order (links found in feeds are appended, as they
     are found); local files run ahead in the pool, URLs in this process."""
@@ -123,12 +137,12 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
         _warm(data)
     pool = _pool(settings, count)
     seen: set[str] = set()
-    hints: dict[str, object] = {}   # link -> what the feed that listed it said (feeds.FeedHint)
+    hints: dict[str, FeedHint] = {}   # link -> what the feed that listed it said
     pending: deque[tuple[str, int, Future[Extraction] | None]] = deque()
     ahead = max(1, count) * AHEAD_PER_WORKER
-    own_fetcher = None
+    own_fetcher: Fetcher | None = None
 
-    def batch_fetcher() -> object:
+    def batch_fetcher() -> Fetcher:
         """The batch's one fetcher (its politeness intervals and archive span every URL)."""
         nonlocal own_fetcher
         if fetcher is not None:
@@ -146,10 +160,10 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
                 if item in seen:
                     continue
                 seen.add(item)
-                local_file = pool is not None and not is_url(item)
-                pending.append((item, depth, pool.submit(_extract_in_worker, item) if local_file else None))
-                if not local_file:
-                    break    # a URL is fetched in order, when its turn comes
+                job = pool.submit(_extract_in_worker, item) if pool is not None and not is_url(item) else None
+                pending.append((item, depth, job))
+                if job is None:
+                    break    # a URL (or every input, without a pool) is read here, when its turn comes
             if not pending:
                 continue
             item, depth, future = pending.popleft()
@@ -160,10 +174,11 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
                     # A worker died (killed, out of memory, a crash in a C library): every
                     # pending file is resubmitted to a fresh pool, and this one is read once
                     # more on its own, so only the input that kills a reader fails.
-                    pool.shutdown(cancel_futures=True)  # type: ignore[union-attr]
+                    if pool is not None:   # always: the future came from it
+                        pool.shutdown(cancel_futures=True)
                     extraction = _alone(item, settings)
-                    pool = _pool(settings, count)
-                    pending = deque((name, level, pool.submit(_extract_in_worker, name) if job else None)  # type: ignore[union-attr]
+                    fresh_pool = pool = _new_pool(settings, count)
+                    pending = deque((name, level, fresh_pool.submit(_extract_in_worker, name) if job else None)
                                     for name, level, job in pending)
             else:
                 extraction = extract_input(item, settings, data, batch_fetcher() if is_url(item) else None,
@@ -184,7 +199,7 @@ def extractions(inputs: list[str], settings: Settings, data: Data, fetcher: obje
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         if own_fetcher is not None:
-            own_fetcher.close()  # type: ignore[attr-defined]
+            own_fetcher.close()
 
 
 def _feed_cap(item: str, depth: int, settings: Settings, room: int) -> InputError | None:
@@ -211,7 +226,7 @@ def _over_case_limit(case: Case, limit: int) -> str | None:
 
 
 def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = None,
-           on_row: Callable[[ReportRow], None] | None = None, fetcher: object | None = None,
+           on_row: Callable[[ReportRow], None] | None = None, fetcher: Fetcher | None = None,
            workers: int | None = None) -> list[ReportRow]:
     data = load_data(settings.data_dir)
     case_bytes = rules_of(data).max_file_bytes
@@ -284,8 +299,3 @@ class ReportWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def write_report(rows: list[ReportRow], path: Path) -> None:
-    from casebook.files import atomic_write
-
-    atomic_write(path, "".join(report_line(r) for r in rows))

@@ -61,7 +61,7 @@ def working_title(blocks: list[str], banks: list[str]) -> str | None:
 
 def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_date: str | None,
                declared_title: str | None, url: str | None, site: dict | None, meta_source: str | None,
-               meta_via: str | None, cover: str | None, data: Data, collected: str | None = None,
+               meta_via: str | None, cover: str | None, data: Data,
                date_evidence: str | None = None) -> Case:
     # A "<" in extracted text is text, never markup: Markdown would pass it through as HTML.
     blocks = [block.replace("<", "&lt;") for block in story.blocks]

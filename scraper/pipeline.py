@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from casebook.data import Data, load_data
 from casebook.errors import CasebookError, ExtractionError
@@ -27,6 +28,10 @@ from scraper.sources import Document, document_from_bytes, is_url, read_file
 from scraper.stories import Story, split
 from scraper.tomarkdown import html_to_markdown, tidy_markdown, unwrap_image_url
 
+if TYPE_CHECKING:   # fetching and feeds are imported only when an input needs them
+    from scraper.feeds import FeedHint
+    from scraper.fetch import Fetcher
+
 HTML_BODY_RE = re.compile(r"<(?:p|div|br|img|h[1-6]|section|span|table)[\s/>]", re.IGNORECASE)
 COVER_KEYS = ("cover", "headimg", "thumbnail", "image", "banner", "featured_image")
 
@@ -39,7 +44,7 @@ class Extraction:
     cases: list[Case] = field(default_factory=list)
     error: CasebookError | None = None
     links: list[str] = field(default_factory=list)   # article links found in a feed
-    hints: dict = field(default_factory=dict)        # link -> feeds.FeedHint: the feed's word on it
+    hints: dict[str, FeedHint] = field(default_factory=dict)   # link -> the feed's word on it
 
 
 def _blocks(markdown: str) -> list[str]:
@@ -120,7 +125,7 @@ def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case
             story = Story(title=found.title, blocks=blocks, index=index, extra=extra)
             case = build_case(story, page_text="\n".join(blocks), page_lines=[], declared_date=None,
                               declared_title=None, url=found.url or doc.url, site=site, meta_source=None,
-                              meta_via=None, cover=None, data=data, collected=doc.collected)
+                              meta_via=None, cover=None, data=data)
         else:
             # A digest is mostly other news: a story that is not a case is reported with its
             # title, date, address and reason, without the entity reading a case needs.
@@ -191,7 +196,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         case = build_case(story, page_text=page_text, page_lines=page_lines, declared_date=declared_date,
                           declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
                           else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data,
-                          collected=doc.collected, date_evidence=date_evidence)
+                          date_evidence=date_evidence)
         case.review.extend(furniture_notes)
         case.input = doc.input
         case.key = f"{doc.key}#{story.index}"
@@ -199,13 +204,13 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
     return cases
 
 
-def read_input(item: str, settings: Settings, fetcher: object | None = None) -> Document:
+def read_input(item: str, settings: Settings, fetcher: Fetcher | None = None) -> Document:
     """A file path or an http(s) URL, read and sniffed."""
     if is_url(item):
         from scraper.fetch import shared_fetcher  # local import: fetching is optional for file inputs
 
         fetcher = fetcher or shared_fetcher(settings)
-        response = fetcher.fetch(item)  # type: ignore[attr-defined]
+        response = fetcher.fetch(item)
         return document_from_bytes(response.body, input=item, url=response.url,
                                    http_charset=response.charset, key=response.key,
                                    collected=dt.datetime.now(CHINA_TZ).date().isoformat())
@@ -215,7 +220,7 @@ def read_input(item: str, settings: Settings, fetcher: object | None = None) -> 
 
 
 def extract_input(item: str, settings: Settings, data: Data | None = None,
-                  fetcher: object | None = None, hint: object | None = None) -> Extraction:
+                  fetcher: Fetcher | None = None, hint: FeedHint | None = None) -> Extraction:
     """Never raises for a bad input: whatever goes wrong (a CasebookError, a RecursionError
     from hostile markup, MemoryError, the input's time budget running out) is returned as
     the error of the input it belongs to, and the batch goes on. `hint` is a feed's word
@@ -236,7 +241,7 @@ def extract_input(item: str, settings: Settings, data: Data | None = None,
                 from scraper.feeds import apply_hint
 
                 for case in cases:
-                    apply_hint(case, hint, date_kind="container: feed item date")  # type: ignore[arg-type]
+                    apply_hint(case, hint, date_kind="container: feed item date")
             return Extraction(item, cases=cases)
     except (KeyboardInterrupt, SystemExit):
         raise

@@ -298,11 +298,6 @@ def is_markdown(text: str) -> bool:
     return not HTML_DOC_RE.search(head) and len(re.findall(r"(?m)^#{1,6}[ \t]+\S", text[:200_000])) >= 2
 
 
-def blocks_outline(blocks: list[str]) -> list[Element]:
-    """The outline of Markdown blocks already extracted from a page."""
-    return markdown_outline("\n".join(blocks))
-
-
 # --- sections ----------------------------------------------------------------------------
 
 
@@ -572,7 +567,8 @@ def editor_title(text: str, r: Rules) -> str:
         rest, tag = title[match.end():].strip(), (match.group("tag") or match.group("tag2") or "").strip()
         # 【大美中国】西藏: a headline too short to stand alone keeps its column as a prefix.
         title = rest if len(rest) >= 4 else f"{tag}：{rest}" if rest else tag
-    title = r.numbered_item.match(title).group("title") if r.numbered_item.match(title) else title
+    if numbered := r.numbered_item.match(title):
+        title = numbered.group("title")
     return title.rstrip("：:；;，,、 ").strip()[:MAX_TITLE_CHARS] or _clean(text)[:MAX_TITLE_CHARS]
 
 

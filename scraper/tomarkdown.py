@@ -8,7 +8,7 @@ import re
 from urllib.parse import unquote, urljoin
 
 from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+from bs4.element import Comment, Declaration, Doctype, PageElement, ProcessingInstruction
 from markdownify import MarkdownConverter
 
 from scraper.sanitize import sanitize
@@ -41,11 +41,12 @@ class _Converter(MarkdownConverter):
     """markdownify with Chinese-friendly output: no emphasis markers inside headings,
     images as ![alt](src)."""
 
-    def convert_img(self, el: Tag, text: str, parent_tags: set | None = None, **kwargs: object) -> str:  # type: ignore[override]
-        src = el.attrs.get("src") or ""
+    # markdownify's signature (it passes parent_tags by name); only the element is needed.
+    def convert_img(self, el: Tag, text: str, parent_tags: set | None = None, **kwargs: object) -> str:  # noqa: ARG002
+        src = _attr(el, "src")
         if not src:
             return ""
-        alt = (el.attrs.get("alt") or "").replace("[", "").replace("]", "")
+        alt = _attr(el, "alt").replace("[", "").replace("]", "")
         return f"\n\n![{alt}]({src})\n\n"
 
 
@@ -84,15 +85,21 @@ def _opening_tag(tag: Tag) -> str:
     return f"<{tag.name}{attrs}>"
 
 
+def _attr(tag: Tag, name: str) -> str:
+    """An attribute as text: bs4 gives multi-valued ones (class, rel) as a list."""
+    value = tag.get(name)
+    return value if isinstance(value, str) else " ".join(value or [])
+
+
 def capped_html(root: Tag, limit: int = MAX_MARKUP_DEPTH) -> str:
     """`root`'s contents as HTML with no element deeper than `limit`: deeper elements are
     dropped but their text kept, a deep block leaving a line break. Iterative and linear."""
     out: list[str] = []
-    stack: list[tuple[object, int, bool]] = [(child, 1, False) for child in reversed(root.contents)]
+    stack: list[tuple[PageElement, int, bool]] = [(child, 1, False) for child in reversed(root.contents)]
     while stack:
         node, level, closing = stack.pop()
-        if closing:
-            out.append(f"</{node.name}>")  # type: ignore[attr-defined]
+        if closing and isinstance(node, Tag):   # only tags are pushed to be closed
+            out.append(f"</{node.name}>")
             continue
         if isinstance(node, Tag):
             if level <= limit:
@@ -114,23 +121,23 @@ def html_to_markdown(html: str, *, proxies: list[str], base_url: str | None = No
     if markup_depth(soup) > MAX_MARKUP_DEPTH:
         soup = BeautifulSoup(capped_html(soup.body or soup), "lxml")
     for img in soup.find_all("img"):
-        src = img.get("src") or ""
+        src = _attr(img, "src")
         for attr in LAZY_SRC_ATTRS:
-            if img.get(attr) and (not src or src.startswith("data:") or "placeholder" in src or "blank" in src):
-                src = img[attr]
+            if _attr(img, attr) and (not src or src.startswith("data:") or "placeholder" in src or "blank" in src):
+                src = _attr(img, attr)
         if not src or src.startswith("data:"):
             img.decompose()
             continue
         img["src"] = unwrap_image_url(src, proxies, base_url)
     for number, img in enumerate(soup.find_all("img"), start=1):
-        if not (img.get("alt") or "").strip():
+        if not _attr(img, "alt").strip():
             # Every image needs alt text; the caption is unknown, so say what it is.
             img["alt"] = f"配图{number}"
     _promote_bold_paragraphs(soup)
     body = soup.body or soup
     clean = sanitize(body.decode_contents() if hasattr(body, "decode_contents") else str(body))
     soup = BeautifulSoup(clean, "lxml")
-    images = [img["src"] for img in soup.find_all("img") if img.get("src")]
+    images = [_attr(img, "src") for img in soup.find_all("img") if _attr(img, "src")]
     markdown = _Converter(heading_style="ATX", bullets="-", strong_em_symbol="*", escape_asterisks=False,
                           escape_underscores=False, escape_misc=False).convert_soup(soup)
     return tidy_markdown(markdown), _dedupe(images)

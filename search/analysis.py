@@ -108,9 +108,10 @@ def domain_words(data_dir: Path | None = None) -> list[str]:
     """The user dictionary: banks and aliases, programmes, taxonomy names and keywords, places
     (from the data files in `data_dir`, scraper/data by default)."""
     from casebook.data import load_data
+    from casebook.settings import load
     from scraper.entities import bank_index
 
-    data = load_data(data_dir)
+    data = load_data(data_dir or load().data_dir)   # else CASEBOOK_DATA_DIR: the dictionary is process-wide
     vocabulary = list(bank_index(data).canonical) + list(data.programs.get("known", []))
     vocabulary += data.category_names + data.tag_names
     for category in data.taxonomy["categories"]:

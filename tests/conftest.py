@@ -3,8 +3,10 @@ folder ingested from the seeds, and a real site and index built from it."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ BENCH = SHARED / "bench" / "zh-extraction"
 LOCAL = Path(__file__).resolve().parent / "fixtures"
 
 
-def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(items):
     if not SEEDS_EXPECTED.exists():
         skip = pytest.mark.skip(reason="../shared is not beside the repository")
         for item in items:
@@ -33,24 +35,49 @@ def settings():
     return load()
 
 
+def shared_once(tmp_path_factory, worker_id: str, name: str, make: Callable[[Path], object]) -> tuple[Path, object]:
+    """`make(folder)` run once per test session, whatever the number of xdist workers: the
+    first worker to take the lock makes `folder` in the session's shared temporary folder
+    (pytest-xdist's recipe), the others wait and reuse it. Returns the folder and what `make`
+    returned (pickled beside it). Users only read the folder; a test that changes it copies it."""
+    from filelock import FileLock
+
+    # Under xdist each worker's basetemp is popen-gwN inside the session's folder; alone, the
+    # process's own basetemp is already the session's.
+    root = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    folder, made = root / name, root / f"{name}.result.pickle"
+    with FileLock(str(root / f"{name}.lock")):
+        if not made.exists():
+            shutil.rmtree(folder, ignore_errors=True)   # a worker that died midway leaves a partial folder
+            folder.mkdir()
+            result = make(folder)
+            made.write_bytes(pickle.dumps(result))
+    return folder, pickle.loads(made.read_bytes())
+
+
 @pytest.fixture(scope="session")
-def seed_content(tmp_path_factory, settings) -> Path:
-    """content/ with cases ingested from the five seed reports."""
+def seed_content(tmp_path_factory, worker_id, settings) -> Path:
+    """content/ with cases ingested from the five seed reports (once per session)."""
     from scraper.ingest import ingest
 
-    content = tmp_path_factory.mktemp("content")
-    rows = ingest([str(SEEDS_RAW)], settings, out_dir=content / "cases")
-    assert sum(r.status == "written" for r in rows) == 5, rows
-    return content
+    def make(content: Path) -> int:
+        rows = ingest([str(SEEDS_RAW)], settings, out_dir=content / "cases")
+        assert sum(r.status == "written" for r in rows) == 5, rows
+        return len(rows)
+
+    return shared_once(tmp_path_factory, worker_id, "content", make)[0]
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory, seed_content) -> dict:
-    """A real Pelican build (preview, drafts included) and index of the seed cases."""
+def built_site(tmp_path_factory, worker_id, seed_content) -> dict:
+    """A real Pelican build (preview, drafts included) and index of the seed cases, made once
+    per test session and shared read-only by every xdist worker."""
     from casebook.app.build import build_site
 
-    out = tmp_path_factory.mktemp("site")
-    result = build_site(seed_content, out / "output", out / "index", preview=True)
+    def make(out: Path) -> object:
+        return build_site(seed_content, out / "output", out / "index", preview=True)
+
+    out, result = shared_once(tmp_path_factory, worker_id, "site", make)
     return {"content": seed_content, "output": out / "output", "index": out / "index", "result": result}
 
 
@@ -59,13 +86,6 @@ def cases_dir(tmp_path) -> Path:
     folder = tmp_path / "cases"
     folder.mkdir()
     return folder
-
-
-@pytest.fixture()
-def seed_copy(tmp_path) -> Path:
-    target = tmp_path / "raw"
-    shutil.copytree(SEEDS_RAW, target)
-    return target
 
 
 def free_port() -> int:
@@ -104,7 +124,7 @@ def start_server(output: Path, index: Path, *, workers: int = 1, env: dict | Non
     raise RuntimeError(f"casebook serve did not answer on {base}")
 
 
-def stop_server(process) -> None:  # type: ignore[no-untyped-def]
+def stop_server(process) -> None:
     process.terminate()
     process.wait(timeout=20)
 
@@ -116,7 +136,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture(scope="module")
-def site_url(built_site):  # type: ignore[no-untyped-def]
+def site_url(built_site):
     """`casebook serve` over the sample site, for one test module."""
     process, base = start_server(built_site["output"], built_site["index"])
     yield base
@@ -124,7 +144,7 @@ def site_url(built_site):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     """Debian's chromium driven by Playwright (never a browser Playwright downloads)."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():

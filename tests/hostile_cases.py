@@ -16,10 +16,6 @@ def base_case(content: Path) -> str:
     return next((content / "cases").glob("2022-02-24-*.md")).read_text(encoding="utf-8")
 
 
-def front_matter_lines(text: str) -> list[str]:
-    return text.split("\n---\n", 1)[0].split("\n")[1:]
-
-
 def replace_fields(text: str, fields: dict[str, str | None], *, extra: str = "", body: str = "") -> str:
     """`text` with each named field's line(s) replaced by raw YAML (None: removed), `extra`
     lines added at the end of the front matter and `body` appended to the body."""
@@ -62,7 +58,7 @@ class Hostile:
     published: bool     # built (with the bad values left out) rather than skipped
 
 
-def hostile_cases(base: str, outside: Path) -> list[Hostile]:
+def hostile_cases(base: str) -> list[Hostile]:
     """The issue's examples and their class: URLs with other schemes in every URL field,
     markup and links in the summary, formula and bidi characters in text, wrong types in
     every kind of field, empty slugs, Pelican override keys, a huge figures list."""

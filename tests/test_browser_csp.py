@@ -16,7 +16,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
-def _visit(browser, url: str, action=None) -> tuple[list[str], object]:  # type: ignore[no-untyped-def]
+def _visit(browser, url: str, action=None) -> tuple[list[str], object]:
     page = browser.new_page()
     page.add_init_script(RECORD_VIOLATIONS)
     console: list[str] = []
@@ -29,7 +29,7 @@ def _visit(browser, url: str, action=None) -> tuple[list[str], object]:  # type:
     return violations, (page, response)
 
 
-def _site_pages(built_site) -> list[str]:  # type: ignore[no-untyped-def]
+def _site_pages(built_site) -> list[str]:
     """Every kind of page the build writes: one of each folder's pages, and the top pages."""
     output = built_site["output"]
     pages = sorted(p.relative_to(output).as_posix() for p in output.rglob("*.html"))
@@ -61,7 +61,7 @@ def test_site_pages_raise_no_csp_violation(browser, site_url, built_site):
 
 
 def test_live_search_works_under_the_policy(browser, site_url):
-    def search(page) -> None:  # type: ignore[no-untyped-def]
+    def search(page) -> None:
         page.fill("#q", "适老化")
         page.click("#search-form button[type=submit]")
         page.wait_for_selector("#search-results li mark")

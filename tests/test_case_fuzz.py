@@ -57,7 +57,7 @@ def _dump(value: object) -> str:
 
 
 @st.composite
-def mutation(draw) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+def mutation(draw) -> tuple[str, ...]:
     kind = draw(st.sampled_from(["value", "value", "value", "alias", "raw", "cut", "extra"]))
     if kind == "value":
         return ("value", draw(FIELD), _dump(draw(VALUE)))

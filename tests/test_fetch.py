@@ -31,10 +31,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     hits: ClassVar[dict[str, int]] = {}
     robots_bomb: ClassVar[bool] = False
 
-    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+    def log_message(self, *args) -> None:
         pass
 
-    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8", **headers) -> None:  # type: ignore[no-untyped-def]
+    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8", **headers) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -213,7 +213,7 @@ def test_loopback_is_refused_by_default(server, public_only, cases_dir):
 def test_a_redirect_to_loopback_is_refused(server, fetch_settings):
     # The first hop is allowed (as a public host would be); the hop it redirects to is checked too.
     class FirstHopOnly(Fetcher):
-        def _pinned(self, url):  # type: ignore[no-untyped-def]
+        def _pinned(self, url):
             self.settings = fetch_settings.with_overrides(fetch_allow_private="to-loopback" in url)
             return super()._pinned(url)
 
@@ -223,7 +223,7 @@ def test_a_redirect_to_loopback_is_refused(server, fetch_settings):
     fetcher.close()
 
 
-def test_sitemap_and_feed_entries_to_loopback_are_refused(server, fetch_settings, public_only, cases_dir, tmp_path):
+def test_sitemap_and_feed_entries_to_loopback_are_refused(server, public_only, cases_dir, tmp_path):
     # The feed itself is read from a file; its entries point at the loopback server.
     port = server.rsplit(":", 1)[-1]
     sitemap = tmp_path / "sitemap.xml"

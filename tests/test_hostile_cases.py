@@ -22,6 +22,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from casebook.check import check_paths
+from casebook.data import load_data
 from casebook.safety import FORMULA_START, INVISIBLE_RE
 from tests.conftest import ROOT
 from tests.hostile_cases import base_case, hostile_cases, line_of, outside_case, replace_fields
@@ -35,7 +36,7 @@ def _hostile_content(root: Path, seed_content: Path) -> tuple[Path, list]:
     content = root / "content"
     shutil.copytree(seed_content, content)
     base = base_case(content)
-    cases = hostile_cases(base, root)
+    cases = hostile_cases(base)
     for case in cases:
         (content / "cases" / case.name).write_text(case.text, encoding="utf-8")
     outside = root / "outside"
@@ -92,7 +93,7 @@ def _output_files(output: Path) -> list[Path]:
 # --- check ------------------------------------------------------------------------------------
 
 def test_check_reports_every_hostile_case_at_its_line(hostile_site):
-    problems = check_paths([hostile_site["content"] / "cases"])
+    problems = check_paths([hostile_site["content"] / "cases"], load_data())
     errors = [p for p in problems if p.severity == "error"]
     for case in hostile_site["cases"]:
         path = str(hostile_site["content"] / "cases" / case.name)
@@ -124,7 +125,7 @@ def test_check_command_prints_file_line_and_exits_1(hostile_site):
 def test_markup_the_renderer_cannot_afford_is_refused_in_linear_time(hostile_site):
     cases = hostile_site["content"] / "cases"
     started = time.monotonic()
-    problems = {Path(p.path).name: p for p in check_paths([cases / "brackets.md", cases / "summary-brackets.md"])
+    problems = {Path(p.path).name: p for p in check_paths([cases / "brackets.md", cases / "summary-brackets.md"], load_data())
                 if p.severity == "error"}
     assert time.monotonic() - started < 10
     text = (cases / "brackets.md").read_text(encoding="utf-8")
@@ -196,7 +197,7 @@ def test_publish_build_keeps_the_home_page_from_a_draft_with_save_as(tmp_path, s
 
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
-    draft = next(c for c in hostile_cases(base_case(content), tmp_path) if c.name == "draft-save-as.md")
+    draft = next(c for c in hostile_cases(base_case(content)) if c.name == "draft-save-as.md")
     (content / "cases" / draft.name).write_text(draft.text, encoding="utf-8")
     result = build_site(content, tmp_path / "out", tmp_path / "index", preview=False)
     assert any("draft-save-as.md" in f and "save_as" in f for f in result.failed)

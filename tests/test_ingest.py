@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 
+from casebook.data import load_data
 from scraper.ingest import ingest
 from tests.conftest import ROOT, SEEDS_RAW
 
 
-def _statuses(rows):  # type: ignore[no-untyped-def]
+def _statuses(rows):
     return sorted(r.status for r in rows)
 
 
@@ -124,13 +125,13 @@ def test_report_without_any_date_becomes_a_valid_draft(tmp_path, cases_dir, sett
     # says what to do about it.
     assert "status: draft" in text and "\ndate: null\n" in text
     assert "date: no publication date found" in text
-    problems = check_paths([cases_dir])
+    problems = check_paths([cases_dir], load_data())
     assert [p for p in problems if p.severity == "error"] == []
     assert any("draft without `date`" in str(p) and "status: published" in str(p) for p in problems)
     # Publishing it without a date is an error that says how to fix it.
     case_file = next(cases_dir.glob("*.md"))
     case_file.write_text(text.replace("status: draft", "status: published"), encoding="utf-8")
-    errors = [p for p in check_paths([cases_dir]) if p.severity == "error"]
+    errors = [p for p in check_paths([cases_dir], load_data()) if p.severity == "error"]
     assert len(errors) == 1 and "missing required field `date`" in str(errors[0])
     assert "status: draft" in str(errors[0])
 

@@ -100,7 +100,7 @@ def _nested_unbounded(pattern: str) -> bool:
     import re._constants as sre
     import re._parser as parser
 
-    def children(op, arg) -> list:  # type: ignore[no-untyped-def]
+    def children(op, arg) -> list:
         if op == sre.SUBPATTERN:
             return [arg[-1]]
         if op == sre.BRANCH:
@@ -109,14 +109,14 @@ def _nested_unbounded(pattern: str) -> bool:
             return [arg[1]]
         return []
 
-    def only_repeat(body) -> bool:  # type: ignore[no-untyped-def]
+    def only_repeat(body) -> bool:
         items = list(body)
         while len(items) == 1 and items[0][0] == sre.SUBPATTERN:
             items = list(items[0][1][-1])
         return len(items) == 1 and items[0][0] in (sre.MAX_REPEAT, sre.MIN_REPEAT) and \
             items[0][1][1] == sre.MAXREPEAT
 
-    def walk(items, inside: bool) -> bool:  # type: ignore[no-untyped-def]
+    def walk(items, inside: bool) -> bool:
         for op, arg in items:
             if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
                 _low, high, body = arg
@@ -140,7 +140,7 @@ def _pattern_runs(pattern: str) -> list[str]:
 
     literals: list[str] = []
 
-    def walk(items) -> None:  # type: ignore[no-untyped-def]
+    def walk(items) -> None:
         for op, arg in items:
             if op == sre.LITERAL:
                 literals.append(chr(arg))

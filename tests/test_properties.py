@@ -136,7 +136,7 @@ ALIAS_BOMBS = st.builds(_alias_bomb, st.integers(1, 9), st.integers(1, 9))
 HOSTILE_INGEST_EXAMPLES = max(1, int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")) // 5)
 
 
-def _extract_file(text: str, suffix: str):  # type: ignore[no-untyped-def]
+def _extract_file(text: str, suffix: str):
     import tempfile
     from pathlib import Path
 
@@ -149,7 +149,7 @@ def _extract_file(text: str, suffix: str):  # type: ignore[no-untyped-def]
         return extract_input(str(path), load(), DATA)
 
 
-def assert_hostile_input_handled(extraction) -> None:  # type: ignore[no-untyped-def]
+def assert_hostile_input_handled(extraction) -> None:
     """A precise refusal or cases whose URLs are http(s), whose text holds no invisible
     characters, and whose published HTML cannot run code; never a crash of the batch."""
     from casebook.model import web_url

@@ -18,13 +18,14 @@ import psutil
 import pytest
 
 from casebook.check import check_paths
+from casebook.data import load_data
 from search.indexer import current_generation
 from tests.conftest import ROOT, start_server, stop_server
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 
-def _many_inputs(folder, copies: int = 30):  # type: ignore[no-untyped-def]
+def _many_inputs(folder, copies: int = 30):
     """Distinct community-finance stories as saved pages (sentences of real reports)."""
     from bench.corpus import synthetic_cases
 
@@ -73,7 +74,7 @@ def test_sigkill_during_ingest_leaves_only_whole_cases(tmp_path):
     assert written, "ingest was killed before writing anything; the test proves nothing"
     # Its pool's workers (forked, the same command line) notice and exit on their own.
     assert _wait_gone(str(out), timeout=10) == [], "pool workers outlived the killed ingest"
-    assert [p for p in check_paths([out]) if p.severity == "error"] == []
+    assert [p for p in check_paths([out], load_data()) if p.severity == "error"] == []
     # A second run finishes the batch, cleans what the killed one left and loses nothing.
     rerun = subprocess.run([sys.executable, "-m", "casebook.app.cli", "ingest", str(inputs), "--out", str(out), "--quiet"],
                            cwd=ROOT, capture_output=True, text=True)

@@ -20,7 +20,7 @@ def engine(built_site) -> SearchEngine:
     return SearchEngine(built_site["index"])
 
 
-def slugs(engine: SearchEngine, q: str, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+def slugs(engine: SearchEngine, q: str, **kw) -> list[str]:
     return [r["slug"] for r in engine.search(SearchRequest(q=q, page_size=50, **kw)).results]
 
 

@@ -312,7 +312,7 @@ def date_text(parts: tuple[int, ...], rng_choice: int) -> str:
 
 
 @st.composite
-def date_bound(draw) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+def date_bound(draw) -> tuple[int, ...]:
     year = draw(st.integers(2009, 2026))
     precision = draw(st.integers(1, 3))
     month, day = draw(st.integers(1, 12)), draw(st.integers(1, 28))
@@ -320,7 +320,7 @@ def date_bound(draw) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
 
 
 @st.composite
-def date_range(draw) -> tuple[tuple | None, tuple | None, str]:  # type: ignore[no-untyped-def]
+def date_range(draw) -> tuple[tuple | None, tuple | None, str]:
     start, end = draw(date_bound()), draw(date_bound())
     common = min(len(start), len(end))
     if start[:common] > end[:common]:
@@ -345,7 +345,7 @@ def field_values(docs: list[Doc]) -> dict[str, list[str]]:
     return {name: sorted(items) for name, items in values.items()}
 
 
-def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+def strategies(docs: list[Doc], words: dict[str, list[str]]):
     values = field_values(docs)
     word = st.one_of(*(st.sampled_from(words[k]) for k in
                        ("common", "fragments", "fragments", "singles", "traditional", "full_width", "latin",
@@ -357,7 +357,7 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
         .map(lambda pair: Phrase(f"{pair[0]} {pair[1]}")))
 
     @st.composite
-    def field_filter(draw) -> Field | Dates:  # type: ignore[no-untyped-def]
+    def field_filter(draw) -> Field | Dates:
         spec = draw(st.sampled_from([f for f in FILTERS if values[f.name]] + ["title"]))
         if spec == "title":
             alias = draw(st.sampled_from(QUERY_FIELDS["title"]))
@@ -382,7 +382,7 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
     dates = date_range().map(lambda r: Dates(r[0], r[1], r[2]))
     leaf = st.one_of(word, word, word, phrase, field_filter(), dates)
 
-    def extend(children):  # type: ignore[no-untyped-def]
+    def extend(children):
         return st.one_of(
             # Operators in upper and lower case and as symbols (all operators: README, Search).
             st.tuples(children, st.sampled_from(["-", "NOT ", "not "])).map(lambda t: Neg(t[0], t[1])),
@@ -395,12 +395,12 @@ def strategies(docs: list[Doc], words: dict[str, list[str]]):  # type: ignore[no
     tree = st.recursive(leaf, extend, max_leaves=10)
 
     @st.composite
-    def api_filters(draw) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    def api_filters(draw) -> dict[str, list[str]]:
         chosen = draw(st.lists(st.sampled_from([f for f in FACET_FIELDS if values[f]]), max_size=2, unique=True))
         return {name: [draw(st.sampled_from(values[name]))] for name in chosen}
 
     @st.composite
-    def api_dates(draw) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    def api_dates(draw) -> dict[str, str]:
         kind = draw(st.sampled_from(["none", "none", "date", "from_to"]))
         if kind == "none":
             return {}
@@ -553,7 +553,7 @@ def test_reported_boolean_queries_are_answered_exactly(world):
     assert found("(银行 -社区) OR 银行") == found("银行")
 
 
-def _slugs(engine: SearchEngine, q: str, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+def _slugs(engine: SearchEngine, q: str, **kw) -> list[str]:
     slugs: list[str] = []
     page = 1
     while True:

@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from casebook.data import load_data
 from casebook.model import SLUG_RE
 from scraper.pipeline import extract_input
 from tests.conftest import SEEDS_EXPECTED, SEEDS_RAW
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.shared
 EXPECTED = sorted(SEEDS_EXPECTED.glob("*.yaml")) if SEEDS_EXPECTED.exists() else []
 
 
-def _cases(name: str, settings):  # type: ignore[no-untyped-def]
+def _cases(name: str, settings):
     raw = SEEDS_RAW / (name + ".txt")
     result = extract_input(str(raw), settings)
     assert result.error is None, result.error
@@ -86,5 +87,5 @@ def test_every_seed_ingests_to_valid_unique_slugs(seed_content):
     assert len(files) == 5
     slugs = [f.stem for f in files]
     assert len(set(slugs)) == 5 and all(SLUG_RE.match(s) for s in slugs)
-    problems = [p for p in check_paths([seed_content / "cases"]) if p.severity == "error"]
+    problems = [p for p in check_paths([seed_content / "cases"], load_data()) if p.severity == "error"]
     assert problems == []

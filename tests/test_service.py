@@ -100,7 +100,7 @@ def test_worker_sockets_give_connections_tcp_nodelay():
     async def main() -> int:
         seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-        def accepted(reader, writer) -> None:  # type: ignore[no-untyped-def]
+        def accepted(_reader, writer) -> None:
             sock = writer.get_extra_info("socket")
             seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
             writer.close()
@@ -233,7 +233,7 @@ def test_unavailable_search_leaks_no_path(built_site, tmp_path):
         stop_server(process)
 
 
-def _start_without_index(output, index):  # type: ignore[no-untyped-def]
+def _start_without_index(output, index):
     """`casebook serve` over a missing index: up once its health check answers at all."""
     import os
     import time

@@ -159,7 +159,7 @@ def asciify(text: str) -> str:
 def transcript(sections: list[Section], d: dt.date, *, style: str, date_style: str = "cn",
                title: str = "新闻联播文字版", ascii_marks: bool = False) -> str:
     """A plain-text transcript: no markup at all, headlines marked only by their line."""
-    heads = {"bracket": lambda i, h: f"【{h}】", "label": lambda i, h: f"标题{':' if ascii_marks else '：'}{h}",
+    heads = {"bracket": lambda _i, h: f"【{h}】", "label": lambda _i, h: f"标题{':' if ascii_marks else '：'}{h}",
              "cn": lambda i, h: f"{CN_NUMERALS[i - 1]}、{h}",
              "num": lambda i, h: f"{i}. {h}" if ascii_marks else f"{i}．{h}"}[style]
     out = [title, date_as(d, date_style), ""]
@@ -293,9 +293,9 @@ SHAPES: dict[str, tuple[Callable[[list[Section], dt.date], str], str, str, dt.da
                         "20240416", D_2024, False),
     "txt, 1) items": (lambda s, d: plain_items(s, d, lambda i, h: f"{i}) {h}"), "day.txt", "20240416", D_2024,
                       False),
-    "txt, 〖标题〗 lines": (lambda s, d: plain_items(s, d, lambda i, h: f"〖{h}〗"), "day.txt", "20240416", D_2024,
+    "txt, 〖标题〗 lines": (lambda s, d: plain_items(s, d, lambda _i, h: f"〖{h}〗"), "day.txt", "20240416", D_2024,
                           False),
-    "txt, ---- between stories": (lambda s, d: plain_items(s, d, lambda i, h: h, between="--------"), "day.txt",
+    "txt, ---- between stories": (lambda s, d: plain_items(s, d, lambda _i, h: h, between="--------"), "day.txt",
                                   "20240416", D_2024, False),
     "md, setext headings": (setext, "day.md", "20240416", D_2024, False),
     "html, linked h3 in item blocks": (linked_items, "day.html", "20240416", D_2024, True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from casebook.data import load_data
 from tests.conftest import SEEDS_RAW
 
 pytestmark = pytest.mark.shared
@@ -25,7 +26,7 @@ def test_undated_draft_builds(tmp_path, settings):
     assert [r.status for r in rows] == ["written", "written"]
     draft = next((content / "cases").glob("undated-*.md"))
     assert "date: null" in draft.read_text(encoding="utf-8")
-    assert not [p for p in check_paths([content / "cases"]) if p.severity == "error"]
+    assert not [p for p in check_paths([content / "cases"], load_data()) if p.severity == "error"]
 
     preview = build_site(content, tmp_path / "out", tmp_path / "index", preview=True)
     assert preview.failed == [] and preview.drafts == 1

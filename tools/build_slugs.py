@@ -20,9 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 def build_table() -> dict:
     from casebook.data import load_data
+    from casebook.settings import load
     from plugins.casebook_site.generator import compute_region_slugs, transliterate
 
-    data = load_data()
+    data = load_data(load().data_dir)
     names = {bank["name"] for bank in data.banks["banks"]} | set(data.programs.get("known", []))
     return {
         "about": "made by tools/build_slugs.py from the gazetteer, banks.yaml and programs.yaml; do not edit",
@@ -32,11 +33,11 @@ def build_table() -> dict:
 
 
 def main() -> None:
-    from casebook.data import load_data
     from casebook.files import atomic_write
+    from casebook.settings import load
     from plugins.casebook_site.generator import SLUG_TABLE
 
-    target = load_data().directory / SLUG_TABLE
+    target = load().data_dir / SLUG_TABLE
     atomic_write(target, json.dumps(build_table(), ensure_ascii=False, indent=0, sort_keys=True) + "\n")
     print(f"wrote {target}")
 

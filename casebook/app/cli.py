@@ -6,16 +6,30 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from casebook import settings as settings_module
 from casebook.errors import CasebookError
 
+if TYPE_CHECKING:
+    from casebook.data import Data
+
 
 def _settings(**overrides: object) -> settings_module.Settings:
     try:
         return settings_module.load(**overrides)
+    except CasebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _data(settings: settings_module.Settings) -> Data:
+    """The data registry of `settings.data_dir` (CASEBOOK_DATA_DIR), never the default folder's."""
+    from casebook.data import load_data
+
+    try:
+        return load_data(settings.data_dir)
     except CasebookError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -37,7 +51,7 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
     from rich.progress import BarColumn, Progress, TextColumn
     from rich.table import Table
 
-    from scraper.ingest import ReportWriter, summarize
+    from scraper.ingest import ReportRow, ReportWriter, summarize
     from scraper.ingest import ingest as run_ingest
     from scraper.sources import expand_inputs
 
@@ -50,9 +64,9 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
                   disable=quiet or not console.is_terminal) as progress:
         task = progress.add_task("", total=total)
         done: set[str] = set()
-        stories = Counter()  # type: ignore[var-annotated]
+        stories: Counter[str] = Counter()
 
-        def on_row(row) -> None:  # type: ignore[no-untyped-def]
+        def on_row(row: ReportRow) -> None:
             if writer:
                 writer.write(row)
             done.add(row.input)
@@ -85,13 +99,12 @@ def ingest(inputs: tuple[str, ...], out_dir: Path | None, report: Path | None, q
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list of records")
 def extract(inputs: tuple[str, ...], as_json: bool) -> None:
     """Read and normalize inputs without writing anything (no relevance gate)."""
-    from casebook.data import load_data
     from scraper.fetch import Fetcher
     from scraper.pipeline import extract_input
     from scraper.sources import expand_inputs
 
     settings = _settings()
-    data = load_data(settings.data_dir)
+    data = _data(settings)
     records, failed = [], False
     with Fetcher(settings) as fetcher:   # one for all inputs: robots.txt and host intervals kept
         results = [extract_input(item, settings, data, fetcher) for item in expand_inputs(list(inputs))]
@@ -127,7 +140,7 @@ def check(paths: tuple[Path, ...]) -> None:
     for target in targets:
         if not target.exists():
             raise click.ClickException(f"{target}: no such file or folder")
-    problems = check_paths(targets)
+    problems = check_paths(targets, _data(settings))
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
         click.echo(f"{problem}{'' if problem.severity == 'error' else ' [warning]'}")
@@ -143,7 +156,6 @@ def new(title: str, out_dir: Path | None) -> None:
     """Scaffold a draft case with every field present."""
     import datetime as dt
 
-    from casebook.data import load_data
     from casebook.files import atomic_write
     from casebook.model import CHINA_TZ, Case, render
     from scraper.slugs import make_slug, unique_slug
@@ -153,7 +165,7 @@ def new(title: str, out_dir: Path | None) -> None:
     today = dt.datetime.now(CHINA_TZ).date().isoformat()
     taken = {p.stem for p in folder.glob("*.md")} if folder.exists() else set()
     slug = unique_slug(make_slug(title, today), taken)
-    case = Case(title=title, slug=slug, date=today, category=load_data().category_names[0], status="draft",
+    case = Case(title=title, slug=slug, date=today, category=_data(settings).category_names[0], status="draft",
                 review=["draft created by casebook new: fill in every field, then set status: published"],
                 body="在此撰写案例正文。\n\n## 小标题\n\n正文段落。")
     path = folder / f"{slug}.md"
@@ -166,15 +178,19 @@ def new(title: str, out_dir: Path | None) -> None:
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="site folder (default output/)")
 @click.option("--index", type=click.Path(file_okay=False, path_type=Path), help="index folder (default var/index)")
 @click.option("--strict", is_flag=True, help="fail on any broken case file (for CI)")
-@click.option("--publish", is_flag=True, help="a public build: drafts left out")
+@click.option("--publish", is_flag=True,
+              help="a public build (publishconf.py): absolute URLs from CASEBOOK_SITEURL, drafts left out")
 def build(content: Path | None, output: Path | None, index: Path | None, strict: bool, publish: bool) -> None:
     """Render the site with Pelican and build the search index."""
     from casebook.app.build import build_site
 
     settings = _settings(content_dir=content, output_dir=output, index_dir=index)
     try:
+        if publish:   # refused before anything is written
+            settings.require_siteurl()
         result = build_site(settings.content_dir, settings.output_dir, settings.index_dir, preview=not publish,
-                            strict=strict, data_dir=settings.data_dir, backend=settings.search_backend)
+                            strict=strict, data_dir=settings.data_dir, backend=settings.search_backend,
+                            settings_file=settings_module.ROOT / ("publishconf.py" if publish else "pelicanconf.py"))
     except CasebookError as exc:
         raise click.ClickException(str(exc)) from exc
     for failure in result.failed:
