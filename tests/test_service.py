@@ -100,7 +100,7 @@ def test_worker_sockets_give_connections_tcp_nodelay():
     async def main() -> int:
         seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-        def accepted(reader, writer) -> None:  # type: ignore[no-untyped-def]
+        def accepted(_reader, writer) -> None:  # type: ignore[no-untyped-def]
             sock = writer.get_extra_info("socket")
             seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
             writer.close()
