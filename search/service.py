@@ -3,9 +3,11 @@
 Starlette (routing, static files) served by uvicorn. Read-only over the index, so any
 number of processes can serve one index folder.
 
-- Every search, export and health call runs in a worker thread (a bounded pool of
-  SEARCH_THREADS per process), never on the event loop: a slow query cannot stall other
-  requests or static files, and the engine's one deadline per request bounds it.
+- Every search, export and health call runs in a worker thread, never on the event loop: a
+  slow query cannot stall other requests or static files, and the engine's one deadline per
+  request bounds it. Searches take turns in one lane while they are quick and open a second
+  only when the one running has taken longer than LANE_BUDGET_S (`SearchLanes`): a slow
+  query cannot hold the others up, and quick ones do not time-slice each other.
 - Parameters are parsed strictly (whole numbers in ASCII digits, known names only, single
   values given once): a bad one is a 400 with a message, never a 500.
 - No filesystem path or traceback in any response; every response (static files, errors,
@@ -20,6 +22,7 @@ number of processes can serve one index folder.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -27,20 +30,21 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
 
-import anyio
-import anyio.to_thread
 import jinja2
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
@@ -56,10 +60,15 @@ T = TypeVar("T")
 FILTER_PARAMS = {param: field.name for param, field in BY_PARAM.items()}
 SINGLE_PARAMS = ("q", "limit", "page", "sort", "format", "date", "from", "to")
 KNOWN_PARAMS = {*SINGLE_PARAMS, *FILTER_PARAMS}
-# Searches are CPU-bound under the GIL: two threads keep the event loop free and let a second
-# search pass one slow query, while more only time-slice each other (at 8 threads the 10,000-case
-# benchmark lost a third of its throughput and p95 rose by half).
+# Searches are CPU-bound under the GIL, so a process gains nothing from running two at once:
+# they only time-slice each other and the event loop (every GIL hand-over waits up to the
+# interpreter's 5 ms switch interval). So they take turns in one lane, and a second lane
+# opens only while every running search has taken longer than LANE_BUDGET_S: then the
+# running one is a slow query, and the others must not wait for it. The budget sits above
+# what the 10,000-case benchmark's queries take on a busy machine (2-25 ms) and well below
+# a human's notice; at 8 threads the benchmark lost a third of its throughput.
 SEARCH_THREADS = 2
+LANE_BUDGET_S = 0.04
 HEALTH_THREADS = 2
 NUMBER_RE = re.compile(r"[0-9]{1,9}")   # ASCII digits only, at most nine of them
 # The site's own pages load scripts, styles and images from the site only and have no
@@ -76,7 +85,7 @@ SECURITY_HEADERS = (
 )
 
 
-def _integer(params, name: str, default: int) -> int:  # type: ignore[no-untyped-def]
+def _integer(params: Mapping[str, str], name: str, default: int) -> int:
     """A whole number written in ASCII digits (str.isdigit would take '²' and '٣')."""
     raw = params.get(name)
     if raw is None or raw == "":
@@ -86,7 +95,7 @@ def _integer(params, name: str, default: int) -> int:  # type: ignore[no-untyped
     return int(raw)
 
 
-def parse_request(request: Request, settings: Settings) -> SearchRequest:
+def parse_request(request: Request) -> SearchRequest:
     params = request.query_params
     unknown = sorted(set(params.keys()) - KNOWN_PARAMS)
     if unknown:
@@ -112,6 +121,78 @@ def public_message(exc: CasebookError) -> str:
     return re.sub(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*", "…", text)
 
 
+def json_body(content: object) -> bytes:
+    """JSON as Starlette's JSONResponse writes it, made where it is called: in the search
+    thread, so that the event loop only sends the bytes."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+class SearchLanes:
+    """Admission to the search threads, on the event loop: one search at a time while the
+    searches are quick, and up to `lanes` at once while every running one has taken longer
+    than `budget` seconds. Waiting searches start in arrival order.
+
+    Nothing is predicted from the request, so no query can pass for cheap: a query of any
+    cost runs in a thread, and how long it has run so far is all that opens a lane. A slow
+    query therefore delays the ones behind it by at most `budget`; `lanes` slow ones at once
+    fill the lanes (as they filled the thread pool before), and the engine's deadline ends
+    each of them."""
+
+    def __init__(self, lanes: int, budget: float) -> None:
+        self.lanes = lanes
+        self.budget = budget
+        self.running: list[float] = []     # start times (event-loop clock) of the searches running
+        self._waiting: deque[asyncio.Future[float]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _may_start(self, now: float) -> bool:
+        if not self.running:
+            return True
+        return len(self.running) < self.lanes and all(now - started >= self.budget for started in self.running)
+
+    async def acquire(self) -> float:
+        """Wait for a lane; the token to give back to `release`."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not self._waiting and self._may_start(now):
+            self.running.append(now)
+            return now
+        turn: asyncio.Future[float] = loop.create_future()
+        self._waiting.append(turn)
+        self._arm(loop)
+        try:
+            return await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release(turn.result())     # admitted just as the request was cancelled
+            else:
+                self._waiting.remove(turn)
+            raise
+
+    def release(self, token: float) -> None:
+        self.running.remove(token)
+        self._admit()
+
+    def _admit(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._waiting and self._may_start(now):
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self.running.append(now)
+                turn.set_result(now)
+        self._arm(loop)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Look again when the running searches will all have passed the budget (a lane may
+        open then), as long as someone waits and a lane is left to open."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._waiting and 0 < len(self.running) < self.lanes:
+            self._timer = loop.call_at(max(self.running) + self.budget, self._admit)
+
+
 class Service:
     def __init__(self, settings: Settings, *, output_dir: Path, index_dir: Path) -> None:
         self.settings = settings
@@ -119,8 +200,10 @@ class Service:
         self.index_dir = Path(index_dir)
         self._backend: SearchBackend | None = None
         self._backend_lock = threading.Lock()
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._health_limiter: anyio.CapacityLimiter | None = None
+        self._lanes = SearchLanes(SEARCH_THREADS, LANE_BUDGET_S)
+        # Plain executors: their hand-over to a thread costs the event loop less than anyio's.
+        self._search_threads = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
+        self._health_threads = ThreadPoolExecutor(HEALTH_THREADS, thread_name_prefix="health")
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "theme" / "templates")),
                                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.site_context = _site_context()
@@ -144,34 +227,36 @@ class Service:
             log.warning("search not ready: %s", exc)
 
     async def off_loop(self, work: Callable[[], T]) -> T:
-        """Blocking work in the bounded pool of search threads, not on the event loop."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(SEARCH_THREADS)
-        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        """Blocking work in a search thread, not on the event loop, once `SearchLanes` lets
+        it start. A thread cannot be stopped, so its lane is given back when its work has
+        finished, also when the request was cancelled meanwhile (the shield keeps that
+        cancellation from marking the work done early)."""
+        token = await self._lanes.acquire()
+        running = asyncio.get_running_loop().run_in_executor(self._search_threads, work)
+        running.add_done_callback(lambda _done: self._lanes.release(token))
+        return await asyncio.shield(running)
 
     async def off_loop_health(self, work: Callable[[], T]) -> T:
         """The health check in a pool of its own: queued behind a burst of costly queries in
         the search pool, it took a second and more, and a monitor would call the server down
         while it is only busy."""
-        if self._health_limiter is None:
-            self._health_limiter = anyio.CapacityLimiter(HEALTH_THREADS)
-        return await anyio.to_thread.run_sync(work, limiter=self._health_limiter)
+        return await asyncio.get_running_loop().run_in_executor(self._health_threads, work)
 
     async def api_search(self, request: Request) -> Response:
         try:
-            search_request = parse_request(request, self.settings)
-            response = await self.off_loop(lambda: self.engine.search(search_request))
+            search_request = parse_request(request)
+            body = await self.off_loop(lambda: json_body(self.engine.search(search_request).to_json()))
         except QueryError as exc:
             return JSONResponse({"error": public_message(exc)}, status_code=400)
         except SearchError as exc:
             log.warning("search unavailable: %s", exc)
             return JSONResponse({"error": public_message(exc)}, status_code=503)
-        return JSONResponse(response.to_json(), headers={"Cache-Control": "no-store"})
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     async def api_export(self, request: Request) -> Response:
         fmt = request.query_params.get("format", "csv")
         try:
-            search_request = parse_request(request, self.settings)
+            search_request = parse_request(request)
             body, media_type = await self.off_loop(lambda: self.engine.export(search_request, fmt))
         except QueryError as exc:
             return JSONResponse({"error": public_message(exc)}, status_code=400)
@@ -181,14 +266,14 @@ class Service:
         filename = f"casebook-search.{fmt}"
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-    async def health(self, request: Request) -> Response:
+    async def health(self, _request: Request) -> Response:
         try:
             return JSONResponse(await self.off_loop_health(lambda: self.engine.health()))
         except SearchError as exc:
             log.warning("search unavailable: %s", exc)
             return JSONResponse({"status": "unavailable", "error": public_message(exc)}, status_code=503)
 
-    async def openapi_json(self, request: Request) -> Response:
+    async def openapi_json(self, _request: Request) -> Response:
         return Response(self.openapi, media_type="application/json")
 
     async def search_page(self, request: Request) -> Response:
@@ -197,7 +282,7 @@ class Service:
         status = 200
         if request.query_params.get("q") is not None or any(p in request.query_params for p in FILTER_PARAMS):
             try:
-                search_request = parse_request(request, self.settings)
+                search_request = parse_request(request)
                 result = await self.off_loop(lambda: self.engine.search(search_request))
             except QueryError as exc:
                 context["error"] = public_message(exc)
@@ -218,8 +303,8 @@ class Service:
                 )
         return HTMLResponse(template.render(**context), status_code=status)
 
-    def app(self) -> Callable:
-        routes = [
+    def app(self) -> ASGIApp:
+        routes: list[BaseRoute] = [
             Route("/api/search", self.api_search),
             Route("/api/export", self.api_export),
             Route("/api/health", self.health),
@@ -230,10 +315,8 @@ class Service:
         if self.output_dir.is_dir():
             routes.append(Mount("/", app=StaticFiles(directory=str(self.output_dir), html=True)))
         else:
-            routes.append(Route("/", lambda r: PlainTextResponse("site not built: run casebook build", status_code=503)))
-        app = Starlette(routes=routes)
-        app.add_middleware(_LogMiddleware)
-        return _Guard(app)
+            routes.append(Route("/", lambda _request: PlainTextResponse("site not built: run casebook build", status_code=503)))
+        return _Guard(Starlette(routes=routes))
 
 
 def _grouped(request: Request) -> dict[str, list[str]]:
@@ -256,65 +339,47 @@ def _site_context() -> dict:
 
 
 class _Guard:
-    """The outermost layer: the security headers on every response (static files, errors
-    and 404s included), and a plain 500 without traceback or path for anything unexpected
-    (logged here with its traceback for the operator)."""
+    """The outermost layer, plain ASGI (one wrapper per request, not Starlette's middleware
+    stack): the security headers on every response (static files, errors and 404s
+    included), one log line per request (method, path, status, milliseconds), and a plain
+    500 without traceback or path for anything unexpected (logged here with its traceback
+    for the operator)."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = {"yes": False}
+        began = time.perf_counter()
+        status = 0     # until the response starts
 
-        async def secured(message) -> None:  # type: ignore[no-untyped-def]
+        async def secured(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                started["yes"] = True
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                status = message["status"]
+                headers = message.get("headers", [])
+                names = {name.lower() for name, _ in headers}
+                message = {**message, "headers": [*headers, *(h for h in SECURITY_HEADERS if h[0] not in names)]}
             await send(message)
 
         try:
             await self.app(scope, receive, secured)
         except Exception:
             log.exception("%s %s failed", scope.get("method"), scope.get("path"))
-            if started["yes"]:
+            if status:
                 raise
             body = json.dumps({"error": "internal error; the server log has the details"}).encode()
             await secured({"type": "http.response.start", "status": 500, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
-
-
-class _LogMiddleware:
-    """One line per request: method, path, status, milliseconds."""
-
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def capture(message) -> None:  # type: ignore[no-untyped-def]
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
         finally:
-            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status["code"],
-                     (time.perf_counter() - started) * 1000)
+            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status or 500,
+                     (time.perf_counter() - began) * 1000)
 
 
-def create_app() -> Callable:
+def create_app() -> ASGIApp:
     """The app of one worker process (uvicorn --factory): settings from CASEBOOK_* variables."""
     from casebook.settings import load
 

@@ -193,6 +193,65 @@ def test_health_answers_while_every_search_thread_is_busy(built_site):
         stop_server(process)
 
 
+def test_search_lanes_take_turns_while_quick_and_open_a_lane_for_a_slow_search():
+    """SearchLanes on a real event loop (searches stand in as sleeps): one arriving while a
+    quick one runs waits for it instead of time-slicing with it; once every running search
+    has passed the budget another lane opens, so a slow one holds others up by at most the
+    budget; never more than `lanes` run at once; turns go in arrival order; a waiter that
+    gives up (its client left) leaves the line and takes no lane."""
+    import asyncio
+
+    from search.service import SearchLanes
+
+    budget = 0.3
+
+    async def main() -> tuple[list, int]:
+        lanes = SearchLanes(2, budget)
+        loop = asyncio.get_running_loop()
+        events: list = []
+        running = [0, 0]    # now, most at once
+
+        async def search(name: str, seconds: float, after: float) -> None:
+            await asyncio.sleep(after)
+            token = await lanes.acquire()
+            running[0] += 1
+            running[1] = max(running)
+            events.append(("start", name, loop.time() - began))
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                running[0] -= 1
+                events.append(("end", name, loop.time() - began))
+                lanes.release(token)
+
+        began = loop.time()
+        # Quick ones: b arrives while a runs and waits for it.
+        await asyncio.gather(search("a", 0.1, 0), search("b", 0.05, 0.02))
+        began = loop.time()
+        # A slow one: c gets a second lane after the budget; d and e queue for it in order;
+        # f gives up while waiting.
+        waiter = asyncio.ensure_future(search("f", 0.05, 0.04))
+        slow = asyncio.gather(search("s", 1.2, 0), search("c", 0.1, 0.01), search("d", 0.1, 0.02),
+                              search("e", 0.1, 0.03))
+        await asyncio.sleep(0.1)
+        waiter.cancel()
+        await slow
+        assert not lanes.running and not lanes._waiting
+        return events, running[1]
+
+    events, most = asyncio.run(main())
+    order = [(kind, name) for kind, name, _ in events]
+    assert order.index(("end", "a")) < order.index(("start", "b")), order
+    starts = {name: at for kind, name, at in events if kind == "start"}
+    ends = {name: at for kind, name, at in events if kind == "end"}
+    assert "f" not in starts
+    assert starts["c"] >= budget - 0.02 and starts["c"] < ends["s"], (starts, ends)
+    assert starts["c"] < 1.0, "the quick search waited for the slow one"
+    assert starts["c"] <= starts["d"] <= starts["e"] < ends["s"]
+    assert starts["d"] >= ends["c"] - 0.01 and starts["e"] >= ends["d"] - 0.01, (starts, ends)
+    assert most == 2
+
+
 @pytest.mark.parametrize("params, says", [
     ({"q": "银行", "page": "²"}, "page must be a whole number"), ({"q": "银行", "limit": "³"}, "limit must be"),
     ({"q": "银行", "page": "١"}, "digits 0-9"), ({"q": "银行", "limit": "1e3"}, "limit must be"),
