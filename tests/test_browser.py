@@ -109,6 +109,37 @@ def test_page_passes_axe_and_fits(browser, site_url, built_site, axe_source, nam
     page.close()
 
 
+def other_kinds_of_page(output) -> list[str]:  # type: ignore[no-untyped-def]
+    """One page of every other kind the build writes (indexes of banks, regions, programmes,
+    tags and years; a programme, tag and year page; the archive; a draft), beyond KINDS."""
+    def kind(path: str) -> tuple[str, int]:   # its folder and depth: regions/四川省/ and regions/四川省/成都市/ differ
+        parts = path.split("/")
+        return parts[0], len(parts)
+
+    named = {kind((p.split("?")[0].strip("/") + "/index.html").lstrip("/")) for p in page_paths(output).values()}
+    chosen: dict[tuple[str, int], str] = {}
+    for path in sorted(p.relative_to(output).as_posix() for p in output.rglob("*.html")):
+        if kind(path) not in named and path != "404.html":
+            chosen.setdefault(kind(path), path)
+    return sorted(chosen.values())
+
+
+def test_every_other_kind_of_page_passes_axe(browser, site_url, built_site, axe_source):
+    """axe on the rest of the site at the phone width, where layouts are tightest: with the
+    kinds above, every page template is checked, so the static checks of lang, title, image
+    alt text and form labels (html-has-lang, document-title, image-alt, label) live here."""
+    pages = other_kinds_of_page(built_site["output"])
+    assert {"tags/index.html", "archives/index.html"} <= set(pages) and any(p.startswith("drafts/") for p in pages)
+    found = []
+    for path in pages:
+        page, response = open_page(browser, f"{site_url}/{path}", 375)
+        assert response.status == 200, path
+        found += [f"{path}: {v}" for v in axe_violations(page, axe_source)]
+        page.close()
+    if found:
+        pytest.fail(f"axe: {len(found)} WCAG 2.1 A/AA violation(s):\n" + "\n".join(found), pytrace=False)
+
+
 def test_axe_reports_violations_it_is_given(browser, site_url, axe_source):
     """The check can fail: faint text and an image without alt text, added to a clean page
     through the DOM (the policy forbids inline styles, not script-set ones), are reported."""
@@ -121,6 +152,116 @@ def test_axe_reports_violations_it_is_given(browser, site_url, axe_source):
     violations = axe_violations(page, axe_source)
     assert any(v.startswith("color-contrast (serious)") for v in violations), violations
     assert any(v.startswith("image-alt (critical)") for v in violations), violations
+    page.close()
+
+
+# Where 200% text does not fit: sideways scroll, text an overflow:hidden box cuts, text taller
+# than a box of fixed height, and labels cut off at the edge of an SVG.
+TEXT_DOES_NOT_FIT = """() => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > window.innerWidth) {
+    problems.push(`the page scrolls sideways: ${root.scrollWidth}px wide in a ${window.innerWidth}px window`);
+  }
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    (typeof el.className === "string" && el.className ? "." + el.className.trim().split(/\\s+/).join(".") : "");
+  const ownText = (el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  const shown = (el, style) => {
+    const box = el.getBoundingClientRect();
+    // Visually hidden on purpose (the skip link and labels kept for screen readers sit far off-screen).
+    return style.display !== "none" && style.visibility !== "hidden" && box.right > 0 && box.bottom > 0;
+  };
+  // Content taller than its box is text cut or spilling only where the box's height is set:
+  // a box of automatic height grows, and its few pixels of overflow are glyphs' ink.
+  const heightIsFixed = (el) => {
+    const [height, maxHeight, fixedHeight] = [el.style.height, el.style.maxHeight, el.clientHeight];
+    el.style.height = "auto"; el.style.maxHeight = "none";
+    const grown = el.clientHeight > fixedHeight + 1;
+    el.style.height = height; el.style.maxHeight = maxHeight;
+    return grown;
+  };
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el instanceof SVGElement || !el.textContent.trim()) { continue; }
+    const style = getComputedStyle(el);
+    if (!shown(el, style)) { continue; }
+    const cuts = (axis) => ["hidden", "clip"].includes(axis) || style.textOverflow === "ellipsis";
+    if (cuts(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+      problems.push(`${name(el)} cuts its text sideways (${el.scrollWidth}px in ${el.clientWidth}px)`);
+    }
+    if (cuts(style.overflowY) && el.scrollHeight > el.clientHeight + 1) {
+      problems.push(`${name(el)} cuts its text at the bottom (${el.scrollHeight}px in ${el.clientHeight}px)`);
+    }
+    if (style.overflowY === "visible" && style.display !== "inline" && el.clientHeight > 0 && ownText(el) &&
+        el.scrollHeight > el.clientHeight + 1 && heightIsFixed(el)) {
+      problems.push(`${name(el)}'s text is taller than its fixed height (${el.scrollHeight}px in ${el.clientHeight}px)`);
+    }
+  }
+  for (const svg of document.querySelectorAll("svg")) {
+    const frame = svg.getBoundingClientRect();
+    for (const text of svg.querySelectorAll("text")) {
+      const box = text.getBoundingClientRect();
+      if (box.left < frame.left - 1 || box.right > frame.right + 1 || box.top < frame.top - 1 ||
+          box.bottom > frame.bottom + 1) {
+        problems.push(`svg text "${text.textContent}" is cut off at the edge of the drawing`);
+      }
+    }
+  }
+  return problems;
+}"""
+
+
+def double_the_text(page, mode: str) -> None:  # type: ignore[no-untyped-def]
+    """Text at 200%, two ways. "font-setting": Chromium's own text size setting (Settings >
+    Appearance > Font size, here 32 px for the default 16 px, set through the DevTools
+    protocol) is what a reader changes to get larger text without zooming the page, the case
+    WCAG 1.4.4 is about; rem breakpoints follow it, so a wide window may switch to the narrow
+    layout. "root-200": the root element's font size doubled by script, breakpoints left in
+    CSS pixels: the wide layout with twice the text, the harder case for fixed columns."""
+    if mode == "font-setting":
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})
+    else:
+        page.evaluate("""() => { const root = document.documentElement;
+          root.style.fontSize = 2 * parseFloat(getComputedStyle(root).fontSize) + "px"; }""")
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+@pytest.mark.parametrize("mode", ["font-setting", "root-200"])
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", KINDS)
+def test_text_at_200_percent_fits(browser, site_url, built_site, name, width, mode):
+    page, _response = open_page(browser, site_url + page_paths(built_site["output"])[name], width)
+    before = page.evaluate("parseFloat(getComputedStyle(document.querySelector('main p, main li')).fontSize)")
+    double_the_text(page, mode)
+    after = page.evaluate("parseFloat(getComputedStyle(document.querySelector('main p, main li')).fontSize)")
+    assert after == pytest.approx(2 * before, rel=0.02), (before, after)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}-text200-{mode}.png"), full_page=True)
+    problems = page.evaluate(TEXT_DOES_NOT_FIT)
+    if problems:
+        pytest.fail(f"{name} at {width}px with 200% text ({mode}):\n" + "\n".join(problems), pytrace=False)
+    page.close()
+
+
+def test_the_fit_check_sees_cut_text(browser, site_url):
+    """The check can fail: a box of fixed height that hides what does not fit, one that lets
+    it spill, and a line too wide for the window, added to a page through the DOM (script-set
+    styles, which the policy allows), are reported."""
+    page, _response = open_page(browser, site_url + "/no/such/page/", 375)
+    page.evaluate("""() => {
+      const box = document.createElement("p"); box.textContent = "固定高度的方框里放不下的文字。".repeat(8);
+      Object.assign(box.style, {height: "2rem", overflow: "hidden"});
+      const spills = document.createElement("div"); spills.textContent = "溢出".repeat(40);
+      spills.style.height = "1rem";
+      const wide = document.createElement("p"); wide.textContent = "宽"; wide.style.width = "900px";
+      document.querySelector("main").append(box, spills, wide);
+    }""")
+    problems = page.evaluate(TEXT_DOES_NOT_FIT)
+    assert any("scrolls sideways" in p for p in problems), problems
+    assert any(p.startswith("p cuts its text at the bottom") for p in problems), problems
+    assert any(p.startswith("div's text is taller than its fixed height") for p in problems), problems
+    # ... and only those: the page itself fits.
+    assert len(problems) == 3, problems
     page.close()
 
 
