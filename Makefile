@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: setup bytecode system-deps run ingest build serve test lint gate bench clean
+.PHONY: setup bytecode system-deps axe run ingest build serve test lint gate bench clean
 
 $(BIN)/casebook: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ setup: $(BIN)/casebook
 
 system-deps:          ## Debian's chromium and a CJK font, for the browser tests
 	bash tools/install-system-deps.sh
+
+axe: setup           ## the pinned axe-core from the npm registry, for the accessibility tests
+	$(BIN)/python tools/fetch_axe.py
 
 ingest: setup
 	$(BIN)/casebook ingest samples/raw --report var/ingest-report.jsonl || true
@@ -41,7 +44,7 @@ lint: setup          ## ruff, and mypy over the files pyproject.toml names
 gate: setup           ## extraction and search quality against pinned floors
 	$(BIN)/python bench/quality_gate.py
 
-test: setup system-deps lint gate
+test: setup system-deps axe lint gate
 	$(BIN)/python -m pytest -n auto
 
 bench: setup

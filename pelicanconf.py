@@ -86,7 +86,7 @@ def newest_first(content) -> tuple:   # content: a Pelican Article or Page
 
 
 ARTICLE_ORDER_BY = newest_first
-DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search", "robots"]
+DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search", "robots", "404"]
 SEARCH_SAVE_AS = "search/index.html"
 # theme/templates/robots.txt (a direct template: TEMPLATE_PAGES would read a robots.txt in
 # content/ first, as a Jinja template).
@@ -118,7 +118,7 @@ SITEMAP = {
     "format": "xml",
     "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.4},
     "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
-    "exclude": ["drafts/", "search/", r"^robots\.txt$"],
+    "exclude": ["drafts/", "search/", r"^robots\.txt$", r"(^|/)404\.html$"],   # the error page is no page to index
 }
 
 # Escape every value a template prints; article bodies and the build-time map are marked safe.

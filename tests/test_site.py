@@ -63,17 +63,14 @@ def test_feeds_and_sitemap_are_valid_xml(built_site):
     assert any("/cases/" in u for u in urls) and not any("/drafts/" in u for u in urls)
 
 
-def test_pages_pass_basic_accessibility(built_site):
+def test_pages_have_a_viewport_and_an_outline(built_site):
+    """What axe's WCAG rules leave out (language, title, alt text and labels are checked by
+    axe in tests/test_browser.py, on every kind of page): the viewport, one h1, no heading
+    level skipped."""
     for page in _pages(built_site["output"]):
         tree = html.parse(str(page))
         root = tree.getroot()
-        assert root.get("lang") == "zh-CN", page
-        assert tree.xpath("//title/text()"), page
         assert tree.xpath("//meta[@name='viewport']"), page
-        for img in tree.xpath("//img"):
-            assert (img.get("alt") or "").strip(), f"{page}: image without alt"
-        for field in tree.xpath("//input[not(@type='hidden')] | //select"):
-            assert tree.xpath(f"//label[@for='{field.get('id')}']"), f"{page}: unlabelled field"
         levels = [int(h.tag[1]) for h in root.iter("h1", "h2", "h3", "h4")]
         assert levels.count(1) == 1, f"{page}: one h1"
         for before, after in itertools.pairwise(levels):
