@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from casebook.app.compress import precompress
 from casebook.errors import CasebookError
 from casebook.settings import ROOT
 
@@ -65,6 +66,7 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
     if strict and (failed or dropped):
         raise CasebookError(f"{len(failed)} case file(s) are broken, {len(dropped)} value(s) unsafe",
                             hint="; ".join(failed + dropped))
+    precompress(output)   # .gz copies for nginx's gzip_static (casebook/app/compress.py)
     articles = sum(1 for _ in (output / "cases").glob("*/index.html")) if (output / "cases").exists() else 0
     drafts = sum(1 for _ in (output / "drafts").glob("*/index.html")) if (output / "drafts").exists() else 0
     return BuildResult(articles, drafts, failed, dropped, indexing.LAST_REPORT[0] if indexing.LAST_REPORT else None,
