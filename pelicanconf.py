@@ -88,7 +88,7 @@ def newest_first(content) -> tuple:  # type: ignore[no-untyped-def]
 
 
 ARTICLE_ORDER_BY = newest_first
-DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search"]
+DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "search", "404"]
 SEARCH_SAVE_AS = "search/index.html"
 
 # Categories and tags get the taxonomy's own ASCII slugs (branches-in-communities, age-friendly).
@@ -114,7 +114,7 @@ SITEMAP = {
     "format": "xml",
     "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.4},
     "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
-    "exclude": ["drafts/", "search/"],
+    "exclude": ["drafts/", "search/", r"(^|/)404\.html$"],   # the error page is no page to index
 }
 
 # Escape every value a template prints; article bodies and the build-time map are marked safe.

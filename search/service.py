@@ -16,6 +16,8 @@ number of processes can serve one index folder.
     GET /api/health
     GET /api/openapi.json   the OpenAPI description of the two above
     GET /search/?q=...      the search page, rendered by the server (works without JavaScript)
+    anything else           the built site's files; an unknown address is a 404 with the site's
+                            Chinese 404 page (a JSON error under /api/)
 """
 
 from __future__ import annotations
@@ -191,6 +193,12 @@ class Service:
     async def openapi_json(self, request: Request) -> Response:
         return Response(self.openapi, media_type="application/json")
 
+    async def api_not_found(self, request: Request) -> Response:
+        """An unknown /api/ address is a JSON error for programs; every other unknown address
+        gets the site's Chinese 404 page (output/404.html, served by StaticFiles' html mode)."""
+        return JSONResponse({"error": f"no such API endpoint: {request.url.path[:80]}; see /api/openapi.json"},
+                            status_code=404)
+
     async def search_page(self, request: Request) -> Response:
         template = self.templates.get_template("search.html")
         context = dict(self.site_context)
@@ -224,6 +232,7 @@ class Service:
             Route("/api/export", self.api_export),
             Route("/api/health", self.health),
             Route("/api/openapi.json", self.openapi_json),
+            Route("/api/{rest:path}", self.api_not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/search/", self.search_page),
             Route("/search", lambda r: Response(status_code=308, headers={"Location": "/search/?" + r.url.query})),
         ]

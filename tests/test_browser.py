@@ -47,3 +47,33 @@ def test_live_search_updates_results_and_url(browser, site_url):
     checkbox.check()
     page.wait_for_function("location.search.includes('category=')")
     page.close()
+
+
+@pytest.mark.parametrize("path", ["/no/such/page/", "/cases/no-such-case/", "/missing.html", "/categories/x/y/z"])
+def test_unknown_address_gets_the_chinese_404_page(browser, site_url, path):
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    response = page.goto(site_url + path)
+    assert response.status == 404 and response.headers["content-type"].startswith("text/html")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.title().startswith("页面不存在")
+    assert page.inner_text("h1") == "页面不存在"
+    assert "您要找的页面可能已被移动或删除" in page.inner_text("main")
+    assert page.locator("header.site-header nav a").count() >= 5   # the site's own navigation
+    # Its links lead back from any depth: home and search both answer 200.
+    page.click("main a:has-text('首页')")
+    assert page.evaluate("location.pathname") == "/" and page.locator("h1").inner_text() != "页面不存在"
+    page.go_back()
+    page.click("main a:has-text('搜索')")
+    page.wait_for_selector("#search-form")
+    assert page.evaluate("location.pathname") == "/search/"
+    page.close()
+
+
+def test_unknown_api_address_stays_a_json_error(site_url):
+    import httpx
+
+    reply = httpx.get(site_url + "/api/no-such-endpoint")
+    assert reply.status_code == 404 and reply.headers["content-type"] == "application/json"
+    assert "openapi" in reply.json()["error"]
+    page = httpx.get(site_url + "/no/such/page/")
+    assert page.status_code == 404 and "<title>页面不存在" in page.text and 'lang="zh-CN"' in page.text
