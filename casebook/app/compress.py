@@ -54,8 +54,9 @@ def precompress(output: Path) -> CompressReport:
         for name in names:
             path = folder / name
             if name.endswith(".gz"):
+                # Only copies of the kinds made here: an editor's archive.tar.gz stays.
                 source = name[:-3]
-                if source not in present or Path(source).suffix not in COMPRESSED_SUFFIXES:
+                if source not in present and Path(source).suffix in COMPRESSED_SUFFIXES:
                     path.unlink(missing_ok=True)
                     report.removed += 1
             elif Path(name).suffix in COMPRESSED_SUFFIXES:
