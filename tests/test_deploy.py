@@ -77,9 +77,11 @@ def deployed(built_site, tmp_path_factory):  # type: ignore[no-untyped-def]
     (site / ".casebook").mkdir()
     (site / ".casebook" / "state.json").write_text('{"secret": "CACHE-SECRET"}', encoding="utf-8")
     (site / "cases" / ".draft.md.swp").write_text("SWAP-SECRET", encoding="utf-8")
+    index = root / "index"
+    shutil.copytree(built_site["index"], index)
     nginx_port, service_port = free_port(), free_port()
     conf, prefix = root / "conf", root / "prefix"
-    render_all(conf, site_root=site, index_dir=built_site["index"], listen=f"127.0.0.1:{nginx_port}",
+    render_all(conf, site_root=site, index_dir=index, listen=f"127.0.0.1:{nginx_port}",
                server_name="localhost", upstream_port=service_port, workers=2, casebook=CASEBOOK, prefix=prefix)
 
     # The service exactly as the unit starts it: its command line, environment and folder.
@@ -97,7 +99,8 @@ def deployed(built_site, tmp_path_factory):  # type: ignore[no-untyped-def]
                                   "-e", str(prefix / "error.log"), "-g", directives],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for(nginx_port, nginx, "nginx", prefix / "error.log")
-        yield {"port": nginx_port, "site": site, "index": built_site["index"], "conf": conf, "prefix": prefix}
+        yield {"port": nginx_port, "site": site, "index": index, "conf": conf, "prefix": prefix,
+               "content": built_site["content"], "root": root}
     finally:
         if nginx is not None:
             _stop(nginx)
@@ -328,3 +331,42 @@ def test_every_template_placeholder_is_documented_in_its_header():
         header_text = "\n".join(line for line in text.splitlines() if line.startswith("#"))
         for name in set(re.findall(r"@([A-Z_]+)@", text)):
             assert re.search(rf"#\s+@{name}@\s+\S", header_text), (template.name, name)
+
+
+# --- last: a rebuild under the running servers ----------------------------------------------------
+
+def test_a_rebuild_is_served_without_restarting_anything(deployed):
+    """The documented update: `casebook build` into the served folders. nginx serves the new
+    files at once; each service worker sees CURRENT name the new index generation at its next
+    request (checked at most every 0.5 s) and answers from it."""
+    from casebook.app.build import build_site
+
+    content = deployed["root"] / "content"
+    shutil.copytree(deployed["content"], content)
+    text = next(t for t in (p.read_text(encoding="utf-8") for p in sorted((content / "cases").glob("*.md")))
+                if "\nstatus: published\n" in t)
+    old_slug = text.split("\nslug: ", 1)[1].split("\n", 1)[0]
+    new_slug = "2026-12-02-lanjing-huzhujiao"
+    new_text = text.replace(old_slug, new_slug).replace("\ntitle: ", "\ntitle: 蓝鲸互助角开进社区 ", 1)
+    (content / "cases" / f"{new_slug}.md").write_text(new_text, encoding="utf-8")
+    before = (deployed["index"] / "CURRENT").read_text(encoding="utf-8").strip()
+
+    build_site(content, deployed["site"], deployed["index"], preview=True)
+    after = (deployed["index"] / "CURRENT").read_text(encoding="utf-8").strip()
+    assert after != before and (deployed["index"] / before).is_dir()   # the old one stays for readers
+
+    status, headers, body = get(deployed, f"/cases/{new_slug}/", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and header(headers, "Content-Encoding") == "gzip"
+    assert "蓝鲸互助角" in gzip.decompress(body).decode("utf-8")
+    deadline = time.monotonic() + 15
+    seen: set[str] = set()
+    while time.monotonic() < deadline:
+        # Two workers: both must have moved (each answers some of the fresh connections).
+        result = json.loads(get(deployed, f"/api/search?q={quote('蓝鲸互助角')}")[2])
+        health = json.loads(get(deployed, "/api/health")[2])
+        seen.add(health["index"])
+        if result["total"] == 1 and health["index"] == after:
+            break
+        time.sleep(0.3)
+    assert result["total"] == 1 and result["results"][0]["slug"] == new_slug
+    assert health["index"] == after, seen
