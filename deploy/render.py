@@ -62,8 +62,11 @@ def render_all(out: Path, *, site_root: Path, index_dir: Path, listen: str = "80
                upstream_port: int = 8000, workers: int = 2, casebook: Path | None = None, app_dir: Path = ROOT,
                prefix: Path | None = None, mime_types: Path = Path("/etc/nginx/mime.types")) -> list[Path]:
     """Write the rendered files into `out` and return their paths."""
-    if not 1 <= upstream_port <= 65535 or not 1 <= workers <= 64:
-        raise RenderError(f"upstream port {upstream_port} or workers {workers} out of range")
+    if not 1 <= upstream_port <= 65535:
+        raise RenderError(f"port {upstream_port} is not a TCP port")
+    if not 2 <= workers <= 64:
+        # With one, `casebook serve` has no supervisor: SIGHUP (systemctl reload) would end it.
+        raise RenderError(f"workers must be between 2 and 64, not {workers}: a reload replaces them one at a time")
     out = Path(out).resolve()
     command = casebook or Path(shutil.which("casebook") or Path(sys.executable).with_name("casebook"))
     values = {"LISTEN": listen, "SERVER_NAME": server_name, "SITE_ROOT": str(Path(site_root).resolve()),

@@ -100,7 +100,7 @@ def deployed(built_site, tmp_path_factory):  # type: ignore[no-untyped-def]
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for(nginx_port, nginx, "nginx", prefix / "error.log")
         yield {"port": nginx_port, "site": site, "index": index, "conf": conf, "prefix": prefix,
-               "content": built_site["content"], "root": root}
+               "content": built_site["content"], "root": root, "service": service}
     finally:
         if nginx is not None:
             _stop(nginx)
@@ -250,6 +250,18 @@ def test_only_get_reaches_the_service(deployed):
         assert status == 403, method
 
 
+def test_a_flood_of_api_requests_is_cut_off_with_429(deployed):
+    answers = [get(deployed, "/api/health") for _ in range(80)]
+    assert answers[0][0] == 200
+    refused = [headers for status, headers, _ in answers if status == 429]
+    assert refused, "80 requests at once and not one refused"
+    for name, value in SECURITY_HEADERS:
+        assert header(refused[0], name.decode()) == value.decode()
+    time.sleep(5)   # the bucket drains at 10 a second, for the tests after this one
+    assert get(deployed, "/api/health")[0] == 200
+    assert get(deployed, "/")[0] == 200    # static files are not limited
+
+
 # --- headers on every kind of response ---------------------------------------------------------
 
 def test_security_headers_once_on_static_proxied_and_error_responses(deployed):
@@ -320,6 +332,8 @@ def test_the_renderer_refuses_values_that_would_become_syntax():
             render(template, {"SITE_ROOT": bad})
     with pytest.raises(RenderError, match="no value for SITE_ROOT"):
         render(template, {})
+    with pytest.raises(RenderError, match="workers"):
+        render_all(Path("/nonexistent"), site_root=Path("/srv/o"), index_dir=Path("/srv/i"), workers=1)
 
 
 def test_every_template_placeholder_is_documented_in_its_header():
@@ -333,7 +347,29 @@ def test_every_template_placeholder_is_documented_in_its_header():
             assert re.search(rf"#\s+@{name}@\s+\S", header_text), (template.name, name)
 
 
-# --- last: a rebuild under the running servers ----------------------------------------------------
+# --- updates under the running servers (last: they change what is served) -------------------------
+
+def test_a_reload_replaces_every_worker_while_nginx_keeps_answering(deployed):
+    """`systemctl reload casebook` (the unit's ExecReload sends SIGHUP): uvicorn's supervisor
+    starts each new worker before it stops the old one, on the same listening socket."""
+    import signal
+
+    unit = _unit_lines(deployed["conf"] / "casebook.service")
+    assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    old = {json.loads(get(deployed, "/api/health")[2])["worker"] for _ in range(20)}
+    deployed["service"].send_signal(signal.SIGHUP)
+    deadline, statuses, recent = time.monotonic() + 60, [], []
+    while time.monotonic() < deadline and (len(recent) < 10 or set(recent[-10:]) & old):
+        statuses.append(get(deployed, f"/api/search?q={QUERY}&limit=1")[0])
+        status, _, body = get(deployed, "/api/health")
+        statuses.append(status)
+        if status == 200:
+            recent.append(json.loads(body)["worker"])
+        time.sleep(0.25)   # two requests a turn: within the API's 10 a second (limit_req)
+    assert set(statuses) == {200}, statuses   # not one request lost while the workers changed
+    current = {json.loads(get(deployed, "/api/health")[2])["worker"] for _ in range(20)}
+    assert not current & old, (old, current)
+
 
 def test_a_rebuild_is_served_without_restarting_anything(deployed):
     """The documented update: `casebook build` into the served folders. nginx serves the new
