@@ -95,8 +95,12 @@ def test_orphans_go_and_other_gzip_files_stay(tmp_path):
     precompress(site)
     (site / "cases" / "a" / "index.html").unlink()
     (site / "images" / "archive.tar.gz").write_bytes(gzip.compress(b"an editor's download"))
+    (site / "empty-before").mkdir()
     report = precompress(site)
     assert report.removed == 1 and not (site / "cases" / "a" / "index.html.gz").exists()
+    # The build removed the page and left its folder to the copy: both go, and the parent
+    # left empty with them; the output folder and folders that were empty before stay.
+    assert not (site / "cases").exists() and site.is_dir() and (site / "empty-before").is_dir()
     assert (site / "images" / "archive.tar.gz").exists()
 
 

@@ -4,7 +4,8 @@
 - Incremental: a `.gz` whose recorded size and time match its source is kept without reading
   either; one that differs is decompressed and compared before anything is compressed again
   (inflating is an order of magnitude cheaper than deflating at level 9). A `.gz` whose
-  source is gone, or that would not be smaller than it, is removed.
+  source is gone (with its folder, if that leaves it empty), or that would not be smaller
+  than it, is removed.
 - Deterministic: level 9, no file name and time 0 in the gzip header, so the same page
   always gives the same bytes (and the same ETag behind a CDN or in a diff of two builds).
 - Atomic: each copy is written beside its target and renamed over it, so nginx never
@@ -49,27 +50,42 @@ def gzip_bytes(data: bytes) -> bytes:
 def precompress(output: Path) -> CompressReport:
     """Bring every `.gz` copy under `output` up to date with its source; see the module doc."""
     report = CompressReport()
-    for entries in _walk(str(output)):
+    root = os.path.abspath(output)
+    for folder, entries in _walk(root):
+        orphans = 0
         for name, entry in entries.items():
             if name.endswith(".gz"):
                 # Only copies of the kinds made here: an editor's archive.tar.gz stays.
                 source = name[:-3]
                 if source not in entries and os.path.splitext(source)[1] in COMPRESSED_SUFFIXES:
                     os.unlink(entry.path)
-                    report.removed += 1
+                    orphans += 1
             elif os.path.splitext(name)[1] in COMPRESSED_SUFFIXES:
                 _update(entry, entries.get(f"{name}.gz"), report)
+        if orphans:
+            report.removed += orphans
+            _remove_if_emptied(folder, root)
     return report
 
 
-def _walk(root: str) -> Iterator[dict[str, os.DirEntry]]:
-    """The regular files of each folder under root by name, skipping dot entries and
+def _remove_if_emptied(folder: str, root: str) -> None:
+    """The build removed a page it no longer makes (cases/<slug>/index.html) and could not
+    remove its folder while the copy was there: the folder goes with the copy, as do parents
+    left empty, up to the output folder."""
+    while folder != root and not os.listdir(folder):
+        os.rmdir(folder)
+        folder = os.path.dirname(folder)
+
+
+def _walk(root: str) -> Iterator[tuple[str, dict[str, os.DirEntry]]]:
+    """Each folder under root with its regular files by name, skipping dot entries and
     symbolic links. os.scandir, not os.walk and pathlib: at 1,500 files the walk is most
     of the cost of a rebuild that changed nothing."""
     folders = [root]
     while folders:
+        folder = folders.pop()
         files: dict[str, os.DirEntry] = {}
-        with os.scandir(folders.pop()) as listing:
+        with os.scandir(folder) as listing:
             for entry in listing:
                 if entry.name.startswith(".") or entry.is_symlink():
                     continue
@@ -77,7 +93,7 @@ def _walk(root: str) -> Iterator[dict[str, os.DirEntry]]:
                     folders.append(entry.path)
                 elif entry.is_file(follow_symlinks=False):
                     files[entry.name] = entry
-        yield files
+        yield folder, files
 
 
 def _update(source: os.DirEntry, copy: os.DirEntry | None, report: CompressReport) -> None:
