@@ -5,7 +5,7 @@
   either; one that differs is decompressed and compared before anything is compressed again
   (inflating is an order of magnitude cheaper than deflating at level 9). A `.gz` whose
   source is gone (with its folder, if that leaves it empty), or that would not be smaller
-  than it, is removed.
+  than it, is removed; other `.gz` files (an editor's archive.tar.gz) are left alone.
 - Deterministic: level 9, no file name and time 0 in the gzip header, so the same page
   always gives the same bytes (and the same ETag behind a CDN or in a diff of two builds).
 - Atomic: each copy is written beside its target and renamed over it, so nginx never
