@@ -129,3 +129,16 @@ def test_the_build_leaves_a_copy_of_every_page(built_site):
         assert copy.exists(), page
         assert gzip.decompress(copy.read_bytes()) == page.read_bytes(), page
     assert (output / "data" / "cases.json.gz").exists() and (output / "feeds" / "all.atom.xml.gz").exists()
+
+
+def test_many_copies_made_in_parallel_are_each_exact(tmp_path):
+    from casebook.app.compress import PARALLEL_FROM
+
+    pages = {tmp_path / f"p{n}" / "index.html": PAGE + str(n).encode() * n for n in range(PARALLEL_FROM * 3)}
+    for path, data in pages.items():
+        path.parent.mkdir()
+        path.write_bytes(data)
+    report = precompress(tmp_path)
+    assert report.written == len(pages) and report.bytes_in == sum(map(len, pages.values()))
+    for path, data in pages.items():
+        assert path.with_name("index.html.gz").read_bytes() == gzip_bytes(data)

@@ -22,6 +22,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from casebook.files import atomic_write_bytes
 # beside it, so this list alone decides what is sent compressed. Images are compressed already.
 COMPRESSED_SUFFIXES = frozenset({".html", ".css", ".js", ".xml", ".json", ".csv", ".svg", ".txt"})
 LEVEL = 9
+PARALLEL_FROM = 32        # copies to make before threads pay for themselves
 
 
 @dataclass
@@ -38,6 +40,7 @@ class CompressReport:
     written: int = 0      # new or changed copies
     kept: int = 0         # copies whose source did not change
     removed: int = 0      # orphans and copies that would not save bytes
+    skipped: int = 0      # files too small to gain from a copy
     bytes_in: int = 0     # size of the sources of written copies
     bytes_out: int = 0    # size of the written copies
 
@@ -51,6 +54,7 @@ def precompress(output: Path) -> CompressReport:
     """Bring every `.gz` copy under `output` up to date with its source; see the module doc."""
     report = CompressReport()
     root = os.path.abspath(output)
+    pending: list[tuple[str, os.stat_result, bool]] = []
     for folder, entries in _walk(root):
         orphans = 0
         for name, entry in entries.items():
@@ -61,11 +65,30 @@ def precompress(output: Path) -> CompressReport:
                     os.unlink(entry.path)
                     orphans += 1
             elif os.path.splitext(name)[1] in COMPRESSED_SUFFIXES:
-                _update(entry, entries.get(f"{name}.gz"), report)
+                copy, stat = entries.get(f"{name}.gz"), entry.stat(follow_symlinks=False)
+                if copy is not None and _matches_by_stat(copy, stat):
+                    report.kept += 1
+                else:
+                    pending.append((entry.path, stat, copy is not None))
         if orphans:
             report.removed += orphans
             _remove_if_emptied(folder, root)
+    for outcome, size_in, size_out in _run(pending):
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.bytes_in += size_in
+        report.bytes_out += size_out
     return report
+
+
+def _run(pending: list[tuple[str, os.stat_result, bool]]) -> Iterator[tuple[str, int, int]]:
+    """Refresh the copies, on every core the process may use when there are many (zlib lets
+    go of the GIL while it deflates, so threads compress in parallel)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(pending) < PARALLEL_FROM or cores < 2:
+        yield from (_refresh(*job) for job in pending)
+        return
+    with ThreadPoolExecutor(max_workers=min(cores, 8)) as pool:
+        yield from pool.map(lambda job: _refresh(*job), pending)
 
 
 def _remove_if_emptied(folder: str, root: str) -> None:
@@ -96,29 +119,24 @@ def _walk(root: str) -> Iterator[tuple[str, dict[str, os.DirEntry]]]:
         yield folder, files
 
 
-def _update(source: os.DirEntry, copy: os.DirEntry | None, report: CompressReport) -> None:
-    stat = source.stat(follow_symlinks=False)
-    if copy is not None and _matches_by_stat(copy, stat):
-        report.kept += 1
-        return
-    target = Path(f"{source.path}.gz")
-    data = Path(source.path).read_bytes()
-    if copy is not None and _same_content(target, data):
+def _refresh(source: str, stat: os.stat_result, has_copy: bool) -> tuple[str, int, int]:
+    """Make `source`.gz match `source`: (what was done, bytes read, bytes written), what being
+    a CompressReport counter."""
+    target = Path(f"{source}.gz")
+    data = Path(source).read_bytes()
+    if has_copy and _same_content(target, data):
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        report.kept += 1
-        return
+        return "kept", 0, 0
     packed = gzip_bytes(data)
     if len(packed) >= len(data):
         # Too small to gain anything: nginx then sends the file itself.
-        if copy is not None:
+        if has_copy:
             target.unlink(missing_ok=True)
-            report.removed += 1
-        return
+            return "removed", 0, 0
+        return "skipped", 0, 0
     atomic_write_bytes(target, packed, durable=False)
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    report.written += 1
-    report.bytes_in += len(data)
-    report.bytes_out += len(packed)
+    return "written", len(data), len(packed)
 
 
 def _matches_by_stat(copy: os.DirEntry, source: os.stat_result) -> bool:
