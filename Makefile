@@ -20,7 +20,7 @@ bytecode:
 
 setup: $(BIN)/casebook
 
-system-deps:          ## Debian's chromium and a CJK font, for the browser tests
+system-deps:          ## Debian's chromium, a CJK font, nginx and systemd-analyze, for the browser and deploy tests
 	bash tools/install-system-deps.sh
 
 axe: setup           ## the pinned axe-core from the npm registry, for the accessibility tests

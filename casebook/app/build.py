@@ -14,6 +14,7 @@ from pathlib import Path
 
 from casebook.app.session import CACHE_FOLDER, SESSION_KEY, BuildSession
 from casebook.data import load_data
+from casebook.app.compress import precompress
 from casebook.errors import CasebookError
 from casebook.settings import ROOT
 
@@ -68,6 +69,7 @@ def build_site(content: Path, output: Path, index: Path | None, *, preview: bool
     finally:
         session.end_indexing()   # a build that failed midway leaves no index process behind
     session.finish()
+    precompress(output)   # .gz copies for nginx's gzip_static (casebook/app/compress.py)
     return session
 
 
