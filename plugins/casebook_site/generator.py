@@ -255,6 +255,8 @@ class CasebookSiteGenerator:
                 self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
         self._write_year_pages(writer)
         self._write_datasets(writer)
+        from plugins.casebook_site.research import write_research_datasets  # cases.db, metadata.json, data/
+        write_research_datasets(self, writer, self._dataset_row)
 
     def _write_year_pages(self, writer) -> None:  # type: ignore[no-untyped-def]
         """A page per year, as Pelican's own year archives would be (same template and page
