@@ -179,8 +179,9 @@ def _fill(path: Path, cases: Sequence[DatasetCase], release: Release, lookups: L
         db.table("cases").enable_fts(["title", "summary", "text"], fts_version="FTS5", tokenize="trigram",
                                create_triggers=False)
         _meta_table(db, release, site, key)
+        # No VACUUM: the same writes in the same order already give the same bytes, and VACUUM
+        # may renumber the rowids of a table without an INTEGER PRIMARY KEY, which cases_fts uses.
         connection.commit()
-        connection.execute("vacuum")   # one compact layout, whatever the order of the work above
     finally:
         connection.close()
 
@@ -322,15 +323,21 @@ def manifest(texts: dict[str, Any], release: Release, site: dict[str, str]) -> d
     }
 
 
-def write_datasets(folder: Path, cases: Sequence[DatasetCase], lookups: Lookups, site: dict[str, str],
-                   data_dir: Path, text_of: Callable[[str], str]) -> dict[str, Any]:
-    """cases.db, metadata.json and datasets.json in `folder` (the site's data/), each only
-    when it changes. Returns the manifest (the site's dataset page shows it)."""
-    texts = load_texts(data_dir)
-    release = release_of(cases)
-    write_database(folder / f"{DATABASE}.db", cases, release, lookups, site, text_of)
+def write_descriptions(folder: Path, texts: dict[str, Any], release: Release, site: dict[str, str]) -> dict[str, Any]:
+    """metadata.json (Datasette's) and datasets.json (the manifest) in `folder`, each only when
+    it changes. Returns the manifest."""
     dump = lambda value: json.dumps(value, ensure_ascii=False, indent=2) + "\n"  # noqa: E731
     write_if_changed(folder / "metadata.json", dump(datasette_metadata(texts, release, site)))
     described = manifest(texts, release, site)
     write_if_changed(folder / "datasets.json", dump(described))
     return described
+
+
+def write_datasets(folder: Path, cases: Sequence[DatasetCase], lookups: Lookups, site: dict[str, str],
+                   data_dir: Path, text_of: Callable[[str], str]) -> dict[str, Any]:
+    """cases.db, metadata.json and datasets.json in `folder` (the site's data/), one after the
+    other, each only when it changes. Returns the manifest."""
+    texts = load_texts(data_dir)
+    release = release_of(cases)
+    write_database(folder / f"{DATABASE}.db", cases, release, lookups, site, text_of)
+    return write_descriptions(folder, texts, release, site)

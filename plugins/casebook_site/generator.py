@@ -227,6 +227,8 @@ class CasebookSiteGenerator:
             "years": sorted(years.items(), reverse=True), "map_svg": province_map(provinces, self.data),
             "total": len(articles),
         }
+        from plugins.casebook_site.research import ResearchDatasets  # cases.db: written while pages render
+        self.research = ResearchDatasets(self, self._dataset_row)
 
     def _related_all(self, articles: list) -> None:  # type: ignore[type-arg]
         """Up to five related cases for each case (see `related_numbers`). They depend only on
@@ -255,8 +257,7 @@ class CasebookSiteGenerator:
                 self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
         self._write_year_pages(writer)
         self._write_datasets(writer)
-        from plugins.casebook_site.research import write_research_datasets  # cases.db, metadata.json, data/
-        write_research_datasets(self, writer, self._dataset_row)
+        self.research.finish(writer)
 
     def _write_year_pages(self, writer) -> None:  # type: ignore[no-untyped-def]
         """A page per year, as Pelican's own year archives would be (same template and page

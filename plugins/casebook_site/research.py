@@ -2,36 +2,98 @@
 and what the site knows of their banks, regions, programmes and tags, handed over as plain
 records; then the dataset page data/index.html, which names the version and how to cite it.
 
-The version changes with any case, so only this page names it: a case page's citation links
-here instead, or every edit would render every case page again.
+cases.db takes seconds at thousands of cases (the text of every case, the trigram index), so
+when it must be written a forked process writes it while the pages render, as the search
+index is built. The version changes with any case, so only the dataset page names it: a case
+page's citation links there, or every edit would render every case page again.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
 from casebook.data import Data
-from casebook.datasets import DatasetCase, Lookups, region_paths, write_datasets
+from casebook.datasets import (
+    DATABASE,
+    DatasetCase,
+    Lookups,
+    Release,
+    database_key,
+    load_texts,
+    region_paths,
+    release_of,
+    stored_key,
+    write_database,
+    write_descriptions,
+)
+from casebook.errors import CasebookError
 from plugins.casebook_search.indexing import article_text  # the index's text of a case: one text for both
 
+DATABASE_NICENESS = 10   # like the index process: rendering, the build's critical path, comes first
 
-def write_research_datasets(generator: Any, writer: Any, row_of: Any) -> dict[str, Any]:
-    """cases.db, metadata.json and datasets.json beside cases.json, then the dataset page.
-    `generator` is the site generator (its context, settings, data and output folder),
-    `row_of` makes a case's cases.json row."""
-    context, settings = generator.context, generator.settings
-    articles = context["articles"]
-    cases = [DatasetCase(row_of(article), article.content or "") for article in articles]
-    siteurl = str(settings.get("SITEURL") or "").rstrip("/")
-    site = {"name": str(settings.get("SITENAME", "")), "url": siteurl, "home_url": f"{siteurl}/",
-            "data_url": f"{siteurl}/data/"}
-    described = write_datasets(Path(generator.output_path) / "data", cases, lookups(context, generator.data),
-                               site, generator.data.directory, article_text)
-    template = settings["_casebook_env"].get_template("dataset.html")
-    writer.write_file("data/index.html", template, context, relative_urls=settings.get("RELATIVE_URLS", False),
-                      url="data/", dataset=described)
-    return described
+
+class ResearchDatasets:
+    """The researchers' datasets of one build: started once the cases are final (the site
+    generator's context), finished at the end of its output phase."""
+
+    def __init__(self, generator: Any, row_of: Any) -> None:
+        """`generator` is the site generator (context, settings, data, output folder), `row_of`
+        makes a case's cases.json row."""
+        context, settings = generator.context, generator.settings
+        self.context, self.settings = context, settings
+        self.folder = Path(generator.output_path) / "data"
+        self.texts = load_texts(generator.data.directory)
+        cases = [DatasetCase(row_of(article), article.content or "") for article in context["articles"]]
+        siteurl = str(settings.get("SITEURL") or "").rstrip("/")
+        self.site = {"name": str(settings.get("SITENAME", "")), "url": siteurl, "home_url": f"{siteurl}/",
+                     "data_url": f"{siteurl}/data/"}
+        self.release: Release = release_of(cases)
+        self.process: Any = None
+        path = self.folder / f"{DATABASE}.db"
+        if stored_key(path) != database_key(self.release, self.site):
+            self._start(path, cases, lookups(context, generator.data))
+
+    def _start(self, path: Path, cases: list[DatasetCase], found: Lookups) -> None:
+        context = multiprocessing.get_context("fork")   # the cases reach the child without pickling
+        self.conn, child = context.Pipe(duplex=False)
+        self.process = context.Process(target=_database_in_child, daemon=True,
+                                       args=(child, path, cases, self.release, found, self.site))
+        self.process.start()
+        child.close()
+
+    def finish(self, writer: Any) -> dict[str, Any]:
+        """Wait for cases.db, write the descriptions and the dataset page; the manifest."""
+        if self.process is not None:
+            try:
+                status, message = self.conn.recv()
+            except EOFError:
+                status, message = "error", "the process writing it died"
+            self.process.join()
+            self.conn.close()
+            self.process = None
+            if status != "ok":
+                raise CasebookError(f"{DATABASE}.db was not written: {message}", source=str(self.folder),
+                                    hint="the previous file is unchanged; fix the cause and build again")
+        described = write_descriptions(self.folder, self.texts, self.release, self.site)
+        template = self.settings["_casebook_env"].get_template("dataset.html")
+        writer.write_file("data/index.html", template, self.context,
+                          relative_urls=self.settings.get("RELATIVE_URLS", False), url="data/", dataset=described)
+        return described
+
+
+def _database_in_child(conn: Any, path: Path, cases: list[DatasetCase], release: Release, found: Lookups,
+                       site: dict[str, str]) -> None:
+    os.nice(DATABASE_NICENESS)
+    try:
+        write_database(path, cases, release, found, site, article_text)
+        conn.send(("ok", ""))
+    except BaseException as exc:   # whatever it was, the build reports it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
 
 
 def lookups(context: dict[str, Any], data: Data) -> Lookups:
