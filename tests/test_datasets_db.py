@@ -170,3 +170,28 @@ def test_datasets_are_deterministic_and_rebuilt_only_when_cases_change(tmp_path,
     assert _data(tmp_path / "full") == edited                                             # incremental == full
     with sqlite3.connect(out / "data" / "cases.db") as db:
         assert db.execute("select count(*) from cases where text like '%心家苑%'").fetchone() == (1,)
+
+
+def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
+    """cases.db is built beside the target and renamed over it: a write that fails half way
+    (here two cases with one slug, which the primary key refuses) leaves the old file as it
+    was and no temporary file behind."""
+    from casebook.datasets import DatasetCase, Lookups, release_of, write_database
+    from plugins.casebook_search.indexing import article_text
+
+    def case(slug: str, title: str) -> DatasetCase:
+        row = {"slug": slug, "title": title, "date": "2024-05-01", "category": "网点进社区", "banks": ["成都农商银行"],
+               "programs": [], "tags": [], "province": "四川省", "city": "成都市", "url": f"/cases/{slug}/"}
+        return DatasetCase(row, f"<p>{title}的正文。</p>")
+
+    path, site = tmp_path / "data" / "cases.db", {"name": "案例库"}
+    good = [case("a", "第一个"), case("b", "第二个")]
+    assert write_database(path, good, release_of(good), Lookups(), site, article_text)
+    before = path.read_bytes()
+    assert not write_database(path, good, release_of(good), Lookups(), site, article_text)   # same key: kept
+    broken = [case("a", "第一个"), case("a", "重复的")]
+    with pytest.raises(sqlite3.IntegrityError):
+        write_database(path, broken, release_of(broken), Lookups(), site, article_text)
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["cases.db"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("select count(*) from cases_fts where cases_fts match '\"第二个\"'").fetchone() == (1,)
