@@ -139,12 +139,20 @@ def stored_key(path: Path) -> str | None:
     return found[0] if found else None
 
 
+def database_is_current(path: Path, key: str) -> bool:
+    """True when cases.db was built for `key`. Temporary files a killed build left beside it
+    go first: they would be published with the site."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    return stored_key(path) == key
+
+
 def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, lookups: Lookups,
                    site: dict[str, str], text_of: Callable[[str], str]) -> bool:
     """cases.db for these cases, built in a temporary file beside `path` and renamed over it;
     nothing is written when the file on disk was built for the same key. True if written."""
     key = database_key(release, site)
-    if stored_key(path) == key:
+    if database_is_current(path, key):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

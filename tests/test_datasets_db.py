@@ -175,7 +175,7 @@ def test_datasets_are_deterministic_and_rebuilt_only_when_cases_change(tmp_path,
 def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
     """cases.db is built beside the target and renamed over it: a write that fails half way
     (here two cases with one slug, which the primary key refuses) leaves the old file as it
-    was and no temporary file behind."""
+    was and no temporary file behind, nor one a killed build left."""
     from casebook.datasets import DatasetCase, Lookups, release_of, write_database
     from plugins.casebook_search.indexing import article_text
 
@@ -188,7 +188,9 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
     good = [case("a", "第一个"), case("b", "第二个")]
     assert write_database(path, good, release_of(good), Lookups(), site, article_text)
     before = path.read_bytes()
+    (path.parent / ".cases.db.killed.tmp").write_bytes(b"half a database")   # a build killed while writing
     assert not write_database(path, good, release_of(good), Lookups(), site, article_text)   # same key: kept
+    assert path.read_bytes() == before and not (path.parent / ".cases.db.killed.tmp").exists()
     broken = [case("a", "第一个"), case("a", "重复的")]
     with pytest.raises(sqlite3.IntegrityError):
         write_database(path, broken, release_of(broken), Lookups(), site, article_text)

@@ -21,11 +21,11 @@ from casebook.datasets import (
     DatasetCase,
     Lookups,
     Release,
+    database_is_current,
     database_key,
     load_texts,
     region_paths,
     release_of,
-    stored_key,
     write_database,
     write_descriptions,
 )
@@ -53,7 +53,7 @@ class ResearchDatasets:
         self.release: Release = release_of(cases)
         self.process: Any = None
         path = self.folder / f"{DATABASE}.db"
-        if stored_key(path) != database_key(self.release, self.site):
+        if not database_is_current(path, database_key(self.release, self.site)):
             self._start(path, cases, lookups(context, generator.data))
 
     def _start(self, path: Path, cases: list[DatasetCase], found: Lookups) -> None:
