@@ -147,10 +147,16 @@ def database_is_current(path: Path, key: str) -> bool:
     return stored_key(path) == key
 
 
+class Abandoned(Exception):
+    """The build that wanted cases.db is gone: the temporary file is dropped, nothing renamed."""
+
+
 def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, lookups: Lookups,
-                   site: dict[str, str], text_of: Callable[[str], str]) -> bool:
+                   site: dict[str, str], text_of: Callable[[str], str],
+                   wanted: Callable[[], bool] = lambda: True) -> bool:
     """cases.db for these cases, built in a temporary file beside `path` and renamed over it;
-    nothing is written when the file on disk was built for the same key. True if written."""
+    nothing is written when the file on disk was built for the same key. True if written.
+    `wanted` is asked between the steps: once it says no, the work stops (`Abandoned`)."""
     key = database_key(release, site)
     if database_is_current(path, key):
         return False
@@ -158,7 +164,9 @@ def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, l
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        _fill(Path(tmp), cases, release, lookups, site, key, text_of)
+        _fill(Path(tmp), cases, release, lookups, site, key, text_of, wanted)
+        if not wanted():
+            raise Abandoned(str(path))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
@@ -170,7 +178,7 @@ def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, l
 
 
 def _fill(path: Path, cases: Sequence[DatasetCase], release: Release, lookups: Lookups, site: dict[str, str],
-          key: str, text_of: Callable[[str], str]) -> None:
+          key: str, text_of: Callable[[str], str], wanted: Callable[[], bool]) -> None:
     import sqlite_utils
 
     path.unlink(missing_ok=True)   # mkstemp's empty file: SQLite starts a new database
@@ -184,6 +192,8 @@ def _fill(path: Path, cases: Sequence[DatasetCase], release: Release, lookups: L
         for name in LINKED:
             _linked(db, name, cases, getattr(lookups, name))
         _regions(db, cases, lookups.regions)
+        if not wanted():
+            raise Abandoned(str(path))
         db.table("cases").enable_fts(["title", "summary", "text"], fts_version="FTS5", tokenize="trigram",
                                create_triggers=False)
         _meta_table(db, release, site, key)

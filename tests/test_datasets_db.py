@@ -176,7 +176,7 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
     """cases.db is built beside the target and renamed over it: a write that fails half way
     (here two cases with one slug, which the primary key refuses) leaves the old file as it
     was and no temporary file behind, nor one a killed build left."""
-    from casebook.datasets import DatasetCase, Lookups, release_of, write_database
+    from casebook.datasets import Abandoned, DatasetCase, Lookups, release_of, write_database
     from plugins.casebook_search.indexing import article_text
 
     def case(slug: str, title: str) -> DatasetCase:
@@ -194,6 +194,10 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
     broken = [case("a", "第一个"), case("a", "重复的")]
     with pytest.raises(sqlite3.IntegrityError):
         write_database(path, broken, release_of(broken), Lookups(), site, article_text)
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["cases.db"]
+    other = [case("c", "第三个")]
+    with pytest.raises(Abandoned):   # the build that asked for it is gone: nothing renamed
+        write_database(path, other, release_of(other), Lookups(), site, article_text, wanted=lambda: False)
     assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["cases.db"]
     with sqlite3.connect(path) as db:
         assert db.execute("select count(*) from cases_fts where cases_fts match '\"第二个\"'").fetchone() == (1,)

@@ -10,6 +10,7 @@ page's citation links there, or every edit would render every case page again.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from pathlib import Path
@@ -60,7 +61,7 @@ class ResearchDatasets:
         context = multiprocessing.get_context("fork")   # the cases reach the child without pickling
         self.conn, child = context.Pipe(duplex=False)
         self.process = context.Process(target=_database_in_child, daemon=True,
-                                       args=(child, path, cases, self.release, found, self.site))
+                                       args=(child, path, cases, self.release, found, self.site, os.getpid()))
         self.process.start()
         child.close()
 
@@ -85,15 +86,18 @@ class ResearchDatasets:
 
 
 def _database_in_child(conn: Any, path: Path, cases: list[DatasetCase], release: Release, found: Lookups,
-                       site: dict[str, str]) -> None:
+                       site: dict[str, str], parent: int) -> None:
+    """Write cases.db, and report. A killed build's child stops at its next step and renames
+    nothing: the database would not match the manifest the build never wrote."""
     os.nice(DATABASE_NICENESS)
     try:
-        write_database(path, cases, release, found, site, article_text)
-        conn.send(("ok", ""))
+        write_database(path, cases, release, found, site, article_text, wanted=lambda: os.getppid() == parent)
+        outcome = ("ok", "")
     except BaseException as exc:   # whatever it was, the build reports it
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+        outcome = ("error", f"{type(exc).__name__}: {exc}")
+    with contextlib.suppress(OSError):   # a killed build reads nothing
+        conn.send(outcome)
+    conn.close()
 
 
 def lookups(context: dict[str, Any], data: Data) -> Lookups:
