@@ -4,7 +4,8 @@ with sqlite-utils, for Datasette or any SQLite client), its Datasette metadata
 number of cases of every dataset.
 
 The version is `YYYY.MM.DD-<digest>`: the date of the newest published case and the first
-ten hex digits of a digest of every published case (its dataset row and its body). It is
+ten hex digits of a digest of every published case (its dataset row and its body) and of
+the lookup tables' facts about their names (bank types, region codes, page URLs). It is
 not the wall-clock build date on purpose: two builds of the same cases write the same bytes,
 so an incremental build equals a full one and a download can be compared with another.
 
@@ -88,14 +89,18 @@ def load_texts(data_dir: Path) -> dict[str, Any]:
     return texts
 
 
-def release_of(cases: Sequence[DatasetCase]) -> Release:
-    """The version of a collection: the same cases (rows and bodies) give the same version."""
+def release_of(cases: Sequence[DatasetCase], lookups: Lookups | None = None) -> Release:
+    """The version of a collection: the same cases (rows and bodies) and the same facts about
+    their names (a bank's type, a region's code: the data files') give the same version."""
     digest = hashlib.blake2b(digest_size=16)
     for case in cases:
         digest.update(json.dumps(case.row, ensure_ascii=False, sort_keys=True, default=str).encode())
         digest.update(b"\0")
         digest.update(case.body_html.encode())
         digest.update(b"\1")
+    if lookups is not None:
+        facts = [lookups.banks, lookups.programs, lookups.tags, sorted(map(list, lookups.regions.items()))]
+        digest.update(json.dumps(facts, ensure_ascii=False, sort_keys=True).encode())
     hexdigest = digest.hexdigest()
     as_of = max((str(c.row.get("date") or "")[:10] for c in cases), default="")
     day = as_of.replace("-", ".") if as_of else "0000.00.00"
@@ -356,6 +361,6 @@ def write_datasets(folder: Path, cases: Sequence[DatasetCase], lookups: Lookups,
     """cases.db, metadata.json and datasets.json in `folder` (the site's data/), one after the
     other, each only when it changes. Returns the manifest."""
     texts = load_texts(data_dir)
-    release = release_of(cases)
+    release = release_of(cases, lookups)
     write_database(folder / f"{DATABASE}.db", cases, release, lookups, site, text_of)
     return write_descriptions(folder, texts, release, site)

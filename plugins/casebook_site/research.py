@@ -51,11 +51,12 @@ class ResearchDatasets:
         siteurl = str(settings.get("SITEURL") or "").rstrip("/")
         self.site = {"name": str(settings.get("SITENAME", "")), "url": siteurl, "home_url": f"{siteurl}/",
                      "data_url": f"{siteurl}/data/"}
-        self.release: Release = release_of(cases)
+        found = lookups(context, generator.data)
+        self.release: Release = release_of(cases, found)
         self.process: Any = None
         path = self.folder / f"{DATABASE}.db"
         if not database_is_current(path, database_key(self.release, self.site)):
-            self._start(path, cases, lookups(context, generator.data))
+            self._start(path, cases, found)
 
     def _start(self, path: Path, cases: list[DatasetCase], found: Lookups) -> None:
         context = multiprocessing.get_context("fork")   # the cases reach the child without pickling
