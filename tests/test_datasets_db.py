@@ -201,3 +201,23 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
     assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["cases.db"]
     with sqlite3.connect(path) as db:
         assert db.execute("select count(*) from cases_fts where cases_fts match '\"第二个\"'").fetchone() == (1,)
+
+
+def test_a_fact_from_the_data_files_changes_version_and_database(tmp_path):
+    """A bank's type comes from banks.yaml, not from the case: editing it must still give a
+    new version and a new cases.db, or an incremental build would keep the old one."""
+    from casebook.datasets import DatasetCase, Lookups, release_of, write_database
+    from plugins.casebook_search.indexing import article_text
+
+    row = {"slug": "a", "title": "网点进社区", "date": "2024-05-01", "category": "网点进社区", "banks": ["成都农商银行"],
+           "province": "四川省", "url": "/cases/a/"}
+    cases, path, site = [DatasetCase(row, "<p>正文</p>")], tmp_path / "cases.db", {"name": "案例库"}
+    versions = []
+    for kind in ("农村商业银行", "城市商业银行"):
+        facts = Lookups(banks={"成都农商银行": {"type": kind, "url": "/banks/cheng-du-nong-shang-yin-hang/"}})
+        release = release_of(cases, facts)
+        assert write_database(path, cases, release, facts, site, article_text)
+        versions.append(release.version)
+        with sqlite3.connect(path) as db:
+            assert db.execute("select type from banks").fetchall() == [(kind,)]
+    assert versions[0] != versions[1] and versions[0][:11] == versions[1][:11] == "2024.05.01-"
