@@ -321,8 +321,9 @@ def datasette_metadata(texts: dict[str, Any], release: Release, site: dict[str, 
         entry = {k: v for k, v in table.items() if k != "description"}
         tables[name] = {"description": _fill_in(str(table.get("description", "")), values), **entry}
     queries = {name: {**query, "title": query.get("title", name)} for name, query in texts["queries"].items()}
-    common = {"license": texts["licence"], "license_url": texts["licence_url"],
-              "source": site.get("name", ""), "source_url": site.get("home_url", "") or "/"}
+    common = {"license": texts["licence"], "license_url": texts["licence_url"], "source": site.get("name", "")}
+    if site.get("url"):   # a preview build has no address: "/" would be Datasette's own home
+        common["source_url"] = site["home_url"]
     return {
         "title": _fill_in(str(texts["title"]), values),
         "description": _fill_in(str(texts["description"]), values).strip(),
