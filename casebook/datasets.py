@@ -251,10 +251,11 @@ def _linked(db: Database, name: str, cases: Sequence[DatasetCase], known: dict[s
 
 def _link_table(db: Database, name: str, key: str, links: Iterable[tuple[str, int]]) -> None:
     table = "_".join(sorted(["cases", name]))
-    db.table(table).create({f"{name}_id": int, "cases_id": str}, pk=(f"{name}_id", "cases_id"),
-                     foreign_keys=[(f"{name}_id", name, key), ("cases_id", "cases", "slug")])
+    first, second = sorted([f"{name}_id", "cases_id"])   # m2m's order; the key's index serves `first`
+    db.table(table).create({f"{name}_id": int, "cases_id": str}, pk=(first, second),
+                           foreign_keys=[(f"{name}_id", name, key), ("cases_id", "cases", "slug")])
     db.table(table).insert_all({f"{name}_id": other, "cases_id": slug} for slug, other in links)
-    db.table(table).create_index(["cases_id"])
+    db.table(table).create_index([second])
 
 
 def region_paths(row: dict[str, Any]) -> list[tuple[str, ...]]:
