@@ -78,9 +78,25 @@ def feed_urls(data: bytes) -> Iterator[str]:
             yield from html_urls(element.text)
 
 
+def _described_urls(value: object, key: str = "") -> Iterator[str]:
+    """The URLs of the datasets' descriptions (datasets.json, Datasette's metadata.json):
+    every value of a key that ends in `url`."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _described_urls(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _described_urls(v, key)
+    elif isinstance(value, str) and key.endswith("url"):
+        yield value
+
+
 def dataset_urls(path: Path) -> Iterator[str]:
     if path.suffix == ".json":
         rows = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(rows, dict):
+            yield from _described_urls(rows)
+            return
     else:
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
         for row in rows:

@@ -171,6 +171,8 @@ class CasebookSiteGenerator(Generator):
             "years": sorted(years.items(), reverse=True), "map_svg": province_map(provinces, self.data),
             "total": len(articles),
         }
+        from plugins.casebook_site.research import ResearchDatasets  # cases.db: written while pages render
+        self.research = ResearchDatasets(self, self._dataset_row)
 
     def _related_all(self, articles: list) -> None:
         """Up to five related cases for each case (see `related_numbers`). They depend only on
@@ -200,6 +202,7 @@ class CasebookSiteGenerator(Generator):
                 self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
         self._write_year_pages(writer)
         self._write_datasets()
+        self.research.finish(writer)
 
     def _write_year_pages(self, writer) -> None:
         """A page per year, as Pelican's own year archives would be (same template and page
