@@ -46,7 +46,8 @@ def test_bad_values_get_hints(tmp_path):
     category = problems["unknown category '网点进小区'"]
     assert category.line == 5 and "网点进社区" in category.hint
     assert problems["`date` '2024-13-45' is not a date"].line == 4
-    assert "四川省" in problems["unknown province '四川'"].hint
+    short = problems["province '四川' is a short name of 四川省"]
+    assert short.severity == "warning" and short.line == 8
 
 
 def test_duplicate_slugs_and_broken_yaml(tmp_path):
