@@ -339,7 +339,7 @@ class _Checker:
         if found.kind != "alias" or found.canonical is None:
             return
         line = self.lines.at(name, index)
-        self.problems.append(Alias(self.path, line, f"{label} {found.value!r} is a short name of {found.canonical}",
+        self.problems.append(Alias(self.path, line, f"{label} {found.value!r} is {found.how} of {found.canonical}",
                                    f"write {found.canonical}; `casebook check --fix` rewrites it",
                                    severity="warning", field=name, index=index, old=found.value,
                                    new=found.canonical))

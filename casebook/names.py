@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -26,32 +27,37 @@ class Resolution:
     kind: str                      # canonical | alias | ambiguous | unknown
     canonical: str | None = None   # for an alias: the one name it stands for
     candidates: tuple[str, ...] = field(default_factory=tuple)   # ambiguous: "name (where)"; unknown: suggestions
+    how: str = "a short name"      # for an alias: "a short name" or "an alias"
 
 
 # --- banks ---------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=4)
-def _bank_names(data: Data) -> tuple[frozenset[str], dict[str, str]]:
-    """(every canonical bank name, the registry's own aliases and short names -> name)."""
+def _bank_names(data: Data) -> tuple[frozenset[str], dict[str, str], frozenset[str]]:
+    """(every canonical bank name, the registry's own aliases and short names -> name, the
+    names listed as aliases but not as short names)."""
     from scraper.entities import bank_index
 
     registry: dict[str, str] = {}
+    only_alias: set[str] = set()
     for bank in data.banks["banks"]:
         for alias in [*bank.get("aliases", []), *bank.get("short", [])]:
             registry.setdefault(alias, bank["name"])
-    return frozenset(bank_index(data).canonical.values()), registry
+        only_alias |= set(bank.get("aliases", [])) - set(bank.get("short", []))
+    return frozenset(bank_index(data).canonical.values()), registry, frozenset(only_alias)
 
 
 def resolve_bank(value: str, data: Data) -> Resolution:
     from scraper.entities import bank_hits, bank_index
 
-    known, _ = _bank_names(data)
+    known, _, only_alias = _bank_names(data)
     if value in known:
         return Resolution(value, "canonical", value)
     index = bank_index(data)
     if value in index.canonical:
-        return Resolution(value, "alias", index.canonical[value])
+        return Resolution(value, "alias", index.canonical[value], how="an alias" if value in only_alias
+                          else "a short name")
     hits = bank_hits(value, data)
     # A family name the scraper generates from the gazetteer (成都农商行 -> 成都农商银行):
     # the value must be that one mention, nothing around it.
@@ -64,7 +70,7 @@ def resolve_bank(value: str, data: Data) -> Resolution:
 def bank_suggestions(value: str, data: Data, limit: int = 3) -> list[str]:
     """Banks whose short name or alias the value contains or is part of (农行 in 农行网点),
     then banks spelled alike."""
-    known, registry = _bank_names(data)
+    known, registry, _ = _bank_names(data)
     related = sorted(((abs(len(alias) - len(value)), name) for alias, name in registry.items()
                       if alias in value or value in alias), key=lambda item: item[0])
     ranked = list(dict.fromkeys(name for _, name in related))
@@ -97,7 +103,7 @@ def region_names(level: str, data: Data) -> set[str]:
     return {region.name for regions in _regions_by_level(data).get(level, {}).values() for region in regions}
 
 
-def _within(region: Region, place: dict[str, str | None], data: Data) -> bool:
+def _within(region: Region, place: Mapping[str, str | None], data: Data) -> bool:
     """Whether `region` lies in the province and city the case names (when it names them)."""
     gaz = data.gazetteer
     province = gaz.province_of(region)
@@ -119,7 +125,7 @@ def _where(region: Region, data: Data) -> str:
     return f"{region.name} ({''.join(reversed(chain))})" if chain else region.name
 
 
-def resolve_region(value: str, level: str, data: Data, place: dict[str, str | None] | None = None) -> Resolution:
+def resolve_region(value: str, level: str, data: Data, place: Mapping[str, str | None] | None = None) -> Resolution:
     """`value` as a region of `level`; `place` (the case's province and city) narrows a short
     name that several places share."""
     names = _regions_by_level(data).get(level, {})
@@ -162,5 +168,5 @@ def resolve_program(value: str, data: Data) -> Resolution:
     programs.yaml is resolved; any other name is taken as written."""
     canonical = _program_aliases(data).get(value)
     if canonical is not None and canonical != value:
-        return Resolution(value, "alias", canonical)
+        return Resolution(value, "alias", canonical, how="an alias")
     return Resolution(value, "canonical", value)

@@ -118,7 +118,9 @@ def extract(inputs: tuple[str, ...], as_json: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
+@click.option("--fix", is_flag=True, help="write canonical names for short names and aliases (a diff is shown first)")
+@click.option("--yes", is_flag=True, help="with --fix: apply without asking (needed when stdin is not a terminal)")
+def check(paths: tuple[Path, ...], fix: bool, yes: bool) -> None:
     """Validate case files; print file:line: problem for each. Exit 1 on any error."""
     from casebook.check import check_paths
 
@@ -132,8 +134,38 @@ def check(paths: tuple[Path, ...]) -> None:
     for problem in problems:
         click.echo(f"{problem}{'' if problem.severity == 'error' else ' [warning]'}")
     click.echo(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)", err=True)
+    if fix:
+        _fix_names(problems, yes)
     if errors:
         sys.exit(1)
+
+
+def _fix_names(problems: list, yes: bool) -> None:
+    """Show the rewrite of every file with short names or aliases, then apply it: with --yes,
+    or when the editor answers yes at a terminal. Without a terminal and without --yes
+    nothing is written (a script never changes files it did not ask to change)."""
+    from casebook.fix import plan
+
+    fixes = plan(problems)
+    if not fixes:
+        click.echo("nothing to fix", err=True)
+        return
+    for file_fix in fixes:
+        click.echo(file_fix.diff(), nl=False)
+    names = sum(len(f.fixes) for f in fixes)
+    if not yes:
+        if not sys.stdin.isatty():
+            click.echo(f"not applied: {names} name(s) in {len(fixes)} file(s); run with --yes to apply", err=True)
+            return
+        if not click.confirm(f"apply {names} name change(s) to {len(fixes)} file(s)?", default=False, err=True):
+            click.echo("not applied", err=True)
+            return
+    for file_fix in fixes:
+        try:
+            file_fix.apply()
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"fixed {names} name(s) in {len(fixes)} file(s)", err=True)
 
 
 @main.command()
