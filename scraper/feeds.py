@@ -22,6 +22,7 @@ from lxml import etree
 from casebook.errors import CasebookError, ExtractionError
 from casebook.safety import safe_url
 from scraper.dates import parse_date_value
+from scraper.normalize import DATE_REASONS, date_reason
 from scraper.sources import JSON_FEED_RE, Document, is_url
 
 FULL_TEXT_CHARS = 200          # an item whose text is shorter is a summary: its link is fetched
@@ -219,9 +220,10 @@ def apply_hint(case: object, hint: FeedHint, *, date_kind: str | None) -> None:
         case.date = hint.date  # type: ignore[attr-defined]
         case.date_evidence = date_kind  # type: ignore[attr-defined]
         case.review = [r for r in case.review if not r.startswith("date:")]  # type: ignore[attr-defined]
-        titled = not any(r.startswith("title:") for r in case.review)  # type: ignore[attr-defined]
-        if case.status == "draft" and titled and len(hint.date) >= 10:  # type: ignore[attr-defined]
-            case.status = "published"  # type: ignore[attr-defined]
+        # The feed's date replaces the page's: so does its draft reason (an undated page with
+        # a dated feed item is no longer undated).
+        case.draft_reasons = [r for r in case.draft_reasons if r not in DATE_REASONS] + date_reason(hint.date)  # type: ignore[attr-defined]
+        case.status = "draft" if case.draft_reasons else "published"  # type: ignore[attr-defined]
 
 
 def sitemap_links(root: etree._Element) -> list[str]:

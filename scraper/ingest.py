@@ -28,7 +28,7 @@ from scraper.pipeline import Extraction, extract_input
 from scraper.sources import expand_inputs, is_url
 from scraper.store import CaseStore
 
-STATUSES = ("written", "unchanged", "kept-edited", "duplicate", "irrelevant", "failed")
+STATUSES = ("written", "unchanged", "kept-edited", "duplicate", "rejected", "irrelevant", "failed")
 AHEAD_PER_WORKER = 8     # files handed to each worker before the parent needs their results
 
 

@@ -120,7 +120,7 @@ def digest_cases(doc: Document, digest: segment.Digest, data: Data) -> list[Case
             story = Story(title=found.title, blocks=blocks, index=index, extra=extra)
             case = build_case(story, page_text="\n".join(blocks), page_lines=[], declared_date=None,
                               declared_title=None, url=found.url or doc.url, site=site, meta_source=None,
-                              meta_via=None, cover=None, data=data, collected=doc.collected)
+                              meta_via=None, cover=None, data=data)
         else:
             # A digest is mostly other news: a story that is not a case is reported with its
             # title, date, address and reason, without the entity reading a case needs.
@@ -191,7 +191,7 @@ def extract_document(doc: Document, data: Data) -> list[Case]:
         case = build_case(story, page_text=page_text, page_lines=page_lines, declared_date=declared_date,
                           declared_title=None, url=doc.url, site=site, meta_source=meta_source if story.index == 0
                           else None, meta_via=meta_via, cover=cover if story.index == 0 else None, data=data,
-                          collected=doc.collected, date_evidence=date_evidence)
+                          date_evidence=date_evidence)
         case.review.extend(furniture_notes)
         case.input = doc.input
         case.key = f"{doc.key}#{story.index}"

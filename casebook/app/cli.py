@@ -169,6 +169,53 @@ def _fix_names(problems: list, yes: bool) -> None:
 
 
 @main.command()
+@click.option("--cases", "cases_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="the cases folder (default content/cases)")
+@click.option("--json", "as_json", is_flag=True, help="print the queue as JSON (for scripts)")
+@click.option("--accept", "accept_slug", metavar="SLUG", help="publish this draft")
+@click.option("--reject", "reject_slug", metavar="SLUG", help="discard this draft; ingest will not bring it back")
+def review(cases_dir: Path | None, as_json: bool, accept_slug: str | None, reject_slug: str | None) -> None:
+    """The editors' queue: drafts and fresh extractions beside edited cases."""
+    from casebook.data import load_data
+    from scraper import review as queue_module
+
+    settings = _settings()
+    folder = cases_dir or settings.cases_dir
+    data = load_data(settings.data_dir)
+    if accept_slug and reject_slug:
+        raise click.UsageError("--accept and --reject are used one at a time")
+    try:
+        if accept_slug:
+            click.echo(f"published {queue_module.accept(folder, accept_slug, data)}")
+            return
+        if reject_slug:
+            record = queue_module.reject(folder, reject_slug, data)
+            click.echo(f"rejected {record['slug']}: removed, and recorded in {data.review['rejected_file']} "
+                       "(ingest will not bring it back)")
+            return
+        items = queue_module.queue(folder, data)
+    except CasebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([item.to_json() for item in items], ensure_ascii=False, indent=1))
+        return
+    for item in items:
+        click.echo(f"{item.kind:5} {item.slug}  {item.title}")
+        for reason in item.reasons:
+            click.echo(f"      why: {reason.code}: {reason.en}")
+        if item.ingest_reason:
+            click.echo(f"      ingest: {item.ingest_reason}")
+        if item.source_url:
+            click.echo(f"      source: {item.source_url}")
+        for note in item.notes:
+            click.echo(f"      note: {note}")
+        if item.fresh_path:
+            click.echo(f"      fresh: {item.fresh_path}")
+    drafts = sum(item.kind == "draft" for item in items)
+    click.echo(f"{drafts} draft(s), {len(items) - drafts} fresh extraction(s)", err=True)
+
+
+@main.command()
 @click.argument("title")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
 def new(title: str, out_dir: Path | None) -> None:
