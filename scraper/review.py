@@ -50,9 +50,9 @@ class ReviewItem:
     source_url: str              # http(s) only, else ""
     reasons: list[Reason] = field(default_factory=list)   # why it is a draft
     notes: list[str] = field(default_factory=list)        # the case's `review` notes
-    ingest_reason: str = ""      # the relevance evidence ingest recorded, or what made the fresh copy
+    ingest_reason: str = ""      # the relevance evidence ingest recorded (for a fresh one: of that extraction)
     input: str = ""              # the raw input it came from
-    fresh_path: str = ""         # kind fresh: the fresh extraction
+    fresh_path: str = ""         # kind fresh: the re-ingest's extraction beside the edited case
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -108,10 +108,9 @@ def queue(cases_dir: Path, data: Data) -> list[ReviewItem]:
                                     **common))
         fresh = path.with_name(path.name + FRESH)
         if fresh.is_file() and not fresh.is_symlink():
-            why = str(entry.get("fresh_reason") or entry.get("reason") or "")
             items.append(ReviewItem(kind="fresh", fresh_path=str(fresh),
-                                    ingest_reason="edited by hand; a re-ingest read the story differently"
-                                    + (f" ({why})" if why else ""), **common))
+                                    ingest_reason=str(entry.get("fresh_reason") or entry.get("reason") or ""),
+                                    **common))
     return sorted(items, key=lambda item: (item.kind != "draft", item.slug))
 
 
@@ -120,16 +119,16 @@ def _web(url: object) -> str:
     return found if found and found.startswith(("http://", "https://")) else ""
 
 
-def side_by_side(item: ReviewItem, *, wrap: int = 40) -> str:
+def side_by_side(item: ReviewItem) -> str:
     """An HTML table of the edited case (left) against its fresh extraction (right): only
     the changed lines with some context. difflib escapes the text; the table has no inline
     style or script (the theme's CSS styles its classes)."""
     edited = (_read(Path(item.path)) or "").splitlines()
     fresh = (_read(Path(item.fresh_path)) or "").splitlines()
-    table = difflib.HtmlDiff(tabsize=4, wrapcolumn=wrap).make_table(
+    table = difflib.HtmlDiff(tabsize=4).make_table(
         edited, fresh, fromdesc="编辑后的案例", todesc="重新抓取的结果", context=True, numlines=3)
-    # difflib's own legend of keys (the "n"/"t" jump links) and nowrap attributes go; the
-    # CSS wraps long lines.
+    # difflib's nowrap attributes go: the theme's CSS wraps long lines (Chinese paragraphs
+    # are one line each).
     return table.replace(' nowrap="nowrap"', "")
 
 

@@ -210,7 +210,8 @@ def review(cases_dir: Path | None, as_json: bool, accept_slug: str | None, rejec
         for note in item.notes:
             click.echo(f"      note: {note}")
         if item.fresh_path:
-            click.echo(f"      fresh: {item.fresh_path}")
+            click.echo(f"      fresh: {item.fresh_path} (the case was edited by hand; a re-ingest read the story "
+                       "differently: compare them)")
     drafts = sum(item.kind == "draft" for item in items)
     click.echo(f"{drafts} draft(s), {len(items) - drafts} fresh extraction(s)", err=True)
 
