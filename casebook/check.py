@@ -289,6 +289,18 @@ class _Checker:
                 self._region(level, meta[level])
         if ok("summary"):
             self._summary(meta["summary"])
+        if ok("draft_reasons"):
+            self._draft_reasons(meta["draft_reasons"], draft)
+
+    def _draft_reasons(self, codes: list[str], draft: bool) -> None:
+        known = self.data.review.get("reasons", {})
+        if codes and not draft:
+            self.add("draft_reasons", "a published case keeps `draft_reasons` (the site leaves them out)",
+                     "remove the line, or publish with `casebook review --accept SLUG`", severity="warning")
+        for index, code in enumerate(codes):
+            if code not in known:
+                self.add("draft_reasons", f"unknown draft reason {code!r}", _nearest(code, list(known))
+                         + " (the codes are in scraper/data/review.yaml)", index=index, severity="warning")
 
     def _date(self, value: object) -> None:
         iso = normalize_date(value) if isinstance(value, str | int) or hasattr(value, "isoformat") else None
@@ -472,6 +484,8 @@ def site_metadata(meta: dict, data: Data) -> dict:
             out[name] = _clean(value or [], kind)
         else:
             out[name] = _clean(value, kind)
+    if out.get("status") != "draft":
+        out.pop("draft_reasons", None)   # why a draft was a draft never shows on a published case
     return canonical_names(out, data)
 
 

@@ -191,3 +191,19 @@ def test_preview_has_the_review_pages_and_a_public_build_has_none(queue_dir, tmp
     # `casebook build --publish` after `casebook build` (the same folders): the review pages go.
     build_site(queue_dir.parent, site / "preview", site / "index", preview=False)
     assert not (site / "preview" / "review").exists() and not (site / "preview" / "drafts").exists()
+
+
+def test_check_knows_the_draft_reason_codes(tmp_path):
+    from casebook.check import check_paths, site_metadata
+
+    text = (ROOT / "content" / "cases" / f"{EDITED}.md"
+            ).read_text(encoding="utf-8")
+    path = tmp_path / "a.md"
+    path.write_text(text.replace("status: published\n", "status: published\ndraft_reasons: [undated, undatd]\n"),
+                    encoding="utf-8")
+    problems = {p.message: p for p in check_paths([path])}
+    assert problems["a published case keeps `draft_reasons` (the site leaves them out)"].severity == "warning"
+    unknown = problems["unknown draft reason 'undatd'"]
+    assert "undated" in unknown.hint and unknown.severity == "warning"
+    assert "draft_reasons" not in site_metadata({"status": "published", "draft_reasons": ["undated"]}, load_data())
+    assert site_metadata({"status": "draft", "draft_reasons": ["undated"]}, load_data())["draft_reasons"] == ["undated"]
