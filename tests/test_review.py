@@ -196,8 +196,7 @@ def test_preview_has_the_review_pages_and_a_public_build_has_none(queue_dir, tmp
 def test_check_knows_the_draft_reason_codes(tmp_path):
     from casebook.check import check_paths, site_metadata
 
-    text = (ROOT / "content" / "cases" / f"{EDITED}.md"
-            ).read_text(encoding="utf-8")
+    text = (ROOT / "content" / "cases" / f"{EDITED}.md").read_text(encoding="utf-8")
     path = tmp_path / "a.md"
     path.write_text(text.replace("status: published\n", "status: published\ndraft_reasons: [undated, undatd]\n"),
                     encoding="utf-8")
