@@ -67,7 +67,7 @@ def test_a_wrong_type_in_every_field_is_an_error_at_its_line(tmp_path):
 
     full = GOOD.replace("status: published\n", "source: 某报\nsource_url: https://example.org/a\nvia: 某网\n"
                         "reposts: []\nauthors: [某]\nsummary: 摘要。\ncover: https://example.org/a.jpg\nimages: []\n"
-                        "figures: []\nstatus: published\nreview: []\nprograms: []\ndistrict: 成华区\n")
+                        "figures: []\nstatus: published\ndraft_reasons: []\nreview: []\nprograms: []\ndistrict: 成华区\n")
     wrong = {"text": "[1, 2]", "slug": "[x]", "status": "{a: 1}", "url": "[x]", "date": "{a: 1}", "text_list": "{a: 1}",
              "url_list": "[[x]]", "reposts": "[5]"}
     for name, rule in rules_of(load_data()).fields.items():
