@@ -9,7 +9,8 @@ story differently (scraper/store.py). `casebook review` lists both; the preview 
 Accepting a draft publishes it: `status: published`, `draft_reasons` and `review` removed,
 every other byte of the editor's file kept. Rejecting one removes the file (and its fresh
 extraction) and records the story's identity in the rejection list, so a re-ingest does
-not bring it back.
+not bring it back. Rejecting a fresh extraction removes only it: the editor's case stays
+(merging a fresh extraction is the editor's work, by hand, with the diff page).
 """
 
 from __future__ import annotations
@@ -242,11 +243,20 @@ def _mark_accepted(cases_dir: Path, stem: str) -> None:
 
 
 def reject(cases_dir: Path, slug: str, data: Data) -> dict:
-    """Discard `slug`: record its story's identity in the rejection list, then remove the case
-    file and its fresh extraction. The record comes first, so an interruption never loses it."""
+    """Discard `slug` from the queue. A draft: record its story's identity in the rejection
+    list, then remove the case file and its fresh extraction (the record comes first, so an
+    interruption never loses it). An edited case with a fresh extraction: only the fresh
+    extraction goes; the editor's case stays and the story is not rejected."""
     cases_dir = Path(cases_dir)
     path = find(cases_dir, slug)
     case = parse(_read_exactly(path), path=str(path))
+    fresh = path.with_name(path.name + FRESH)
+    if case.status != "draft":
+        if fresh.is_file():
+            fresh.unlink()
+            return {"slug": case.slug or path.stem, "discarded": str(fresh)}
+        raise CasebookError(f"{slug} is not in the review queue: a published case without a fresh extraction",
+                            source=str(path), hint="to take it off the site, set `status: draft` or delete the file")
     entry = _manifest(cases_dir).get(path.stem, {})
     record = {"slug": case.slug or path.stem, "key": entry.get("key", "") if isinstance(entry, dict) else "",
               "input": entry.get("input", "") if isinstance(entry, dict) else "",
@@ -258,6 +268,6 @@ def reject(cases_dir: Path, slug: str, data: Data) -> dict:
     if previous and not previous.endswith("\n"):
         previous += "\n"
     atomic_write(rejected, previous + json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-    path.with_name(path.name + FRESH).unlink(missing_ok=True)
+    fresh.unlink(missing_ok=True)
     path.unlink()
     return record

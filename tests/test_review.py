@@ -115,10 +115,23 @@ def test_accept_refuses_what_cannot_be_published(queue_dir):
     assert path.read_text(encoding="utf-8") == text
     run = _cli("review", "--cases", str(queue_dir), "--accept", EDITED)
     assert run.returncode == 1 and "is not a draft" in run.stderr
+    published = "2022-02-24-zhenghe-jinrong-ziyuan-ru-quan-rang"
+    run = _cli("review", "--cases", str(queue_dir), "--reject", published)
+    assert run.returncode == 1 and "is not in the review queue" in run.stderr
     for slug in ("../x", ".casebook-manifest", "no-such-case"):
         run = _cli("review", "--cases", str(queue_dir), "--reject", slug)
         assert run.returncode == 1 and "Traceback" not in run.stderr
     assert len(list(queue_dir.glob("*.md"))) == 5
+
+
+def test_rejecting_a_fresh_extraction_keeps_the_editors_case(queue_dir):
+    case = queue_dir / f"{EDITED}.md"
+    edited = case.read_text(encoding="utf-8")
+    run = _cli("review", "--cases", str(queue_dir), "--reject", EDITED)
+    assert run.returncode == 0 and "the edited case stays" in run.stdout
+    assert case.read_text(encoding="utf-8") == edited and not case.with_name(case.name + ".fresh").exists()
+    assert not (queue_dir / load_data().review["rejected_file"]).exists()
+    assert [item.slug for item in review.queue(queue_dir, load_data())] == [DRAFT]
 
 
 def test_rejected_story_never_comes_back(queue_dir, settings, tmp_path):

@@ -173,7 +173,8 @@ def _fix_names(problems: list, yes: bool) -> None:
               help="the cases folder (default content/cases)")
 @click.option("--json", "as_json", is_flag=True, help="print the queue as JSON (for scripts)")
 @click.option("--accept", "accept_slug", metavar="SLUG", help="publish this draft")
-@click.option("--reject", "reject_slug", metavar="SLUG", help="discard this draft; ingest will not bring it back")
+@click.option("--reject", "reject_slug", metavar="SLUG",
+              help="discard this draft (ingest will not bring it back), or the fresh extraction of an edited case")
 def review(cases_dir: Path | None, as_json: bool, accept_slug: str | None, reject_slug: str | None) -> None:
     """The editors' queue: drafts and fresh extractions beside edited cases."""
     from casebook.data import load_data
@@ -190,8 +191,11 @@ def review(cases_dir: Path | None, as_json: bool, accept_slug: str | None, rejec
             return
         if reject_slug:
             record = queue_module.reject(folder, reject_slug, data)
-            click.echo(f"rejected {record['slug']}: removed, and recorded in {data.review['rejected_file']} "
-                       "(ingest will not bring it back)")
+            if "discarded" in record:
+                click.echo(f"discarded the fresh extraction {record['discarded']}; the edited case stays")
+            else:
+                click.echo(f"rejected {record['slug']}: removed, and recorded in {data.review['rejected_file']} "
+                           "(ingest will not bring it back)")
             return
         items = queue_module.queue(folder, data)
     except CasebookError as exc:
