@@ -72,7 +72,7 @@ def build_site(content: Path, output: Path, index: Path, *, preview: bool = True
 
 
 # What decides how a case file is read: the rules, the reader, the sanitizer, the data files.
-READ_RULES = ("casebook/check.py", "casebook/model.py", "casebook/safety.py", "plugins/casebook_reader",
+READ_RULES = ("casebook/check.py", "casebook/names.py", "casebook/model.py", "casebook/safety.py", "plugins/casebook_reader",
               "scraper/sanitize.py", "scraper/data")
 
 
