@@ -215,7 +215,7 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
            workers: int | None = None) -> list[ReportRow]:
     data = load_data(settings.data_dir)
     case_bytes = rules_of(data).max_file_bytes
-    store = CaseStore(out_dir or settings.cases_dir)
+    store = CaseStore(out_dir or settings.cases_dir, data.review.get("rejected_file"))
     rows: list[ReportRow] = []
 
     def emit(row: ReportRow) -> None:

@@ -113,7 +113,6 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         summary=_summary(blocks), cover=cover or (images[0] if images else None), images=images,
         figures=entities.find_figures(text), review=review,
         draft_reasons=draft_reasons(title_derived=story.title is None and not declared_title, date=date),
-
         body=body, relevant=verdict.relevant, reason=verdict.reason,
         headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
         date_evidence=evidence,

@@ -24,7 +24,7 @@ from pathlib import Path
 from casebook.errors import CasebookError, ContentError
 from casebook.files import atomic_write
 from casebook.model import Case, parse, render
-from scraper.dedupe import RepostIndex
+from scraper.dedupe import RepostIndex, normalize
 from scraper.slugs import make_slug, unique_slug
 
 MANIFEST = ".casebook-manifest.json"
@@ -44,8 +44,6 @@ def sha256(text: str) -> str:
 def text_hash(title: str | None, body: str) -> str:
     """The story's identity by its words: the same report re-read from another copy of the
     page (other chrome, other bytes, other key) has the same normalized text."""
-    from scraper.dedupe import normalize
-
     return sha256(normalize(f"{title or ''}\n{body}"))
 
 
@@ -86,14 +84,14 @@ class Rejections:
 
 
 class CaseStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, rejected_file: str | None = None) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         for leftover in self.directory.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)  # from a run that was killed mid-write
         self.manifest_path = self.directory / MANIFEST
         self.manifest = self._load_manifest()
-        self.rejections = Rejections.load(self.directory / rejected_file_name())
+        self.rejections = Rejections.load(self.directory / (rejected_file or rejected_file_name()))
         self.reposts = RepostIndex()
         self.slugs: set[str] = set()
         for path in sorted(self.directory.glob("*.md")):
