@@ -222,7 +222,8 @@ def apply_hint(case: object, hint: FeedHint, *, date_kind: str | None) -> None:
         case.review = [r for r in case.review if not r.startswith("date:")]  # type: ignore[attr-defined]
         # The feed's date replaces the page's: so does its draft reason (an undated page with
         # a dated feed item is no longer undated).
-        case.draft_reasons = [r for r in case.draft_reasons if r not in DATE_REASONS] + date_reason(hint.date)  # type: ignore[attr-defined]
+        others = [r for r in case.draft_reasons if r not in DATE_REASONS]  # type: ignore[attr-defined]
+        case.draft_reasons = date_reason(hint.date) + others  # type: ignore[attr-defined]
         case.status = "draft" if case.draft_reasons else "published"  # type: ignore[attr-defined]
 
 

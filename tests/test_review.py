@@ -219,3 +219,19 @@ def test_check_knows_the_draft_reason_codes(tmp_path):
     assert "undated" in unknown.hint and unknown.severity == "warning"
     assert "draft_reasons" not in site_metadata({"status": "published", "draft_reasons": ["undated"]}, load_data())
     assert site_metadata({"status": "draft", "draft_reasons": ["undated"]}, load_data())["draft_reasons"] == ["undated"]
+
+
+def test_a_feed_date_updates_the_draft_reasons():
+    """An undated page whose feed item gives its day is no longer undated (scraper/feeds.py);
+    a headline it lacks still keeps it a draft."""
+    from casebook.model import Case
+    from scraper.feeds import FeedHint, apply_hint
+    from scraper.normalize import draft_reasons
+
+    case = Case(title="x", draft_reasons=draft_reasons(title_derived=False, date=None), status="draft")
+    assert case.draft_reasons == ["undated"]
+    apply_hint(case, FeedHint(date="2024-03-05"), date_kind="feed")
+    assert (case.status, case.draft_reasons, case.date) == ("published", [], "2024-03-05")
+    case = Case(title="x", draft_reasons=["undated", "no-headline"], status="draft")
+    apply_hint(case, FeedHint(date="2024-03"), date_kind="feed")
+    assert (case.status, case.draft_reasons) == ("draft", ["month-only", "no-headline"])
