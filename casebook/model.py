@@ -22,6 +22,8 @@ FIELD_ORDER = [
 ]
 # Written only when they hold something: a published case file has no draft reasons.
 OMIT_WHEN_EMPTY = {"draft_reasons"}
+# For editors only: never in the site's datasets (a published case has none anyway).
+DATASET_FIELDS = [name for name in FIELD_ORDER if name != "draft_reasons"]
 REQUIRED = ["title", "slug", "date", "category", "status"]
 # A draft may wait for its date: the scraper never invents one, so a report that states none
 # is written as a draft without `date`, and `check` asks for it before publication.

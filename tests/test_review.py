@@ -201,6 +201,9 @@ def test_preview_has_the_review_pages_and_a_public_build_has_none(queue_dir, tmp
     assert not (site / "public" / "review").exists() and not (site / "public" / "drafts").exists()
     assert not [name for name, text in public.items() if "/review/" in text or "待审核" in text]
     assert "/review/" not in (site / "public" / "sitemap.xml").read_text(encoding="utf-8")
+    rows = json.loads((site / "public" / "data" / "cases.json").read_text(encoding="utf-8"))
+    assert rows and not [row for row in rows if "draft_reasons" in row or row["status"] != "published"]
+    assert "draft_reasons" not in (site / "public" / "data" / "cases.csv").read_text(encoding="utf-8-sig")
     # `casebook build --publish` after `casebook build` (the same folders): the review pages go.
     build_site(queue_dir.parent, site / "preview", site / "index", preview=False)
     assert not (site / "preview" / "review").exists() and not (site / "preview" / "drafts").exists()
