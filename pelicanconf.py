@@ -32,7 +32,7 @@ OUTPUT_PATH = "output"
 THEME = str(ROOT / "theme")
 PLUGIN_PATHS: list[str] = []   # the plugins are the importable package plugins/ of this repo
 PLUGINS = ["plugins.casebook_reader", "plugins.casebook_site", "pelican.plugins.sitemap",
-           "plugins.casebook_render_cache"]
+           "plugins.casebook_render_cache", "plugins.casebook_review"]
 
 TIMEZONE = "Asia/Shanghai"
 DEFAULT_LANG = "zh-CN"

@@ -12,7 +12,6 @@ import difflib
 import json
 import os
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,8 +32,8 @@ from casebook.model import (
     split_front_matter,
     yaml_error_line,
 )
+from casebook.names import LEVELS, Resolution, resolve_bank, resolve_program, resolve_region
 from casebook.safety import safe_url, strip_invisible
-from scraper.entities import bank_index
 
 RULES_FILE = "case_fields.yaml"
 CASE_SUFFIXES = (".md", ".markdown")   # what the site's reader reads (plugins/casebook_reader)
@@ -48,6 +47,18 @@ SUMMARY_TAG_RE = re.compile(r"<\s*/?\s*[A-Za-z!?]")
 class Dropped(Problem):
     """An error the build repairs by dropping the value (an unsafe URL, markup in a summary):
     the case is published without it, `check` and `build --strict` still fail."""
+
+
+@dataclass
+class Alias(Problem):
+    """A name written as a short name or an alias of a canonical one (农行 for 中国农业银行):
+    a warning `casebook check --fix` repairs by writing `new` for `old` in `field`
+    (at list position `index`)."""
+
+    field: str = ""
+    index: int | None = None
+    old: str = ""
+    new: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,21 +97,6 @@ def rules_of(data: Data) -> FieldRules:
 def _nearest(value: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(value, choices, n=3, cutoff=0.4)
     return f"did you mean {', '.join(close)}?" if close else "known values are listed in the data files"
-
-
-@lru_cache(maxsize=4)
-def _known_banks(data: Data) -> frozenset[str]:
-    return frozenset(bank_index(data).canonical.values())
-
-
-@lru_cache(maxsize=4)
-def _known_regions(data: Data) -> dict[str, set[str]]:
-    levels: dict[str, set[str]] = defaultdict(set)
-    for region in data.gazetteer.regions.values():
-        levels[region.level].add(region.name)
-    levels["city"] |= {r.name for r in data.gazetteer.regions.values()
-                       if r.level == "province" and r.code[:2] in ("11", "12", "31", "50")}
-    return levels
 
 
 def _kind(value: object) -> str:
@@ -299,13 +295,24 @@ class _Checker:
         if ok("banks"):
             self._banks(meta["banks"])
         if ok("programs"):
-            self._slugs("programs", meta["programs"], "programme")
-        regions = _known_regions(self.data)
-        for level in ("province", "city", "district"):
-            if ok(level) and meta[level] not in regions[level]:
-                self.add(level, f"unknown {level} {meta[level]!r}", _nearest(meta[level], sorted(regions[level])))
+            self._programs(meta["programs"])
+        for level in LEVELS:
+            if ok(level):
+                self._region(level, meta[level])
         if ok("summary"):
             self._summary(meta["summary"])
+        if ok("draft_reasons"):
+            self._draft_reasons(meta["draft_reasons"], draft)
+
+    def _draft_reasons(self, codes: list[str], draft: bool) -> None:
+        known = self.data.review.get("reasons", {})
+        if codes and not draft:
+            self.add("draft_reasons", "a published case keeps `draft_reasons` (the site leaves them out)",
+                     "remove the line, or publish with `casebook review --accept SLUG`", severity="warning")
+        for index, code in enumerate(codes):
+            if code not in known:
+                self.add("draft_reasons", f"unknown draft reason {code!r}", _nearest(code, list(known))
+                         + " (the codes are in scraper/data/review.yaml)", index=index, severity="warning")
 
     def _date(self, value: object) -> None:
         iso = normalize_date(value) if isinstance(value, str | int) or hasattr(value, "isoformat") else None
@@ -317,15 +324,49 @@ class _Checker:
                      "write the date the report was published")
 
     def _banks(self, banks: list[str]) -> None:
-        from scraper.entities import find_banks
-
-        known = _known_banks(self.data)
         for index, bank in enumerate(banks):
-            if bank not in known and list(find_banks(bank, self.data)) != [bank]:
-                self.add("banks", f"unknown bank {bank!r}",
-                         _nearest(bank, sorted(known)) + " (or add it to scraper/data/banks.yaml)",
+            found = resolve_bank(bank, self.data)
+            if found.kind == "unknown":
+                hint = (f"did you mean {', '.join(found.candidates)}?" if found.candidates
+                        else "known banks are listed in scraper/data/banks.yaml")
+                self.add("banks", f"unknown bank {bank!r}", hint + " (or add it to scraper/data/banks.yaml)",
                          index=index, severity="warning")
+            else:
+                self._alias("banks", found, "bank", index)
         self._slugs("banks", banks, "bank")
+
+    def _programs(self, programs: list[str]) -> None:
+        for index, program in enumerate(programs):
+            self._alias("programs", resolve_program(program, self.data), "programme", index)
+        self._slugs("programs", programs, "programme")
+
+    def _region(self, level: str, value: str) -> None:
+        place = {"province": None, "city": None}
+        if level != "province":   # the case's own province (and city) narrow a shared short name
+            place["province"] = self.meta.get("province") if isinstance(self.meta.get("province"), str) else None
+        if level == "district":
+            place["city"] = self.meta.get("city") if isinstance(self.meta.get("city"), str) else None
+        found = resolve_region(value, level, self.data, place)
+        if found.kind == "unknown":
+            hint = f"did you mean {', '.join(found.candidates)}?" if found.candidates else \
+                "known places are listed in scraper/data/regions.csv"
+            self.add(level, f"unknown {level} {value!r}", hint)
+        elif found.kind == "ambiguous":
+            self.add(level, f"{level} {value!r} is a short name of {len(found.candidates)} places: "
+                     f"{', '.join(found.candidates)}", f"write the full name as `{level}: 全称`",
+                     severity="warning")
+        else:
+            self._alias(level, found, level, None)
+
+    def _alias(self, name: str, found: Resolution, label: str, index: int | None) -> None:
+        """A short name or an alias: a warning that names the canonical name, fixable."""
+        if found.kind != "alias" or found.canonical is None:
+            return
+        line = self.lines.at(name, index)
+        self.problems.append(Alias(self.path, line, f"{label} {found.value!r} is {found.how} of {found.canonical}",
+                                   f"write {found.canonical}; `casebook check --fix` rewrites it",
+                                   severity="warning", field=name, index=index, old=found.value,
+                                   new=found.canonical))
 
     def _slugs(self, name: str, values: list[str], label: str) -> None:
         for index, value in enumerate(values):
@@ -455,7 +496,29 @@ def site_metadata(meta: dict, data: Data) -> dict:
             out[name] = _clean(value or [], kind)
         else:
             out[name] = _clean(value, kind)
-    return out
+    if out.get("status") != "draft":
+        out.pop("draft_reasons", None)   # why a draft was a draft never shows on a published case
+    return canonical_names(out, data)
+
+
+def canonical_names(meta: dict, data: Data) -> dict:
+    """`meta` with short names and aliases of banks, programmes and places replaced by the
+    names they stand for (`check` warns about them): the site has one page per bank and
+    place, whatever an editor wrote. Ambiguous and unknown names stay as written."""
+    for name, resolve in (("banks", resolve_bank), ("programs", resolve_program)):
+        if isinstance(meta.get(name), list):
+            meta[name] = list(dict.fromkeys(_canonical(resolve(v, data)) if isinstance(v, str) else v
+                                            for v in meta[name]))
+    place = {"province": meta.get("province"), "city": meta.get("city")}
+    for level in LEVELS:
+        if isinstance(meta.get(level), str):
+            context = {k: v for k, v in place.items() if k != level and isinstance(v, str)} if level != "province" else {}
+            meta[level] = _canonical(resolve_region(meta[level], level, data, context))
+    return meta
+
+
+def _canonical(found: Resolution) -> str:
+    return found.canonical if found.kind == "alias" and found.canonical else found.value
 
 
 def _walk(path: Path) -> tuple[list[Path], list[Path]]:

@@ -98,6 +98,7 @@ class Data:
     gazetteer: Gazetteer
     digest: dict = field(default_factory=dict)   # structure rules of digest-shaped inputs
     dates: dict = field(default_factory=dict)   # dates.yaml: where pages state their date
+    review: dict = field(default_factory=dict)  # review.yaml: draft reasons, the rejection list's name
 
     @property
     def category_names(self) -> list[str]:
@@ -158,6 +159,7 @@ def load_data(directory: Path | None = None) -> Data:
         gazetteer=Gazetteer(_read_regions(directory / "regions.csv", directory / "regions_extra.csv")),
         digest=_read_yaml(directory / "digest.yaml"),
         dates=_read_yaml(directory / "dates.yaml"),
+        review=_read_yaml(directory / "review.yaml"),
     )
     _check(data)
     return data

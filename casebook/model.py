@@ -18,13 +18,17 @@ from casebook.safety import safe_url, strip_invisible, url_scheme
 FIELD_ORDER = [
     "title", "slug", "date", "category", "tags", "banks", "province", "city", "district",
     "programs", "source", "source_url", "via", "reposts", "authors", "summary", "cover", "images",
-    "figures", "status", "review",
+    "figures", "status", "draft_reasons", "review",
 ]
+# Written only when they hold something: a published case file has no draft reasons.
+OMIT_WHEN_EMPTY = {"draft_reasons"}
+# For editors only: never in the site's datasets (a published case has none anyway).
+DATASET_FIELDS = [name for name in FIELD_ORDER if name != "draft_reasons"]
 REQUIRED = ["title", "slug", "date", "category", "status"]
 # A draft may wait for its date: the scraper never invents one, so a report that states none
 # is written as a draft without `date`, and `check` asks for it before publication.
 OPTIONAL_FOR_DRAFTS = {"date"}
-LIST_FIELDS = {"tags", "banks", "programs", "authors", "images", "figures", "review", "reposts"}
+LIST_FIELDS = {"tags", "banks", "programs", "authors", "images", "figures", "draft_reasons", "review", "reposts"}
 STATUSES = {"published", "draft"}
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PARTIAL_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
@@ -55,6 +59,7 @@ class Case:
     images: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     status: str = "published"
+    draft_reasons: list[str] = field(default_factory=list)   # codes of scraper/data/review.yaml
     review: list[str] = field(default_factory=list)
     body: str = ""
     # Pipeline-only fields: never written to the front matter.
@@ -67,7 +72,7 @@ class Case:
 
     def front_matter(self) -> dict[str, Any]:
         data = asdict(self)
-        return {name: data[name] for name in FIELD_ORDER}
+        return {name: data[name] for name in FIELD_ORDER if data[name] or name not in OMIT_WHEN_EMPTY}
 
     def to_json(self) -> dict[str, Any]:
         record = {"input": self.input, **self.front_matter(), "body": self.body,

@@ -23,6 +23,7 @@ from lxml import etree
 from casebook.errors import CasebookError, ExtractionError
 from casebook.safety import safe_url
 from scraper.dates import parse_date_value
+from scraper.normalize import DATE_REASONS, date_reason
 from scraper.sources import JSON_FEED_RE, Document, is_url
 
 if TYPE_CHECKING:
@@ -224,9 +225,11 @@ def apply_hint(case: Case, hint: FeedHint, *, date_kind: str | None) -> None:
         case.date = hint.date
         case.date_evidence = date_kind
         case.review = [r for r in case.review if not r.startswith("date:")]
-        titled = not any(r.startswith("title:") for r in case.review)
-        if case.status == "draft" and titled and len(hint.date) >= 10:
-            case.status = "published"
+        # The feed's date replaces the page's: so does its draft reason (an undated page with
+        # a dated feed item is no longer undated).
+        others = [r for r in case.draft_reasons if r not in DATE_REASONS]
+        case.draft_reasons = date_reason(hint.date) + others
+        case.status = "draft" if case.draft_reasons else "published"
 
 
 def sitemap_links(root: etree._Element) -> list[str]:

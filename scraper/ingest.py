@@ -33,7 +33,7 @@ if TYPE_CHECKING:   # URL inputs only: a batch of files never imports the fetche
     from scraper.feeds import FeedHint
     from scraper.fetch import Fetcher
 
-STATUSES = ("written", "unchanged", "kept-edited", "duplicate", "irrelevant", "failed")
+STATUSES = ("written", "unchanged", "kept-edited", "duplicate", "rejected", "irrelevant", "failed")
 AHEAD_PER_WORKER = 8     # files handed to each worker before the parent needs their results
 
 
@@ -230,7 +230,7 @@ def ingest(inputs: Iterable[str], settings: Settings, *, out_dir: Path | None = 
            workers: int | None = None) -> list[ReportRow]:
     data = load_data(settings.data_dir)
     case_bytes = rules_of(data).max_file_bytes
-    store = CaseStore(out_dir or settings.cases_dir)
+    store = CaseStore(out_dir or settings.cases_dir, data.review.get("rejected_file"))
     rows: list[ReportRow] = []
 
     def emit(row: ReportRow) -> None:

@@ -112,12 +112,12 @@ def build_case(story: Story, *, page_text: str, page_lines: list[str], declared_
         source=source, source_url=url, via=via if via != source else None, authors=authors,
         summary=_summary(blocks), cover=cover or (images[0] if images else None), images=images,
         figures=entities.find_figures(text), review=review,
-        status="draft" if _needs_editor(title_derived=story.title is None and not declared_title, date=date)
-        else "published",
+        draft_reasons=draft_reasons(title_derived=story.title is None and not declared_title, date=date),
         body=body, relevant=verdict.relevant, reason=verdict.reason,
         headings=[b.lstrip("#").strip() for b in blocks if b.startswith("#")],
         date_evidence=evidence,
     )
+    case.status = "draft" if case.draft_reasons else "published"
     if as_written and not case.relevant:
         _keep_as_written(case, *as_written)
     return case
@@ -171,7 +171,18 @@ def _choose_date(story: Story, *, text: str, page_text: str, page_lines: list[st
     return None, ""
 
 
-def _needs_editor(*, title_derived: bool, date: str | None) -> bool:
-    """A case goes out as a draft when its headline or its day of publication is unknown;
-    an exact day whose year was inferred is published with a review note."""
-    return title_derived or date is None or len(date) < 10
+DATE_REASONS = ("undated", "month-only")
+
+
+def date_reason(date: str | None) -> list[str]:
+    """The draft reason a date gives: none, or only a month (2021-10), or an exact day."""
+    if date is None:
+        return ["undated"]
+    return ["month-only"] if len(date) < 10 else []
+
+
+def draft_reasons(*, title_derived: bool, date: str | None) -> list[str]:
+    """Why a case goes out as a draft (codes of scraper/data/review.yaml): its headline or its
+    day of publication is unknown. An exact day whose year was inferred is published with a
+    review note. No reason: the case is published."""
+    return date_reason(date) + (["no-headline"] if title_derived else [])

@@ -8,7 +8,10 @@ From that:
   the fresh extraction is written beside it as `<slug>.md.fresh` for review;
 - re-running on the same inputs rewrites nothing (status `unchanged`);
 - every write goes to a temporary file that is renamed into place, so an interrupted
-  run leaves no half-written case or manifest.
+  run leaves no half-written case or manifest;
+- a story an editor rejected (`casebook review --reject`, scraper/review.py) is listed in
+  the rejection file beside the manifest, by its key, its source address and the hash of its
+  normalized text: ingest never brings it back (status `rejected`).
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from pathlib import Path
 from casebook.errors import CasebookError, ContentError
 from casebook.files import atomic_write
 from casebook.model import Case, parse, render
-from scraper.dedupe import RepostIndex
+from scraper.dedupe import RepostIndex, normalize
 from scraper.slugs import make_slug, unique_slug
 
 MANIFEST = ".casebook-manifest.json"
+
+
 @dataclass
 class Outcome:
-    status: str            # written | unchanged | kept-edited | duplicate
+    status: str            # written | unchanged | kept-edited | duplicate | rejected
     path: Path | None
     reason: str = ""
 
@@ -36,14 +41,57 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def text_hash(title: str | None, body: str) -> str:
+    """The story's identity by its words: the same report re-read from another copy of the
+    page (other chrome, other bytes, other key) has the same normalized text."""
+    return sha256(normalize(f"{title or ''}\n{body}"))
+
+
+@dataclass
+class Rejections:
+    """The stories editors rejected: their keys, source addresses and text hashes."""
+
+    keys: dict[str, str]
+    urls: dict[str, str]
+    texts: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> Rejections:
+        keys: dict[str, str] = {}
+        urls: dict[str, str] = {}
+        texts: dict[str, str] = {}
+        if path.exists():
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    entry = None
+                if not isinstance(entry, dict):
+                    raise CasebookError(f"line {number} of the rejection list is not a JSON object", source=str(path),
+                                        hint="restore it from version control")
+                what = f"rejected by an editor on {entry.get('rejected', '?')} (was {entry.get('slug', '?')})"
+                for field_name, table in (("key", keys), ("source_url", urls), ("text_sha256", texts)):
+                    if entry.get(field_name):
+                        table[entry[field_name]] = what
+        return cls(keys, urls, texts)
+
+    def match(self, case: Case) -> str | None:
+        """Why the story is not written again, when an editor rejected it."""
+        return (self.keys.get(case.key) or (self.urls.get(case.source_url) if case.source_url else None)
+                or self.texts.get(text_hash(case.title, case.body)))
+
+
 class CaseStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, rejected_file: str | None = None) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         for leftover in self.directory.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)  # from a run that was killed mid-write
         self.manifest_path = self.directory / MANIFEST
         self.manifest = self._load_manifest()
+        self.rejections = Rejections.load(self.directory / (rejected_file or rejected_file_name()))
         self.reposts = RepostIndex()
         self.slugs: set[str] = set()
         for path in sorted(self.directory.glob("*.md")):
@@ -82,13 +130,19 @@ class CaseStore:
     def _write(self, case: Case, key: str) -> str:
         text = render(case)
         atomic_write(self._path(case.slug), text)
-        self.manifest["cases"][case.slug] = {"sha256": sha256(text), "key": key, "input": case.input}
+        entry = self.manifest["cases"].get(case.slug, {})
+        self.manifest["cases"][case.slug] = {"sha256": sha256(text), "key": key, "input": case.input or entry.get("input", ""),
+                                             # why ingest took the story (the relevance evidence), for the review queue
+                                             "reason": case.reason or entry.get("reason", "")}
         self.manifest["keys"][key] = case.slug
         self.slugs.add(case.slug)
         self._save_manifest()
         return text
 
     def save(self, case: Case) -> Outcome:
+        rejected = self.rejections.match(case)
+        if rejected is not None:
+            return Outcome("rejected", None, rejected)
         slug = self.manifest["keys"].get(case.key)
         if slug is not None:
             return self._update(case, slug)
@@ -110,8 +164,15 @@ class CaseStore:
         if not path.exists():
             return Outcome("kept-edited", None, f"{path.name} was deleted by an editor; not recreated")
         if not self._is_pristine(slug):
+            if entry.get("accepted") and sha256(render(case)) == entry["sha256"]:
+                # An editor accepted this draft (scraper/review.py) and the story reads as it
+                # did then: nothing new to review.
+                return Outcome("kept-edited", path, "accepted by an editor; the extraction has not changed")
             fresh = path.with_name(path.name + ".fresh")
             atomic_write(fresh, render(case))
+            if entry.get("fresh_reason") != case.reason:
+                entry["fresh_reason"] = case.reason
+                self._save_manifest()
             return Outcome("kept-edited", path, f"edited by hand; the fresh extraction is in {fresh.name}")
         current = path.read_text(encoding="utf-8")
         # Reposts merged earlier belong to the case, not to this extraction.
@@ -137,3 +198,10 @@ class CaseStore:
                 reason += "; listed as a repost"
         self._save_manifest()
         return Outcome("duplicate", path, reason)
+
+
+def rejected_file_name(data_dir: Path | None = None) -> str:
+    """The rejection list's file name (scraper/data/review.yaml), in the cases folder."""
+    from casebook.data import load_data
+
+    return str(load_data(data_dir).review["rejected_file"])

@@ -47,7 +47,8 @@ def test_bad_values_get_hints(tmp_path):
     category = problems["unknown category '网点进小区'"]
     assert category.line == 5 and "网点进社区" in category.hint
     assert problems["`date` '2024-13-45' is not a date"].line == 4
-    assert "四川省" in problems["unknown province '四川'"].hint
+    short = problems["province '四川' is a short name of 四川省"]
+    assert short.severity == "warning" and short.line == 8
 
 
 def test_duplicate_slugs_and_broken_yaml(tmp_path):
@@ -66,7 +67,7 @@ def test_a_wrong_type_in_every_field_is_an_error_at_its_line(tmp_path):
 
     full = GOOD.replace("status: published\n", "source: 某报\nsource_url: https://example.org/a\nvia: 某网\n"
                         "reposts: []\nauthors: [某]\nsummary: 摘要。\ncover: https://example.org/a.jpg\nimages: []\n"
-                        "figures: []\nstatus: published\nreview: []\nprograms: []\ndistrict: 成华区\n")
+                        "figures: []\nstatus: published\ndraft_reasons: []\nreview: []\nprograms: []\ndistrict: 成华区\n")
     wrong = {"text": "[1, 2]", "slug": "[x]", "status": "{a: 1}", "url": "[x]", "date": "{a: 1}", "text_list": "{a: 1}",
              "url_list": "[[x]]", "reposts": "[5]"}
     for name, rule in rules_of(load_data()).fields.items():

@@ -86,7 +86,7 @@ def _clean_output_through_settings(settings: dict, session: BuildSession) -> Non
 
 
 # What decides how a case file is read: the rules, the reader, the sanitizer (and the data files).
-READ_RULES = ("casebook/check.py", "casebook/model.py", "casebook/safety.py", "plugins/casebook_reader",
+READ_RULES = ("casebook/check.py", "casebook/names.py", "casebook/model.py", "casebook/safety.py", "plugins/casebook_reader",
               "scraper/sanitize.py")
 
 

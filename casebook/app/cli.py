@@ -131,7 +131,9 @@ def extract(inputs: tuple[str, ...], as_json: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
+@click.option("--fix", is_flag=True, help="write canonical names for short names and aliases (a diff is shown first)")
+@click.option("--yes", is_flag=True, help="with --fix: apply without asking (needed when stdin is not a terminal)")
+def check(paths: tuple[Path, ...], fix: bool, yes: bool) -> None:
     """Validate case files; print file:line: problem for each. Exit 1 on any error."""
     from casebook.check import check_paths
 
@@ -145,8 +147,90 @@ def check(paths: tuple[Path, ...]) -> None:
     for problem in problems:
         click.echo(f"{problem}{'' if problem.severity == 'error' else ' [warning]'}")
     click.echo(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)", err=True)
+    if fix:
+        _fix_names(problems, yes)
     if errors:
         sys.exit(1)
+
+
+def _fix_names(problems: list, yes: bool) -> None:
+    """Show the rewrite of every file with short names or aliases, then apply it: with --yes,
+    or when the editor answers yes at a terminal. Without a terminal and without --yes
+    nothing is written (a script never changes files it did not ask to change)."""
+    from casebook.fix import plan
+
+    fixes = plan(problems)
+    if not fixes:
+        click.echo("nothing to fix", err=True)
+        return
+    for file_fix in fixes:
+        click.echo(file_fix.diff(), nl=False)
+    names = sum(len(f.fixes) for f in fixes)
+    if not yes:
+        if not sys.stdin.isatty():
+            click.echo(f"not applied: {names} name(s) in {len(fixes)} file(s); run with --yes to apply", err=True)
+            return
+        if not click.confirm(f"apply {names} name change(s) to {len(fixes)} file(s)?", default=False, err=True):
+            click.echo("not applied", err=True)
+            return
+    for file_fix in fixes:
+        try:
+            file_fix.apply()
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"fixed {names} name(s) in {len(fixes)} file(s)", err=True)
+
+
+@main.command()
+@click.option("--cases", "cases_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="the cases folder (default content/cases)")
+@click.option("--json", "as_json", is_flag=True, help="print the queue as JSON (for scripts)")
+@click.option("--accept", "accept_slug", metavar="SLUG", help="publish this draft")
+@click.option("--reject", "reject_slug", metavar="SLUG",
+              help="discard this draft (ingest will not bring it back), or the fresh extraction of an edited case")
+def review(cases_dir: Path | None, as_json: bool, accept_slug: str | None, reject_slug: str | None) -> None:
+    """The editors' queue: drafts and fresh extractions beside edited cases."""
+    from casebook.data import load_data
+    from scraper import review as queue_module
+
+    settings = _settings()
+    folder = cases_dir or settings.cases_dir
+    data = load_data(settings.data_dir)
+    if accept_slug and reject_slug:
+        raise click.UsageError("--accept and --reject are used one at a time")
+    try:
+        if accept_slug:
+            click.echo(f"published {queue_module.accept(folder, accept_slug, data)}")
+            return
+        if reject_slug:
+            record = queue_module.reject(folder, reject_slug, data)
+            if "discarded" in record:
+                click.echo(f"discarded the fresh extraction {record['discarded']}; the edited case stays")
+            else:
+                click.echo(f"rejected {record['slug']}: removed, and recorded in {data.review['rejected_file']} "
+                           "(ingest will not bring it back)")
+            return
+        items = queue_module.queue(folder, data)
+    except CasebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([item.to_json() for item in items], ensure_ascii=False, indent=1))
+        return
+    for item in items:
+        click.echo(f"{item.kind:5} {item.slug}  {item.title}")
+        for reason in item.reasons:
+            click.echo(f"      why: {reason.code}: {reason.en}")
+        if item.ingest_reason:
+            click.echo(f"      ingest: {item.ingest_reason}")
+        if item.source_url:
+            click.echo(f"      source: {item.source_url}")
+        for note in item.notes:
+            click.echo(f"      note: {note}")
+        if item.fresh_path:
+            click.echo(f"      fresh: {item.fresh_path} (the case was edited by hand; a re-ingest read the story "
+                       "differently: compare them)")
+    drafts = sum(item.kind == "draft" for item in items)
+    click.echo(f"{drafts} draft(s), {len(items) - drafts} fresh extraction(s)", err=True)
 
 
 @main.command()

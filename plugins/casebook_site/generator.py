@@ -29,7 +29,7 @@ from pelican.utils import slugify
 
 from casebook.app.session import BuildSession, read_cache, session_of, write_cache
 from casebook.data import Data
-from casebook.model import FIELD_ORDER
+from casebook.model import DATASET_FIELDS
 from casebook.safety import csv_cell, safe_url, strip_invisible
 from scraper.entities import bank_type
 
@@ -253,7 +253,7 @@ class CasebookSiteGenerator(Generator):
 
         def as_csv() -> str:
             buffer = io.StringIO()
-            out = csv.DictWriter(buffer, fieldnames=[*FIELD_ORDER, "url"], extrasaction="ignore")
+            out = csv.DictWriter(buffer, fieldnames=[*DATASET_FIELDS, "url"], extrasaction="ignore")
             out.writeheader()
             for row in table():
                 # Every cell neutralised: a title starting "=cmd|..." is text, not a formula.
@@ -267,7 +267,7 @@ class CasebookSiteGenerator(Generator):
     @staticmethod
     def _dataset_row(article) -> dict:
         meta = article.metadata
-        row = {name: meta.get(name) for name in FIELD_ORDER}
+        row = {name: meta.get(name) for name in DATASET_FIELDS}
         row.update({"title": article.title, "slug": article.slug, "date": meta.get("date_iso"),
                     "category": article.category.name, "tags": [t.name for t in getattr(article, "tags", [])],
                     "authors": meta.get("authors_list") or [], "url": "/" + article.url,
