@@ -176,8 +176,9 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
     """cases.db is built beside the target and renamed over it: a write that fails half way
     (here two cases with one slug, which the primary key refuses) leaves the old file as it
     was and no temporary file behind, nor one a killed build left."""
-    from casebook.datasets import Abandoned, DatasetCase, Lookups, release_of, write_database
     from plugins.casebook_search.indexing import article_text
+
+    from casebook.datasets import Abandoned, DatasetCase, Lookups, release_of, write_database
 
     def case(slug: str, title: str) -> DatasetCase:
         row = {"slug": slug, "title": title, "date": "2024-05-01", "category": "网点进社区", "banks": ["成都农商银行"],
@@ -206,8 +207,9 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
 def test_a_fact_from_the_data_files_changes_version_and_database(tmp_path):
     """A bank's type comes from banks.yaml, not from the case: editing it must still give a
     new version and a new cases.db, or an incremental build would keep the old one."""
-    from casebook.datasets import DatasetCase, Lookups, release_of, write_database
     from plugins.casebook_search.indexing import article_text
+
+    from casebook.datasets import DatasetCase, Lookups, release_of, write_database
 
     row = {"slug": "a", "title": "网点进社区", "date": "2024-05-01", "category": "网点进社区", "banks": ["成都农商银行"],
            "province": "四川省", "url": "/cases/a/"}

@@ -12,9 +12,9 @@ import hashlib
 import logging
 from pathlib import Path
 
+from casebook.app.compress import precompress
 from casebook.app.session import CACHE_FOLDER, SESSION_KEY, BuildSession
 from casebook.data import load_data
-from casebook.app.compress import precompress
 from casebook.errors import CasebookError
 from casebook.settings import ROOT
 
