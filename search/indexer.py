@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -150,6 +151,13 @@ def build_index(docs: Iterable[IndexDoc], index_dir: Path, *, full: bool = False
         raise
 
 
+def _warm(data_dir: Path | None) -> None:
+    try:
+        ensure_dictionary(data_dir)
+    except Exception as exc:   # `_open` meets the same problem and raises it where it matters
+        log.debug("loading the segmenter's words: %s", exc)
+
+
 def _cancel_writer(writer: IndexWriter) -> None:
     # Whoosh's MpWriter.cancel only flags its copies of the analysing processes; the
     # processes themselves would wait for work forever.
@@ -174,6 +182,9 @@ class IndexBuilder:
     def __init__(self, index_dir: Path, *, full: bool = False, procs: int = 0, stream_from: int = STREAM_FROM,
                  data_dir: Path | None = None) -> None:
         self.data_dir = data_dir
+        # The segmenter's words load beside the cases' arrival; `_open` waits for them, so an
+        # update that finds every case unchanged never does.
+        threading.Thread(target=_warm, args=(data_dir,), name="index-warm", daemon=True).start()
         self.stream_from = stream_from
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)

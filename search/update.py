@@ -9,8 +9,10 @@
 The child is `python -m search.update` (a fresh interpreter, never a fork of the build: the
 build may run in a thread of a server), lowered in priority so that rendering, the build's
 critical path, keeps its core. It opens the configured backend (`open_backend`: the `backend`
-spec, else the `search_backend` setting, i.e. CASEBOOK_SEARCH_BACKEND, else Whoosh) and
-calls its `update` with the documents as they arrive, so a large fresh Whoosh index is
+spec, else the `search_backend` setting, i.e. CASEBOOK_SEARCH_BACKEND, else Whoosh), warms it
+in a thread (Whoosh: the segmenter's words load while the build reads, and an update with
+nothing to analyse does not wait for them), and calls its `update` with the documents as
+they arrive, so a large fresh Whoosh index is
 analysed while the rest is still being sent. The backend decides what an unchanged set
 costs (Whoosh compares content hashes with the serving generation's manifest first and
 does nothing when they agree).

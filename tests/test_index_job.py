@@ -73,6 +73,14 @@ def test_a_failing_backend_raises_with_the_childs_reason_and_keeps_the_index(tmp
     assert current_generation(index).name == serving
 
 
+def test_the_data_dir_reaches_the_child(tmp_path):
+    job = IndexJob.start(tmp_path / "index", data_dir=tmp_path / "no-data")
+    job.submit(_docs())
+    with pytest.raises(SearchError, match=r"no-data holds no taxonomy\.yaml"):
+        job.wait(timeout=60)
+    assert current_generation(tmp_path / "index") is None
+
+
 def test_two_cases_with_one_slug_fail_the_update(tmp_path):
     docs = _docs()
     docs.append(IndexDoc.from_case(parse(CASES[0].read_text(encoding="utf-8")), path="cases/copy.md", url="/copy/"))
