@@ -87,7 +87,9 @@ def hostile_site(tmp_path_factory, seed_content) -> dict:
 
 
 def _output_files(output: Path) -> list[Path]:
-    return [p for p in output.rglob("*") if p.is_file()]
+    """The files the site publishes: not the build's cache folder (OUTPUT/.casebook; web
+    servers deny dot paths)."""
+    return [p for p in output.rglob("*") if p.is_file() and ".casebook" not in p.relative_to(output).parts]
 
 
 # --- check ------------------------------------------------------------------------------------

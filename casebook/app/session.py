@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,9 +181,13 @@ class BuildSession:
 
     def start_index(self) -> None:
         """Start the index process now, so that it loads the backend and its segmenter while
-        Pelican reads. Only when the last build of this output left no usable index record:
-        otherwise the documents decide, once read, whether a process is needed at all."""
-        if self.index is not None and self.index_job is None and self._index_record() is None:
+        Pelican reads: when the last build of this output left no usable index record, or a
+        file of the content folder changed since (its documents probably did). Otherwise the
+        documents decide, once read, whether a process is needed at all."""
+        if self.index is None or self.index_job is not None:
+            return
+        record = self._index_record()
+        if record is None or record.get("files") != self._files_stamp():
             self._start_job()
 
     def index_documents(self, articles: list) -> list[tuple[str, dict]]:
@@ -224,6 +229,8 @@ class BuildSession:
         entries = self.index_documents(articles)
         self._index_key = _digest(self.backend, self.data_digest(), *(hash_ for hash_, _ in entries))
         record = self._index_record()
+        # (A process started early gets the documents even when they did not change: the
+        # backend then finds nothing to do.)
         if self.index_job is None and record is not None and record["key"] == self._index_key:
             self.index_report = BuildReport(generation=record["generation"], added=0, updated=0, removed=0,
                                             unchanged=len(entries), rebuilt=False,
@@ -249,13 +256,25 @@ class BuildSession:
         if self.cache is not None and self.index is not None:
             write_cache(self.cache / INDEX_RECORD, str(self.index),
                         {"key": self._index_key, "generation": self.index_report.generation,
-                         "stamp": _folder_stamp(self.index)})
+                         "stamp": _folder_stamp(self.index), "files": self._files_stamp()})
 
     def end_indexing(self) -> None:
         """End an index process that a failed build left running; the serving index stays."""
         job, self.index_job = self.index_job, None
         if job is not None:
             job.abort()
+
+    def _files_stamp(self) -> str:
+        """A digest of every content file's name, size and time: cheap (no file is read)."""
+        parts = []
+        for folder, _dirs, names in os.walk(self.content):
+            for name in names:
+                try:
+                    stat = os.stat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                parts.append(f"{folder}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
+        return _digest(*sorted(parts))
 
     def _start_job(self) -> None:
         from search.update import IndexJob

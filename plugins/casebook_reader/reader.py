@@ -21,8 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
-from pelican import signals
+from pelican import Pelican, signals
+from pelican.generators import ArticlesGenerator, Generator
 from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader
+from pelican.readers import Readers
 from pelican.utils import SafeDatetime
 
 from casebook.app.session import SESSION_KEY, BuildSession, session_of
@@ -231,7 +233,7 @@ def display_date(iso: str) -> str:
     return f"{parts[0]}年{int(parts[1])}月{int(parts[2])}日"
 
 
-def add_reader(readers) -> None:
+def add_reader(readers: Readers) -> None:
     """Case files are read by CaseReader alone. Pelican's other readers (.html, .htm, .rst,
     .mkd, .mdown) would publish a file's raw HTML and obey its metadata (save_as, template)
     unchecked, so they are removed: such a file in content/ is not read at all."""
@@ -242,7 +244,7 @@ def add_reader(readers) -> None:
         readers.reader_classes[extension] = CaseReader
 
 
-def open_session(pelican) -> None:
+def open_session(pelican: Pelican) -> None:
     """A Pelican run that `casebook build` did not start (`pelican -s pelicanconf.py`) gets
     its session here; then the settings that come from the data files: category and tag
     slugs from the taxonomy, the search page's fields."""
@@ -258,7 +260,7 @@ def open_session(pelican) -> None:
         settings["SEARCH_FIELDS"] = client_table()
 
 
-def record_cases(generator) -> None:
+def record_cases(generator: Generator) -> None:
     """The cases and pages Pelican kept (read now or from its cache), recorded in the session."""
     session = session_of(generator.settings)
     for name in ("articles", "drafts", "hidden_articles", "pages", "hidden_pages", "draft_pages"):
@@ -270,14 +272,14 @@ def record_cases(generator) -> None:
                 session.drop(message)
 
 
-def index_articles(generator) -> None:
+def index_articles(generator: ArticlesGenerator) -> None:
     """The articles are final (drafts, hidden and broken cases are not among them): the
     session sends them to the index process, which works while Pelican renders."""
     record_cases(generator)
     session_of(generator.settings).submit_index(list(generator.articles))
 
 
-def wait_for_index(pelican) -> None:
+def wait_for_index(pelican: Pelican) -> None:
     session_of(pelican.settings).wait_index()
 
 

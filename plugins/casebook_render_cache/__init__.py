@@ -49,7 +49,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pelican import signals
+from pelican import Pelican, signals
 from pelican.contents import Content
 from pelican.paginator import Page, Paginator
 from pelican.urlwrappers import URLWrapper
@@ -304,8 +304,8 @@ class RenderCacheWriter(Writer):
         local.update(kwargs)
         return local
 
-    def write_feed(self, elements, context, path=None, url=None, feed_type="atom", override_output=False,
-                   feed_title=None):
+    def write_feed(self, elements: list, context: dict, path: str | None = None, url: str | None = None,
+                   feed_type: str = "atom", override_output: bool = False, feed_title: str | None = None) -> Any:
         """A feed whose cases, settings and site did not change since the last build is the
         file already on disk: not generated again."""
         if path:
@@ -324,7 +324,7 @@ def get_writer(_pelican: object) -> type:
     return RenderCacheWriter
 
 
-def save_record(pelican) -> None:
+def save_record(pelican: Pelican) -> None:
     """The build finished: the session deletes what the last build wrote and this one did not
     (when the settings want a clean output folder, see casebook/app/build.py) and keeps
     the record."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from markupsafe import Markup
 from pelican import signals
+from pelican.contents import Article, Content
 from pelican.generators import Generator
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
@@ -265,7 +266,7 @@ class CasebookSiteGenerator(Generator):
             self.session.render.write_derived(name, self.context, self.settings, produce)
 
     @staticmethod
-    def _dataset_row(article) -> dict:
+    def _dataset_row(article: Article) -> dict:
         meta = article.metadata
         row = {name: meta.get(name) for name in DATASET_FIELDS}
         row.update({"title": article.title, "slug": article.slug, "date": meta.get("date_iso"),
@@ -371,7 +372,7 @@ def province_map(provinces: dict[str, FacetValue], data) -> str:
     return "".join(parts)
 
 
-def freeze_for_templates(article) -> None:
+def freeze_for_templates(article: Content) -> None:
     """What templates ask of a case many times, computed once: its summary as plain text
     (`summary_text`), which lists and meta tags show. (Its URL and file name are fixed by
     the reader's `url` and `save_as` metadata.)"""

@@ -25,6 +25,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pelican import Pelican
+from pelican.generators import ArticlesGenerator, PagesGenerator, StaticGenerator
+
 from casebook.app.session import session_of
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,7 @@ def _walk_refusing_links(root: str, start: str, content: str, ignores: list[str]
     return excluded, notes
 
 
-def refuse_links_leaving_content(pelican: Any) -> None:
+def refuse_links_leaving_content(pelican: Pelican) -> None:
     """At Pelican's start, before any generator lists its files (see the module's docstring)."""
     settings = pelican.settings
     root = settings["PATH"]
@@ -100,7 +103,7 @@ def refuse_links_leaving_content(pelican: Any) -> None:
         settings[excludes_key] = excluded
 
 
-def drop_outside_static(generator) -> None:
+def drop_outside_static(generator: StaticGenerator) -> None:
     """Static files (found, or linked from a body with {static}/{attach}) must lie inside
     the content folder; the theme's own files are copied separately."""
     from casebook.check import field_rules
@@ -137,13 +140,13 @@ def _unique(settings: dict, contents: list, kind: str) -> list:
     return sorted(kept, key=lambda c: order[id(c)])
 
 
-def drop_duplicate_articles(generator) -> None:
+def drop_duplicate_articles(generator: ArticlesGenerator) -> None:
     for name in ("articles", "drafts", "hidden_articles"):
         if hasattr(generator, name):
             setattr(generator, name, _unique(generator.settings, getattr(generator, name), "the case"))
 
 
-def drop_duplicate_pages(generator) -> None:
+def drop_duplicate_pages(generator: PagesGenerator) -> None:
     for name in ("pages", "hidden_pages", "draft_pages"):
         if hasattr(generator, name):
             unique = _unique(generator.settings, getattr(generator, name), "the page")
