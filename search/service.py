@@ -408,7 +408,7 @@ def serve(settings: Settings, *, output_dir: Path, index_dir: Path, host: str, p
         os.environ["CASEBOOK_OUTPUT_DIR"] = str(output_dir)
         os.environ["CASEBOOK_INDEX_DIR"] = str(index_dir)
         config = uvicorn.Config("search.service:create_app", factory=True, host=host, port=port, workers=workers,
-                                log_level="warning", access_log=False)
+                                log_level="warning", access_log=False, timeout_worker_healthcheck=30)  # reload: a loaded machine needs >5 s
         ReusePortWorkers(config, host, port).run()
         return
     service = Service(settings, output_dir=output_dir, index_dir=index_dir)
