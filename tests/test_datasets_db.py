@@ -223,3 +223,24 @@ def test_a_fact_from_the_data_files_changes_version_and_database(tmp_path):
         with sqlite3.connect(path) as db:
             assert db.execute("select type from banks").fetchall() == [(kind,)]
     assert versions[0] != versions[1] and versions[0][:11] == versions[1][:11] == "2024.05.01-"
+
+
+def test_a_build_that_empties_the_output_folder_still_writes_the_datasets(tmp_path, seed_content):
+    """A build without a record of the last one empties the output folder after the cases are
+    read, while cases.db is being written: the database is staged outside the output and
+    put in place at the end, and one that was current before the emptying is written again."""
+    from casebook.app.build import build_site
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    out = tmp_path / "out"
+    build_site(content, out, tmp_path / "index-1", preview=False)
+    first = _data(out)
+    build_site(content, out, tmp_path / "index-2", preview=False)      # same cases, no record: emptied
+    assert _data(out) == first
+    case = next((content / "cases").glob("2025-01-09-*.md"))
+    case.write_text(case.read_text(encoding="utf-8").replace("心家园", "心家苑"), encoding="utf-8")
+    build_site(content, out, tmp_path / "index-3", preview=False)      # changed cases, no record: emptied
+    build_site(content, tmp_path / "full", tmp_path / "index-full", preview=False)
+    assert _data(out) == _data(tmp_path / "full") != first
+    assert not list((tmp_path / ".pelican-cache-index-3").glob("cases-*.db"))   # the staged file moved

@@ -11,8 +11,11 @@ page's citation links there, or every edit would render every case page again.
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,27 +48,34 @@ class ResearchDatasets:
         self.context, self.settings = context, settings
         self.folder = Path(generator.output_path) / "data"
         self.texts = load_texts(generator.data.directory)
-        cases = [DatasetCase(row_of(article), article.content or "") for article in context["articles"]]
+        self.cases = [DatasetCase(row_of(article), article.content or "") for article in context["articles"]]
         siteurl = str(settings.get("SITEURL") or "").rstrip("/")
         self.site = {"name": str(settings.get("SITENAME", "")), "url": siteurl, "home_url": f"{siteurl}/",
                      "data_url": f"{siteurl}/data/"}
-        found = lookups(context, generator.data)
-        self.release: Release = release_of(cases, found)
+        self.found = lookups(context, generator.data)
+        self.release: Release = release_of(self.cases, self.found)
+        self.key = database_key(self.release, self.site)
         self.process: Any = None
-        path = self.folder / f"{DATABASE}.db"
-        if not database_is_current(path, database_key(self.release, self.site)):
-            self._start(path, cases, found)
+        if not database_is_current(self.folder / f"{DATABASE}.db", self.key):
+            self._start()
 
-    def _start(self, path: Path, cases: list[DatasetCase], found: Lookups) -> None:
+    def _start(self) -> None:
+        """Build cases.db in a forked process, into a staging folder: the output folder may
+        still be emptied before the pages are written (a build without a record of the last
+        one), which would take a file being written there with it."""
+        self.staged = Path(self.settings.get("CACHE_PATH") or tempfile.gettempdir()) / f"{DATABASE}-{os.getpid()}.db"
         context = multiprocessing.get_context("fork")   # the cases reach the child without pickling
         self.conn, child = context.Pipe(duplex=False)
         self.process = context.Process(target=_database_in_child, daemon=True,
-                                       args=(child, path, cases, self.release, found, self.site, os.getpid()))
+                                       args=(child, self.staged, self.cases, self.release, self.found, self.site,
+                                             os.getpid()))
         self.process.start()
         child.close()
 
     def finish(self, writer: Any) -> dict[str, Any]:
-        """Wait for cases.db, write the descriptions and the dataset page; the manifest."""
+        """Wait for cases.db and put it in place, write the descriptions and the dataset page;
+        the manifest."""
+        path = self.folder / f"{DATABASE}.db"
         if self.process is not None:
             try:
                 status, message = self.conn.recv()
@@ -75,13 +85,39 @@ class ResearchDatasets:
             self.conn.close()
             self.process = None
             if status != "ok":
+                self.staged.unlink(missing_ok=True)
                 raise CasebookError(f"{DATABASE}.db was not written: {message}", source=str(self.folder),
                                     hint="the previous file is unchanged; fix the cause and build again")
+            install(self.staged, path)
+        elif not database_is_current(path, self.key):   # it was current, then the output folder was emptied
+            write_database(path, self.cases, self.release, self.found, self.site, article_text)
         described = write_descriptions(self.folder, self.texts, self.release, self.site)
         template = self.settings["_casebook_env"].get_template("dataset.html")
         writer.write_file("data/index.html", template, self.context,
                           relative_urls=self.settings.get("RELATIVE_URLS", False), url="data/", dataset=described)
         return described
+
+
+def install(staged: Path, path: Path) -> None:
+    """Move a finished file into place atomically: a rename on one file system, else a copy
+    beside the target renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(staged, path)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(staged, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    staged.unlink(missing_ok=True)
 
 
 def _database_in_child(conn: Any, path: Path, cases: list[DatasetCase], release: Release, found: Lookups,
