@@ -506,9 +506,9 @@ def canonical_names(meta: dict, data: Data) -> dict:
     names they stand for (`check` warns about them): the site has one page per bank and
     place, whatever an editor wrote. Ambiguous and unknown names stay as written."""
     for name, resolve in (("banks", resolve_bank), ("programs", resolve_program)):
-        if isinstance(meta.get(name), list):
-            meta[name] = list(dict.fromkeys(_canonical(resolve(v, data)) if isinstance(v, str) else v
-                                            for v in meta[name]))
+        values = meta.get(name)
+        if isinstance(values, list) and all(isinstance(v, str) for v in values):
+            meta[name] = list(dict.fromkeys(_canonical(resolve(v, data)) for v in values))
     place = {"province": meta.get("province"), "city": meta.get("city")}
     for level in LEVELS:
         if isinstance(meta.get(level), str):

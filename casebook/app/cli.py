@@ -137,6 +137,8 @@ def check(paths: tuple[Path, ...], fix: bool, yes: bool) -> None:
     """Validate case files; print file:line: problem for each. Exit 1 on any error."""
     from casebook.check import check_paths
 
+    if yes and not fix:
+        raise click.UsageError("--yes goes with --fix")
     settings = _settings()
     targets = list(paths) or [settings.cases_dir]
     for target in targets:
