@@ -108,3 +108,24 @@ def test_plain_pelican_builds_the_site_with_the_plugins(tmp_path, seed_content):
     assert len(list(out.glob("cases/*/index.html"))) == 4
     assert (out / "banks" / "index.html").is_file() and (out / ".casebook" / "render-fingerprints.json").is_file()
     assert "branches-in-communities" in "".join(p.name for p in (out / "categories").iterdir())
+
+
+def test_no_draft_text_anywhere_in_a_public_output_folder(tmp_path, seed_content):
+    """The output folder is served as it is: its caches (OUTPUT/.casebook) hold nothing a
+    public build leaves out. (Pelican's reader cache, which keeps drafts, lives beside it.)"""
+    from casebook.app.build import build_site
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    source = next((content / "cases").glob("2025-01-09-*.md"))
+    text = source.read_text(encoding="utf-8").replace("status: published", "status: draft", 1)
+    assert "status: draft" in text
+    (content / "cases" / "draft.md").write_text(
+        text.replace("slug: ", "slug: draft-", 1).replace("\n---\n", "\n---\n草稿机密文字DRAFTMARK。\n", 1), encoding="utf-8")
+    result = build_site(content, tmp_path / "out", tmp_path / "index", preview=False)
+    assert result.failed == [] and (tmp_path / "out" / ".casebook").is_dir()
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            assert b"DRAFTMARK" not in path.read_bytes(), path
+    assert any(b"DRAFTMARK" in p.read_bytes() for p in (tmp_path / ".out.casebook-reads").rglob("*")
+               if p.is_file())   # the marker was read (the test can fail)

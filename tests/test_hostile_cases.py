@@ -312,7 +312,7 @@ def test_a_case_read_under_older_rules_is_read_again(tmp_path, seed_content):
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
     build_site(content, tmp_path / "out", tmp_path / "index", preview=False)
-    cache = tmp_path / "out" / ".casebook" / "pelican"   # caches live with the output they describe
+    cache = tmp_path / ".out.casebook-reads"   # beside the output folder, never in it (it holds drafts)
     readers = cache / "ArticlesGenerator-Readers"
     kept = pickle.loads(readers.read_bytes())
     for _stamp, (_body, metadata) in kept.values():

@@ -37,6 +37,11 @@ def build_site(content: Path, output: Path, index: Path | None, *, preview: bool
                             hint="run `casebook ingest` first or pass --content")
     data = load_data(Path(data_dir).resolve() if data_dir else None)
     cache = output / CACHE_FOLDER
+    # Pelican's reader cache holds every file read, drafts included: never in the output
+    # folder, which is served. It is keyed by each file's path and time, so it stays correct
+    # when the output folder is deleted; what it was read under is checked below.
+    reads = output.parent / f".{output.name}.casebook-reads"
+    settings_path = Path(settings_file or ROOT / "pelicanconf.py")
     if backend is None:
         from casebook.settings import load
 
@@ -49,13 +54,13 @@ def build_site(content: Path, output: Path, index: Path | None, *, preview: bool
         "ARTICLE_PATHS": ["cases"] if (content / "cases").is_dir() else [""],
         # Rebuilds reuse what was read: a case file that did not change is not parsed again.
         "CACHE_CONTENT": True, "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
-        "CACHE_PATH": str(cache / "pelican"), "GZIP_CACHE": False,
+        "CACHE_PATH": str(reads), "GZIP_CACHE": False,
         **(overrides or {}),
     }
     if not preview:
         override["DRAFT_SAVE_AS"] = ""
-    _forget_reads_under_other_rules(cache / "pelican", data.directory)
-    settings = read_settings(str(settings_file or ROOT / "pelicanconf.py"), override=override)
+    _forget_reads_under_other_rules(reads, data.directory, f"{settings_path.read_bytes()!r}{sorted(override.items())!r}")
+    settings = read_settings(str(settings_path), override=override)
     settings[SESSION_KEY] = session
     _clean_output_through_settings(settings, session)
     # Compiled templates are kept between builds (Jinja checks each one against its source).
@@ -90,12 +95,12 @@ READ_RULES = ("casebook/check.py", "casebook/names.py", "casebook/model.py", "ca
               "scraper/sanitize.py")
 
 
-def _forget_reads_under_other_rules(cache: Path, data_dir: Path) -> None:
+def _forget_reads_under_other_rules(cache: Path, data_dir: Path, settings: str) -> None:
     """Pelican's reader cache keeps each case as it was read, keyed by the file's time alone:
-    after the rules change (a new check, a tighter sanitizer, another data folder) a case
-    read under the old ones would be published as it was then. The cache is dropped when the
-    rules' digest changes."""
-    digest = hashlib.blake2b(digest_size=16)
+    after the rules change (a new check, a tighter sanitizer, another data folder, other
+    settings) a case read under the old ones would be published as it was then. The cache
+    is dropped when the rules' digest changes."""
+    digest = hashlib.blake2b(settings.encode("utf-8", "surrogatepass"), digest_size=16)
     for path in [*(ROOT / name for name in READ_RULES), data_dir]:
         for file in sorted(path.rglob("*") if path.is_dir() else [path]):
             if file.is_file() and "__pycache__" not in file.parts:
