@@ -45,7 +45,7 @@ def _by_message(problems: list) -> dict[str, object]:
 
 def test_a_short_bank_name_is_named_not_unknown(tmp_path):
     path, _ = _case(tmp_path, CHENGDU, [("banks: [成都农商银行]", "banks: [农行, 成都农商行]")])
-    problems = _by_message(check_paths([path]))
+    problems = _by_message(check_paths([path], load_data()))
     short = problems["bank '农行' is a short name of 中国农业银行"]
     assert isinstance(short, Alias) and short.severity == "warning" and short.line == 7
     assert short.new == "中国农业银行" and short.index == 0
@@ -67,7 +67,7 @@ def test_unknown_names_rank_aliases_before_spelling():
 def test_regions_resolve_short_names_in_the_case_context(tmp_path):
     path, _ = _case(tmp_path, CHENGDU, [("province: 四川省", "province: 四川"), ("city: 成都市", "city: 成都"),
                                         ("district: 天府新区", "district: 天府")])
-    problems = _by_message(check_paths([path]))
+    problems = _by_message(check_paths([path], load_data()))
     assert problems["province '四川' is a short name of 四川省"].line == 8
     assert problems["city '成都' is a short name of 成都市"].line == 9
     assert problems["district '天府' is a short name of 天府新区"].line == 10
@@ -76,7 +76,7 @@ def test_regions_resolve_short_names_in_the_case_context(tmp_path):
 def test_an_ambiguous_short_name_lists_candidates_and_is_not_fixed(tmp_path):
     path, _ = _case(tmp_path, CHENGDU, [("province: 四川省", "province: 辽宁"), ("city: 成都市", "city: null"),
                                         ("district: 天府新区", "district: 朝阳")])
-    problems = check_paths([path])
+    problems = check_paths([path], load_data())
     # In 辽宁省 only one 朝阳 is a district: the case's province narrows the short name.
     narrowed = next(p for p in problems if p.message.startswith("district '朝阳'"))
     assert isinstance(narrowed, Alias) and narrowed.new == "朝阳县"
@@ -87,7 +87,7 @@ def test_an_ambiguous_short_name_lists_candidates_and_is_not_fixed(tmp_path):
     assert resolve_region("朝阳", "district", data, {"province": "北京市"}).canonical == "朝阳区"
     # No province: the short name stays a warning with its candidates, and --fix leaves it.
     path.write_text(path.read_text(encoding="utf-8").replace("province: 辽宁\n", ""), encoding="utf-8")
-    problems = check_paths([path])
+    problems = check_paths([path], load_data())
     ambiguous = next(p for p in problems if p.message.startswith("district '朝阳'"))
     assert not isinstance(ambiguous, Alias) and "3 places" in ambiguous.message
     assert plan(problems) == []
@@ -96,7 +96,7 @@ def test_an_ambiguous_short_name_lists_candidates_and_is_not_fixed(tmp_path):
 def test_programme_aliases_come_from_the_data_file(tmp_path):
     path, _ = _case(tmp_path, CHENGDU, [("programs: [微网格银政便民服务站, 微光卡]",
                                          "programs: [微网格银政便民服务站, 心家园公益服务站]")])
-    problems = _by_message(check_paths([path]))
+    problems = _by_message(check_paths([path], load_data()))
     assert problems["programme '心家园公益服务站' is an alias of 心家园"].new == "心家园"
 
 
@@ -138,7 +138,7 @@ def test_fix_keeps_line_endings_and_byte_order_mark(tmp_path):
     text = "\ufeff" + CHENGDU.read_text(encoding="utf-8").replace("province: 四川省", "province: 四川")
     path = tmp_path / "crlf.md"
     path.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
-    fixes = plan(check_paths([path]))
+    fixes = plan(check_paths([path], load_data()))
     assert len(fixes) == 1
     fixes[0].apply()
     after = path.read_bytes()
@@ -155,7 +155,7 @@ def test_fix_refuses_what_it_cannot_rewrite_safely(tmp_path, body):
     path = tmp_path / "hostile.md"
     text = f"---\n{body}---\n\n正文。\n"
     path.write_text(text, encoding="utf-8")
-    problems = check_paths([path])
+    problems = check_paths([path], load_data())
     for file_fix in plan(problems):
         file_fix.apply()
     assert path.read_text(encoding="utf-8") == text
