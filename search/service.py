@@ -28,6 +28,7 @@ import asyncio
 import html
 import json
 import logging
+import os
 import re
 import socket
 import threading
@@ -322,10 +323,21 @@ class Service:
             Route("/search", lambda r: Response(status_code=308, headers={"Location": "/search/?" + r.url.query})),
         ]
         if self.output_dir.is_dir():
-            routes.append(Mount("/", app=StaticFiles(directory=str(self.output_dir), html=True)))
+            routes.append(Mount("/", app=SiteFiles(directory=str(self.output_dir), html=True)))
         else:
             routes.append(Route("/", lambda _request: PlainTextResponse("site not built: run casebook build", status_code=503)))
         return _Guard(Starlette(routes=routes))
+
+
+class SiteFiles(StaticFiles):
+    """The built site's files, without what the build keeps for itself: a path with a dot
+    segment (`/.casebook/`, the render record and caches; `.git`) is not found, and gets
+    the site's 404 page like any other missing file (nginx denies the same paths)."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        if any(part.startswith(".") for part in path.replace("\\", "/").split("/")):
+            return "", None
+        return super().lookup_path(path)
 
 
 def _grouped(request: Request) -> dict[str, list[str]]:

@@ -40,6 +40,17 @@ def test_site_and_search_page_served(server):
     assert page.status_code == 200 and "<mark>适老化</mark>" in page.text
 
 
+def test_the_builds_own_files_are_not_served(server, built_site):
+    """OUTPUT/.casebook holds the render record and caches: never served, whatever the spelling."""
+    kept = sorted(p for p in (built_site["output"] / ".casebook").rglob("*") if p.is_file())
+    assert kept, "the build keeps its record in OUTPUT/.casebook"
+    name = kept[0].relative_to(built_site["output"]).as_posix()
+    for path in (f"/{name}", f"/cases/../{name}", f"/{name}".replace(".casebook", "%2Ecasebook"), "/.casebook/"):
+        reply = httpx.get(server + path)
+        assert reply.status_code == 404, path
+        assert "页面不存在" in reply.text and '"key"' not in reply.text
+
+
 def test_bad_parameters_are_400_never_500(server):
     for params in ({"q": "a", "limit": "abc"}, {"q": "a", "page": "0"}, {"q": "x" * 1000}, {"q": "a", "sort": "x"},
                    {"q": "a", "bogus": "1"}):
