@@ -172,7 +172,7 @@ class CasebookSiteGenerator(Generator):
             "years": sorted(years.items(), reverse=True), "map_svg": province_map(provinces, self.data),
             "total": len(articles),
         }
-        from plugins.casebook_site.research import ResearchDatasets  # cases.db: written while pages render
+        from plugins.casebook_site.research import ResearchDatasets
         self.research = ResearchDatasets(self, self._dataset_row)
 
     def _related_all(self, articles: list) -> None:
@@ -204,6 +204,7 @@ class CasebookSiteGenerator(Generator):
         self._write_year_pages(writer)
         self._write_datasets()
         self.research.finish(writer)
+        self.session.database = self.research.database
 
     def _write_year_pages(self, writer) -> None:
         """A page per year, as Pelican's own year archives would be (same template and page
