@@ -216,7 +216,7 @@ def test_check_knows_the_draft_reason_codes(tmp_path):
     path = tmp_path / "a.md"
     path.write_text(text.replace("status: published\n", "status: published\ndraft_reasons: [undated, undatd]\n"),
                     encoding="utf-8")
-    problems = {p.message: p for p in check_paths([path])}
+    problems = {p.message: p for p in check_paths([path], load_data())}
     assert problems["a published case keeps `draft_reasons` (the site leaves them out)"].severity == "warning"
     unknown = problems["unknown draft reason 'undatd'"]
     assert "undated" in unknown.hint and unknown.severity == "warning"
