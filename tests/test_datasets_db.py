@@ -190,28 +190,35 @@ def _case(slug: str, title: str, banks: list[str] | None = None, city: str = "�
     return DatasetCase(row, text or f"{title}的正文。")
 
 
-def _write(path: Path, cases: list[DatasetCase], facts: Lookups | None = None) -> str:
+def _write(path: Path, cases: list[DatasetCase], facts: Lookups | None = None, memo: Path | None = None) -> str:
     facts = facts or Lookups()
-    return write_database(path, cases, release_of(cases, facts), facts, {"name": "案例库"})
+    return write_database(path, cases, release_of(cases, facts), facts, {"name": "案例库"}, memo=memo)
 
 
 def test_an_updated_database_holds_what_a_written_one_holds(tmp_path):
     """Each kind of change applied to the previous file (a text, a removal, an addition, a
     new bank that renumbers the lookup table, a fact of the data files) gives the content a
     file written from scratch has, full-text index included."""
-    path = tmp_path / "cases.db"
     cases = [_case("a", "第一个"), _case("b", "第二个"), _case("c", "第三个", city="绵阳市")]
-    assert _write(path, cases) == "written"
     steps = [
         [_case("a", "第一个", text="改过的正文：心家苑。"), *cases[1:]],
         [_case("a", "第一个", text="改过的正文：心家苑。"), cases[2]],
         [_case("0", "新增的", banks=["中国工商银行"]), _case("a", "第一个", text="改过的正文：心家苑。"), cases[2]],
     ]
-    for number, step in enumerate(steps):
-        assert _write(path, step) == "updated", number
-        fresh = tmp_path / f"fresh-{number}.db"
-        assert _write(fresh, step) == "written"
-        assert database_content(path) == database_content(fresh), number
+    # With the memo of the cases' digests (only the changed cases' rows are made), without it
+    # (every row compared), and with a memo of another file (ignored).
+    for memo in (tmp_path / "memo.json", None, tmp_path / "other-memo.json"):
+        path = tmp_path / f"cases-{memo.name if memo else 'none'}.db"
+        assert _write(path, cases, memo=memo) == "written"
+        if memo and memo.name.startswith("other"):
+            _write(tmp_path / "other.db", steps[0], memo=memo)
+        for number, step in enumerate(steps):
+            assert _write(path, step, memo=memo) == "updated", number
+            fresh = tmp_path / f"fresh-{number}.db"
+            fresh.unlink(missing_ok=True)
+            assert _write(fresh, step) == "written"
+            assert database_content(path) == database_content(fresh), (memo, number)
+    path = tmp_path / "cases-memo.json.db"
     facts = Lookups(banks={"成都农商银行": {"type": "农村商业银行", "url": "/banks/x/"}})
     assert _write(path, steps[-1], facts) == "written"   # a new column of a lookup table: another shape
     assert _write(tmp_path / "facts.db", steps[-1], facts) == "written"

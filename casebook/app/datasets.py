@@ -68,6 +68,7 @@ class Release:
     as_of: str         # the newest case's date (YYYY-MM-DD), "" without cases
     cases: int
     digest: str        # of every case's row and body
+    per_case: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # slug -> digest of its row and text
 
 
 @dataclass
@@ -103,18 +104,20 @@ def release_of(cases: Sequence[DatasetCase], lookups: Lookups | None = None) -> 
     """The version of a collection: the same cases (rows and bodies) and the same facts about
     their names (a bank's type, a region's code: the data files') give the same version."""
     digest = hashlib.blake2b(digest_size=16)
+    per_case = {}
     for case in cases:
-        digest.update(json.dumps(case.row, ensure_ascii=False, sort_keys=True, default=str).encode())
-        digest.update(b"\0")
-        digest.update(case.text.encode())
-        digest.update(b"\1")
+        one = json.dumps(case.row, ensure_ascii=False, sort_keys=True, default=str).encode() + b"\0" + \
+            case.text.encode() + b"\1"
+        digest.update(one)
+        per_case[str(case.row.get("slug"))] = hashlib.blake2b(one, digest_size=12).hexdigest()
     if lookups is not None:
         facts = [lookups.banks, lookups.programs, lookups.tags, sorted(map(list, lookups.regions.items()))]
         digest.update(json.dumps(facts, ensure_ascii=False, sort_keys=True).encode())
     hexdigest = digest.hexdigest()
     as_of = max((str(c.row.get("date") or "")[:10] for c in cases), default="")
     day = as_of.replace("-", ".") if as_of else "0000.00.00"
-    return Release(version=f"{day}-{hexdigest[:10]}", as_of=as_of, cases=len(cases), digest=hexdigest)
+    return Release(version=f"{day}-{hexdigest[:10]}", as_of=as_of, cases=len(cases), digest=hexdigest,
+                   per_case=per_case if len(per_case) == len(cases) else {})
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -186,22 +189,49 @@ def database_is_current(path: Path, key: str) -> bool:
 
 
 def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, lookups: Lookups,
-                   site: dict[str, str]) -> str:
+                   site: dict[str, str], memo: Path | None = None) -> str:
     """cases.db for these cases, made in a temporary file beside `path` and renamed over it:
     "kept" when the file on disk was built for the same key, "updated" when the previous
     file (same schema) was copied and changed where the cases changed, "written" when it was
-    made from scratch."""
+    made from scratch. `memo` (in the build's cache folder) keeps each case's digest under
+    the key of the file written: the next update then makes and compares only the rows of
+    the cases whose digest changed, not every case's row."""
     key = database_key(release, site)
-    if database_is_current(path, key):
-        return "kept"
-    tables = _tables(cases, release, lookups, site, key)
+    current = database_is_current(path, key)
+    if not current:
+        known = _read_memo(memo, stored_key(path))
+        changed = None if known is None or not release.per_case else \
+            {slug for slug, digest in release.per_case.items() if known.get(slug) != digest} | \
+            (known.keys() - release.per_case.keys())
+        tables = _tables(cases, release, lookups, site, key, changed)
+        if changed is not None and not _same_shape(path, tables):   # written anew: every case's row
+            changed, tables = None, _tables(cases, release, lookups, site, key)
+        outcome = _write(path, tables, changed)
+    if memo is not None and release.per_case and _read_memo(memo, key) is None:
+        atomic_write(memo, json.dumps({"key": key, "value": release.per_case}))
+    return "kept" if current else outcome
+
+
+def _read_memo(memo: Path | None, key: str | None) -> dict[str, str] | None:
+    """The digests of the cases of the cases.db built for `key`, or None."""
+    if memo is None or key is None:
+        return None
+    try:
+        stored = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = stored.get("value") if isinstance(stored, dict) and stored.get("key") == key else None
+    return value if isinstance(value, dict) else None
+
+
+def _write(path: Path, tables: dict[str, Table], changed: set[str] | None) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         if _same_shape(path, tables):
             shutil.copyfile(path, tmp)
-            _update(Path(tmp), tables)
+            _update(Path(tmp), tables, changed)
             outcome = "updated"
         else:
             _fill(Path(tmp), tables)
@@ -269,14 +299,16 @@ def _fill(path: Path, tables: dict[str, Table]) -> None:
         connection.close()
 
 
-def _update(path: Path, tables: dict[str, Table]) -> None:
+def _update(path: Path, tables: dict[str, Table], changed: set[str] | None) -> None:
     """Apply to a copy of the previous cases.db the difference of every table's rows; a
-    changed case's row is deleted and inserted again, its full-text entry with it."""
+    changed case's row is deleted and inserted again, its full-text entry with it. With
+    `changed` (the slugs of the cases changed, added or removed), `tables` holds the rows of
+    those cases only, and only their rows are read."""
     connection = _connect(path)
     try:
         for name, table in tables.items():
             if name == "cases":
-                _update_cases(connection, table)
+                _update_cases(connection, table, changed)
             else:
                 gone, new = _difference(connection, name, table)
                 where = " and ".join(f"[{column}] is ?" for column in table.columns)
@@ -287,24 +319,30 @@ def _update(path: Path, tables: dict[str, Table]) -> None:
         connection.close()
 
 
-def _difference(connection: sqlite3.Connection, name: str, table: Table,
-                with_rowid: bool = False) -> tuple[list[tuple], list[tuple]]:
-    """The rows of `name` that are to go and the rows to insert (each set in a fixed order)."""
+def _difference(connection: sqlite3.Connection, name: str, table: Table, with_rowid: bool = False,
+                where: str = "", values: tuple = ()) -> tuple[list[tuple], list[tuple]]:
+    """The rows of `name` (those `where` selects) that are to go and the rows to insert (each
+    set in a fixed order)."""
     selected = ", ".join(f"[{column}]" for column in table.columns)
     prefix = "rowid, " if with_rowid else ""
     existing = {row[1:] if with_rowid else row: row
-                for row in connection.execute(f"select {prefix}{selected} from [{name}]")}
+                for row in connection.execute(f"select {prefix}{selected} from [{name}] {where}", values)}
     wanted = set(table.rows)
     gone = sorted((row for values, row in existing.items() if values not in wanted), key=repr)
     new = [row for row in table.rows if row not in existing]
     return gone, new
 
 
-def _update_cases(connection: sqlite3.Connection, table: Table) -> None:
+def _update_cases(connection: sqlite3.Connection, table: Table, changed: set[str] | None) -> None:
     """cases_fts takes its text from `cases` (an external-content table without triggers):
     a row's entry is deleted with the row's old values before the row goes, and added with
     the new row's rowid after it is inserted."""
-    gone, new = _difference(connection, "cases", table, with_rowid=True)
+    if changed is None:
+        gone, new = _difference(connection, "cases", table, with_rowid=True)
+    else:   # json_each: one parameter for any number of slugs (SQLite's limit is 32,766)
+        gone, new = _difference(connection, "cases", table, with_rowid=True,
+                                where="where slug in (select value from json_each(?))",
+                                values=(json.dumps(sorted(changed), ensure_ascii=False),))
     at = {column: number + 1 for number, column in enumerate(table.columns)}   # +1: the rowid first
     fts = ", ".join(FTS_COLUMNS)
     marks = ", ".join("?" for _ in FTS_COLUMNS)
@@ -371,9 +409,11 @@ def _create_meta(db: Database) -> None:
 # The rows.
 
 def _tables(cases: Sequence[DatasetCase], release: Release, lookups: Lookups, site: dict[str, str],
-            key: str) -> dict[str, Table]:
-    """Every table of cases.db and the rows it is to hold (the link tables after their lookup)."""
-    tables = {"cases": Table(list(CASE_COLUMNS), [_case_row(case) for case in cases])}
+            key: str, changed: set[str] | None = None) -> dict[str, Table]:
+    """Every table of cases.db and the rows it is to hold (the link tables after their
+    lookup). With `changed`, the cases table holds the rows of those slugs' cases only."""
+    tables = {"cases": Table(list(CASE_COLUMNS), [_case_row(case) for case in cases
+                                                  if changed is None or str(case.row.get("slug")) in changed])}
     for name in LINKED:
         tables.update(_linked(name, cases, getattr(lookups, name)))
     tables.update(_regions(cases, lookups.regions))

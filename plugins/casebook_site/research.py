@@ -29,6 +29,8 @@ from casebook.app.datasets import (
 )
 from casebook.data import Data
 
+DATABASE_MEMO = "cases-db.json"   # in the build's cache folder: each case's digest in the last cases.db
+
 
 class ResearchDatasets:
     """The researchers' datasets of one build: the cases taken once they are final (the site
@@ -54,8 +56,9 @@ class ResearchDatasets:
     def finish(self, writer: Any) -> dict[str, Any]:
         """cases.db (kept, updated or written), the descriptions and the dataset page; the
         manifest."""
+        cache = self.generator.session.cache
         self.database = write_database(self.folder / f"{DATABASE}.db", self.cases, self.release, self.found,
-                                       self.site)
+                                       self.site, memo=cache / DATABASE_MEMO if cache else None)
         described = write_descriptions(self.folder, self.texts, self.release, self.site)
         settings = self.generator.settings
         writer.write_file("data/index.html", self.generator.get_template("dataset"), self.generator.context,
