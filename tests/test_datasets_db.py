@@ -229,6 +229,26 @@ def test_an_updated_database_holds_what_a_written_one_holds(tmp_path):
         assert db.execute("select name from banks order by id").fetchall() == [("中国工商银行",), ("成都农商银行",)]
 
 
+@pytest.mark.parametrize("damage", ["truncate", "drop index idx_cases_year", "drop table cases_fts"])
+def test_a_damaged_previous_database_is_written_anew(tmp_path, damage):
+    """A previous cases.db that cannot be updated (cut short, or of another schema: an index
+    or the full-text table missing) does not fail the build nor stay wrong: the new file is
+    written from scratch and holds what a fresh file holds."""
+    cases = [_case("a", "第一个"), _case("b", "第二个"), _case("c", "第三个")]
+    path, memo = tmp_path / "cases.db", tmp_path / "memo.json"
+    _write(path, cases, memo=memo)
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute(damage)
+        db.close()
+    edited = [_case("a", "第一个", text="改过的正文。"), *cases[1:]]
+    assert _write(path, edited, memo=memo) == "written"
+    assert _write(tmp_path / "fresh.db", edited) == "written"
+    assert database_content(path) == database_content(tmp_path / "fresh.db")
+
+
 def test_the_content_comparison_finds_a_changed_row(tmp_path):
     """`database_content` fails two files that differ in one row of any table, and one whose
     full-text index no longer matches its rows."""

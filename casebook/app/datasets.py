@@ -139,7 +139,7 @@ def write_if_changed(path: Path, text: str) -> bool:
 # keeping the full-text index in step with `cases`. Both give the same content (not the
 # same bytes: rowids and FTS segments differ), which `database_content` compares.
 
-FTS_SHADOW = ("cases_fts_data", "cases_fts_idx", "cases_fts_docsize", "cases_fts_config", "cases_fts_content")
+FTS_SHADOW = ("cases_fts_data", "cases_fts_idx", "cases_fts_docsize", "cases_fts_config")
 CASE_COLUMNS: dict[str, Any] = {
     "slug": str, "title": str, "date": str, "year": int, "category": str, "province": str, "city": str,
     "district": str, "source": str, "source_url": str, "via": str, "url": str, "summary": str, "text": str,
@@ -206,7 +206,15 @@ def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, l
         tables = _tables(cases, release, lookups, site, key, changed)
         if changed is not None and not _same_shape(path, tables):   # written anew: every case's row
             changed, tables = None, _tables(cases, release, lookups, site, key)
-        outcome = _write(path, tables, changed)
+        update = _same_shape(path, tables)
+        try:
+            outcome = _write(path, tables, changed, update)
+        except sqlite3.DatabaseError:
+            if not update:
+                raise
+            # The previous file could not be updated (damaged, or changed by hand): the rows
+            # from scratch, which fail again only when the cases themselves are at fault.
+            outcome = _write(path, _tables(cases, release, lookups, site, key), None, update=False)
     if memo is not None and release.per_case and _read_memo(memo, key) is None:
         atomic_write(memo, json.dumps({"key": key, "value": release.per_case}))
     return "kept" if current else outcome
@@ -224,12 +232,12 @@ def _read_memo(memo: Path | None, key: str | None) -> dict[str, str] | None:
     return value if isinstance(value, dict) else None
 
 
-def _write(path: Path, tables: dict[str, Table], changed: set[str] | None) -> str:
+def _write(path: Path, tables: dict[str, Table], changed: set[str] | None, update: bool) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        if _same_shape(path, tables):
+        if update:
             shutil.copyfile(path, tmp)
             _update(Path(tmp), tables, changed)
             outcome = "updated"
@@ -259,22 +267,45 @@ def _columns(connection: sqlite3.Connection, table: str) -> list[str]:
 
 
 def _same_shape(path: Path, tables: dict[str, Table]) -> bool:
-    """True when the previous cases.db has this schema and exactly these tables with these
-    columns: then it is updated, not written again."""
+    """True when the previous cases.db has exactly the schema a new one would have (every
+    table, column, index and the full-text table's settings, as SQLite records them) and
+    this SCHEMA: then it is updated, not written again."""
     if not path.is_file():
         return False
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             found = connection.execute("select value from _meta where key = 'schema'").fetchone()
-            names = {row[0] for row in connection.execute("select name from sqlite_master where type = 'table'")}
-            shapes = {name: _columns(connection, name) for name in tables}
+            shape = _schema_of(connection)
         finally:
             connection.close()
     except sqlite3.Error:
         return False
-    return (found == (str(SCHEMA),) and names - set(FTS_SHADOW) == {*tables, "cases_fts"}
-            and all(shapes[name] == table.columns for name, table in tables.items()))
+    return found == (str(SCHEMA),) and shape == _expected_schema(tables)
+
+
+def _schema_of(connection: sqlite3.Connection) -> list[tuple]:
+    return sorted(connection.execute("select type, name, tbl_name, sql from sqlite_master"), key=repr)
+
+
+def _expected_schema(tables: dict[str, Table]) -> list[tuple]:
+    """The schema of a new cases.db with these tables' columns: made in memory (milliseconds)."""
+    import sqlite_utils
+
+    connection = sqlite3.connect(":memory:")
+    try:
+        _create_schema(sqlite_utils.Database(connection), tables)
+        return _schema_of(connection)
+    finally:
+        connection.close()
+
+
+def _create_schema(db: Database, tables: dict[str, Table]) -> None:
+    _create_cases(db)
+    for name in LINKED:
+        _create_lookup(db, name, tables[name].columns)
+    _create_regions(db)
+    _create_meta(db)
 
 
 def _fill(path: Path, tables: dict[str, Table]) -> None:
@@ -284,11 +315,7 @@ def _fill(path: Path, tables: dict[str, Table]) -> None:
     connection = _connect(path)
     db = sqlite_utils.Database(connection)
     try:
-        _create_cases(db)
-        for name in LINKED:
-            _create_lookup(db, name, tables[name].columns)
-        _create_regions(db)
-        _create_meta(db)
+        _create_schema(db, tables)
         for name, table in tables.items():
             _insert(connection, name, table.columns, table.rows)
         db.table("cases").populate_fts(FTS_COLUMNS)
