@@ -242,12 +242,8 @@ class CasebookSiteGenerator(Generator):
         """data/cases.json and data/cases.csv: every published case's fields, for researchers.
         They derive from the cases' metadata alone, so the session's render record keeps last
         build's files when no metadata changed (`write_derived`)."""
-        rows: list[dict] = []
-
-        def table() -> list[dict]:
-            if not rows:
-                rows.extend(self._dataset_row(article) for article in self.context["articles"])
-            return rows
+        def table() -> list[dict]:   # the rows the researchers' datasets were given (research.py)
+            return [case.row for case in self.research.cases]
 
         def as_json() -> str:
             # One case per line (readable, diffable) with the C encoder (indent= would not use it).
