@@ -75,7 +75,13 @@ def built_site(tmp_path_factory, worker_id, seed_content) -> dict:
     from casebook.app.build import build_site
 
     def make(out: Path) -> object:
-        return build_site(seed_content, out / "output", out / "index", preview=True)
+        # The session pickles as a note (it is never kept between builds): the workers get
+        # what the tests read of it.
+        from types import SimpleNamespace
+
+        session = build_site(seed_content, out / "output", out / "index", preview=True)
+        return SimpleNamespace(articles=session.articles, drafts=session.drafts, failed=list(session.failed),
+                               dropped=list(session.dropped), database=session.database)
 
     out, result = shared_once(tmp_path_factory, worker_id, "site", make)
     return {"content": seed_content, "output": out / "output", "index": out / "index", "result": result}

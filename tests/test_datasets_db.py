@@ -19,6 +19,7 @@ import httpx
 import pytest
 from lxml import html
 
+from casebook.app.datasets import DatasetCase, Lookups, database_content, release_of, write_database
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -142,8 +143,13 @@ def test_metadata_names_title_licence_and_version(built_site, datasette):
 DATASETS = ("cases.db", "metadata.json", "datasets.json", "index.html", "cases.json", "cases.csv")
 
 
-def _data(output: Path) -> dict[str, bytes]:
-    return {name: (output / "data" / name).read_bytes() for name in DATASETS}
+def _data(output: Path) -> dict[str, object]:
+    """The dataset files of a site: cases.db by content (an updated file and a written one
+    hold the same rows in other places), the others byte for byte."""
+    from casebook.app.datasets import database_content
+
+    return {name: database_content(output / "data" / name) if name == "cases.db"
+            else (output / "data" / name).read_bytes() for name in DATASETS}
 
 
 def test_datasets_are_deterministic_and_rebuilt_only_when_cases_change(tmp_path, seed_content):
@@ -152,17 +158,18 @@ def test_datasets_are_deterministic_and_rebuilt_only_when_cases_change(tmp_path,
     content = tmp_path / "content"
     shutil.copytree(seed_content, content)
     out, index = tmp_path / "out", tmp_path / "index"
-    build_site(content, out, index, preview=False)
+    assert build_site(content, out, index, preview=False).database == "written"
     first, stamp = _data(out), (out / "data" / "cases.db").stat().st_mtime_ns
-    build_site(content, out, index, preview=False)
+    written = (out / "data" / "cases.db").read_bytes()
+    assert build_site(content, out, index, preview=False).database == "kept"
     assert _data(out) == first and (out / "data" / "cases.db").stat().st_mtime_ns == stamp   # not rewritten
     build_site(content, tmp_path / "again", tmp_path / "index-again", preview=False)
-    assert _data(tmp_path / "again") == first                                             # same cases, same bytes
+    assert (tmp_path / "again" / "data" / "cases.db").read_bytes() == written               # same cases, same bytes
 
     case = next((content / "cases").glob("2025-01-09-*.md"))
     front, body = case.read_text(encoding="utf-8").split("\n---\n", 1)   # the body only: cases.json stays
     case.write_text(front + "\n---\n" + body.replace("心家园", "心家苑", 1), encoding="utf-8")
-    build_site(content, out, index, preview=False)
+    assert build_site(content, out, index, preview=False).database == "updated"          # a copy, changed
     edited = _data(out)
     assert edited["cases.json"] == first["cases.json"] and edited["cases.db"] != first["cases.db"]
     assert json.loads(edited["datasets.json"])["version"] != json.loads(first["datasets.json"])["version"]
@@ -170,36 +177,124 @@ def test_datasets_are_deterministic_and_rebuilt_only_when_cases_change(tmp_path,
     assert _data(tmp_path / "full") == edited                                             # incremental == full
     with sqlite3.connect(out / "data" / "cases.db") as db:
         assert db.execute("select count(*) from cases where text like '%心家苑%'").fetchone() == (1,)
+        for word in ("心家苑", "心家园"):   # the updated full-text index finds what a scan finds
+            scan = db.execute("select count(*) from cases where title || summary || text like ?", (f"%{word}%",))
+            assert db.execute("select count(*) from cases_fts where cases_fts match ?", (f'"{word}"',)).fetchone() \
+                == scan.fetchone(), word
+
+
+def _case(slug: str, title: str, banks: list[str] | None = None, city: str = "成都市", text: str = "") -> DatasetCase:
+    row = {"slug": slug, "title": title, "date": "2024-05-01", "category": "网点进社区",
+           "banks": ["成都农商银行"] if banks is None else banks, "programs": [], "tags": ["金融知识"],
+           "province": "四川省", "city": city, "url": f"/cases/{slug}/"}
+    return DatasetCase(row, text or f"{title}的正文。")
+
+
+def _write(path: Path, cases: list[DatasetCase], facts: Lookups | None = None, memo: Path | None = None) -> str:
+    facts = facts or Lookups()
+    return write_database(path, cases, release_of(cases, facts), facts, {"name": "案例库"}, memo=memo)
+
+
+def test_an_updated_database_holds_what_a_written_one_holds(tmp_path):
+    """Each kind of change applied to the previous file (a text, a removal, an addition, a
+    new bank that renumbers the lookup table, a fact of the data files) gives the content a
+    file written from scratch has, full-text index included."""
+    cases = [_case("a", "第一个"), _case("b", "第二个"), _case("c", "第三个", city="绵阳市")]
+    steps = [
+        [_case("a", "第一个", text="改过的正文：心家苑。"), *cases[1:]],
+        [_case("a", "第一个", text="改过的正文：心家苑。"), cases[2]],
+        [_case("0", "新增的", banks=["中国工商银行"]), _case("a", "第一个", text="改过的正文：心家苑。"), cases[2]],
+    ]
+    # With the memo of the cases' digests (only the changed cases' rows are made), without it
+    # (every row compared), and with a memo of another file (ignored).
+    for memo in (tmp_path / "memo.json", None, tmp_path / "other-memo.json"):
+        path = tmp_path / f"cases-{memo.name if memo else 'none'}.db"
+        assert _write(path, cases, memo=memo) == "written"
+        if memo and memo.name.startswith("other"):
+            _write(tmp_path / "other.db", steps[0], memo=memo)
+        for number, step in enumerate(steps):
+            assert _write(path, step, memo=memo) == "updated", number
+            fresh = tmp_path / f"fresh-{number}.db"
+            fresh.unlink(missing_ok=True)
+            assert _write(fresh, step) == "written"
+            assert database_content(path) == database_content(fresh), (memo, number)
+    path = tmp_path / "cases-memo.json.db"
+    facts = Lookups(banks={"成都农商银行": {"type": "农村商业银行", "url": "/banks/x/"}})
+    assert _write(path, steps[-1], facts) == "written"   # a new column of a lookup table: another shape
+    assert _write(tmp_path / "facts.db", steps[-1], facts) == "written"
+    assert database_content(path) == database_content(tmp_path / "facts.db")
+    with sqlite3.connect(path) as db:
+        assert db.execute("select count(*) from cases_fts where cases_fts match '\"心家苑\"'").fetchone() == (1,)
+        assert db.execute("select count(*) from cases_fts where cases_fts match '\"第二个\"'").fetchone() == (0,)
+        assert db.execute("select name from banks order by id").fetchall() == [("中国工商银行",), ("成都农商银行",)]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "drop index idx_cases_year", "drop table cases_fts"])
+def test_a_damaged_previous_database_is_written_anew(tmp_path, damage):
+    """A previous cases.db that cannot be updated (cut short, or of another schema: an index
+    or the full-text table missing) does not fail the build nor stay wrong: the new file is
+    written from scratch and holds what a fresh file holds."""
+    cases = [_case("a", "第一个"), _case("b", "第二个"), _case("c", "第三个")]
+    path, memo = tmp_path / "cases.db", tmp_path / "memo.json"
+    _write(path, cases, memo=memo)
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute(damage)
+        db.close()
+    edited = [_case("a", "第一个", text="改过的正文。"), *cases[1:]]
+    assert _write(path, edited, memo=memo) == "written"
+    assert _write(tmp_path / "fresh.db", edited) == "written"
+    assert database_content(path) == database_content(tmp_path / "fresh.db")
+
+
+def test_the_content_comparison_finds_a_changed_row(tmp_path):
+    """`database_content` fails two files that differ in one row of any table, and one whose
+    full-text index no longer matches its rows."""
+    cases = [_case("a", "第一个"), _case("b", "第二个")]
+    path = tmp_path / "cases.db"
+    _write(path, cases)
+    same = database_content(path)
+    for table, change in [("cases", "update cases set summary = '改了' where slug = 'b'"),
+                          ("banks", "update banks set name = '别的银行'"),
+                          ("cases_tags", "delete from cases_tags where cases_id = 'a'"),
+                          ("_meta", "update _meta set value = '0' where key = 'cases'")]:
+        copy = tmp_path / f"changed-{table}.db"
+        shutil.copyfile(path, copy)
+        with sqlite3.connect(copy) as db:
+            db.execute(change)
+        db.close()
+        assert database_content(copy)[table] != same[table], table
+        assert database_content(copy) != same, table
+    stale = tmp_path / "stale.db"   # a row changed behind the full-text index's back
+    shutil.copyfile(path, stale)
+    with sqlite3.connect(stale) as db:
+        db.execute("update cases set text = '完全不同的正文' where slug = 'a'")
+    db.close()
+    with pytest.raises(sqlite3.DatabaseError):
+        database_content(stale)
 
 
 def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
     """cases.db is built beside the target and renamed over it: a write that fails half way
-    (here two cases with one slug, which the primary key refuses) leaves the old file as it
-    was and no temporary file behind, nor one a killed build left."""
-    from plugins.casebook_search.indexing import article_text
-
-    from casebook.datasets import Abandoned, DatasetCase, Lookups, release_of, write_database
-
-    def case(slug: str, title: str) -> DatasetCase:
-        row = {"slug": slug, "title": title, "date": "2024-05-01", "category": "网点进社区", "banks": ["成都农商银行"],
-               "programs": [], "tags": [], "province": "四川省", "city": "成都市", "url": f"/cases/{slug}/"}
-        return DatasetCase(row, f"<p>{title}的正文。</p>")
-
-    path, site = tmp_path / "data" / "cases.db", {"name": "案例库"}
-    good = [case("a", "第一个"), case("b", "第二个")]
-    assert write_database(path, good, release_of(good), Lookups(), site, article_text)
+    (here two cases with one slug, which the primary key refuses), written or updated, leaves
+    the old file as it was and no temporary file behind, nor one a killed build left."""
+    path = tmp_path / "data" / "cases.db"
+    good = [_case("a", "第一个"), _case("b", "第二个")]
+    assert _write(path, good) == "written"
     before = path.read_bytes()
     (path.parent / ".cases.db.killed.tmp").write_bytes(b"half a database")   # a build killed while writing
-    assert not write_database(path, good, release_of(good), Lookups(), site, article_text)   # same key: kept
+    assert _write(path, good) == "kept"
     assert path.read_bytes() == before and not (path.parent / ".cases.db.killed.tmp").exists()
-    broken = [case("a", "第一个"), case("a", "重复的")]
+    broken = [_case("a", "第一个"), _case("a", "重复的")]
     with pytest.raises(sqlite3.IntegrityError):
-        write_database(path, broken, release_of(broken), Lookups(), site, article_text)
+        _write(path, broken)    # an update of the previous file
     assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["cases.db"]
-    other = [case("c", "第三个")]
-    with pytest.raises(Abandoned):   # the build that asked for it is gone: nothing renamed
-        write_database(path, other, release_of(other), Lookups(), site, article_text, wanted=lambda: False)
-    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["cases.db"]
+    path.with_name("other.db").write_bytes(before)
+    with pytest.raises(sqlite3.IntegrityError):
+        _write(path.with_name("new.db"), broken)    # written from scratch
+    assert sorted(p.name for p in path.parent.iterdir()) == ["cases.db", "other.db"]
     with sqlite3.connect(path) as db:
         assert db.execute("select count(*) from cases_fts where cases_fts match '\"第二个\"'").fetchone() == (1,)
 
@@ -207,18 +302,14 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
 def test_a_fact_from_the_data_files_changes_version_and_database(tmp_path):
     """A bank's type comes from banks.yaml, not from the case: editing it must still give a
     new version and a new cases.db, or an incremental build would keep the old one."""
-    from plugins.casebook_search.indexing import article_text
-
-    from casebook.datasets import DatasetCase, Lookups, release_of, write_database
-
     row = {"slug": "a", "title": "网点进社区", "date": "2024-05-01", "category": "网点进社区", "banks": ["成都农商银行"],
            "province": "四川省", "url": "/cases/a/"}
-    cases, path, site = [DatasetCase(row, "<p>正文</p>")], tmp_path / "cases.db", {"name": "案例库"}
+    cases, path, site = [DatasetCase(row, "正文")], tmp_path / "cases.db", {"name": "案例库"}
     versions = []
     for kind in ("农村商业银行", "城市商业银行"):
         facts = Lookups(banks={"成都农商银行": {"type": kind, "url": "/banks/cheng-du-nong-shang-yin-hang/"}})
         release = release_of(cases, facts)
-        assert write_database(path, cases, release, facts, site, article_text)
+        assert write_database(path, cases, release, facts, site) in ("written", "updated")
         versions.append(release.version)
         with sqlite3.connect(path) as db:
             assert db.execute("select type from banks").fetchall() == [(kind,)]
@@ -227,8 +318,8 @@ def test_a_fact_from_the_data_files_changes_version_and_database(tmp_path):
 
 def test_a_build_that_empties_the_output_folder_still_writes_the_datasets(tmp_path, seed_content):
     """A build without a record of the last one empties the output folder after the cases are
-    read, while cases.db is being written: the database is staged outside the output and
-    put in place at the end, and one that was current before the emptying is written again."""
+    read: cases.db is written at the end of the output phase, so one that was current before
+    the emptying is written again."""
     from casebook.app.build import build_site
 
     content = tmp_path / "content"
@@ -243,4 +334,3 @@ def test_a_build_that_empties_the_output_folder_still_writes_the_datasets(tmp_pa
     build_site(content, out, tmp_path / "index-3", preview=False)      # changed cases, no record: emptied
     build_site(content, tmp_path / "full", tmp_path / "index-full", preview=False)
     assert _data(out) == _data(tmp_path / "full") != first
-    assert not list((tmp_path / ".pelican-cache-index-3").glob("cases-*.db"))   # the staged file moved

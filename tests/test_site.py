@@ -116,9 +116,12 @@ def test_broken_case_is_skipped_and_strict_fails(tmp_path, seed_content):
 
 
 def _tree(folder):  # type: ignore[no-untyped-def]
-    """Every file of a built site but the build's own cache folder (OUTPUT/.casebook)."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".casebook" not in p.relative_to(folder).parts}
+    """Every file of a built site but the build's own cache folder (OUTPUT/.casebook), byte
+    for byte; cases.db by content (an updated file holds a full build's rows, elsewhere)."""
+    from casebook.app.datasets import database_content
+
+    return {p.relative_to(folder).as_posix(): database_content(p) if p.name == "cases.db" else p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".casebook" not in p.relative_to(folder).parts}
 
 
 def test_rebuild_renders_only_what_changed_and_equals_a_full_build(tmp_path, seed_content):
@@ -150,6 +153,7 @@ def test_rebuild_renders_only_what_changed_and_equals_a_full_build(tmp_path, see
     case.write_text(front + "\n---\n" + body.replace("心家园", "心家苑", 1), encoding="utf-8")
     edited = build_site(content, out, index)
     assert 0 < edited.pages_rendered < first.pages_rendered / 2 and edited.pages_reused > 0
+    assert first.database == "written" and edited.database == "updated"
     assert "心家苑" in next(out.glob("cases/2025-01-09-*/index.html")).read_text(encoding="utf-8")
     check_against_full_build("body")
 

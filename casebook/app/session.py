@@ -99,6 +99,8 @@ class BuildSession:
     index_job: IndexJob | None = field(default=None, repr=False)   # the index process of this build while it runs
     backend: str = ""                    # CASEBOOK_SEARCH_BACKEND ("module:Class"), "" for Whoosh
     _index_key: str = field(default="", repr=False)   # the digest of the documents submitted
+    index_docs: dict[str, dict] = field(default_factory=dict, repr=False)  # source path -> its index document's record
+    database: str = ""                   # what became of data/cases.db: "kept", "updated" or "written"
     articles: int = 0
     drafts: int = 0
     _slugs: SlugMemo | None = field(default=None, repr=False)
@@ -215,9 +217,17 @@ class BuildSession:
                 entry = [doc.content_hash(), doc.to_record()]
             fresh[key] = entry
             entries.append((entry[0], entry[1]))
+            self.index_docs[article.source_path] = entry[1]
         if fresh.keys() != known.keys():
             write_cache(cache, version, fresh)
         return entries
+
+    def documents_of(self, articles: list) -> dict[str, dict]:
+        """Source path -> index document record of these articles: the ones this build made
+        for the index, or made now (a build without an index)."""
+        if any(article.source_path not in self.index_docs for article in articles):
+            self.index_documents(articles)
+        return self.index_docs
 
     def submit_index(self, articles: list) -> None:
         """Once Pelican's articles are final: the index is to hold exactly these. When neither

@@ -4,8 +4,8 @@ and /review/<slug>/ shows an edited case side by side with its fresh extraction.
 
 A generator of its own (Pelican's `get_generators` signal, `generate_output` writing with
 `writer.write_file`), so it needs nothing of the other plugins. It writes only in preview
-builds (CASEBOOK_PREVIEW): a `--publish` build has no review page, no link to one and no
-entry for one in the sitemap. The page's data are passed to `write_file` as the page's own
+builds (the session's `preview`, given to the templates as CASEBOOK_PREVIEW): a `--publish`
+build has no review page, no link to one and no entry for one in the sitemap. The page's data are passed to `write_file` as the page's own
 variables, so the render cache renders the page again whenever the queue changes.
 """
 
@@ -19,7 +19,7 @@ from pelican import Pelican, signals
 from pelican.generators import Generator
 from pelican.writers import Writer
 
-from casebook.data import load_data
+from casebook.app.session import session_of
 from casebook.model import SLUG_RE
 from scraper.review import ReviewItem, queue, side_by_side
 
@@ -38,7 +38,7 @@ class ReviewGenerator(Generator):
         if not self.settings.get("CASEBOOK_PREVIEW"):
             return
         folder = Path(self.settings["PATH"]) / (self.settings.get("ARTICLE_PATHS") or [""])[0]
-        self.items = queue(folder, load_data())
+        self.items = queue(folder, session_of(self.settings).data)
 
     def generate_output(self, writer: Writer) -> None:
         if not self.settings.get("CASEBOOK_PREVIEW"):
@@ -66,7 +66,10 @@ class ReviewGenerator(Generator):
 
 
 def keep_out_of_sitemap(pelican: Pelican) -> None:
-    """The review pages are for editors: the preview's sitemap leaves them out too."""
+    """The review pages are for editors: the preview's sitemap leaves them out too. Whether
+    this is a preview is the session's; the setting carries it to the templates (the
+    navigation's link)."""
+    pelican.settings["CASEBOOK_PREVIEW"] = session_of(pelican.settings).preview
     sitemap = pelican.settings.get("SITEMAP")
     if isinstance(sitemap, dict) and "review/" not in sitemap.get("exclude", []):
         pelican.settings["SITEMAP"] = {**sitemap, "exclude": [*sitemap.get("exclude", []), "review/"]}

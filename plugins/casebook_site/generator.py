@@ -172,7 +172,7 @@ class CasebookSiteGenerator(Generator):
             "years": sorted(years.items(), reverse=True), "map_svg": province_map(provinces, self.data),
             "total": len(articles),
         }
-        from plugins.casebook_site.research import ResearchDatasets  # cases.db: written while pages render
+        from plugins.casebook_site.research import ResearchDatasets
         self.research = ResearchDatasets(self, self._dataset_row)
 
     def _related_all(self, articles: list) -> None:
@@ -204,6 +204,7 @@ class CasebookSiteGenerator(Generator):
         self._write_year_pages(writer)
         self._write_datasets()
         self.research.finish(writer)
+        self.session.database = self.research.database
 
     def _write_year_pages(self, writer) -> None:
         """A page per year, as Pelican's own year archives would be (same template and page
@@ -241,12 +242,8 @@ class CasebookSiteGenerator(Generator):
         """data/cases.json and data/cases.csv: every published case's fields, for researchers.
         They derive from the cases' metadata alone, so the session's render record keeps last
         build's files when no metadata changed (`write_derived`)."""
-        rows: list[dict] = []
-
-        def table() -> list[dict]:
-            if not rows:
-                rows.extend(self._dataset_row(article) for article in self.context["articles"])
-            return rows
+        def table() -> list[dict]:   # the rows the researchers' datasets were given (research.py)
+            return [case.row for case in self.research.cases]
 
         def as_json() -> str:
             # One case per line (readable, diffable) with the C encoder (indent= would not use it).
