@@ -74,7 +74,7 @@ def deployed(built_site, tmp_path_factory):  # type: ignore[no-untyped-def]
     # A copy of the site of its own, so that the dot files planted here reach no other test.
     site = root / "site"
     shutil.copytree(built_site["output"], site)
-    (site / ".casebook").mkdir()
+    (site / ".casebook").mkdir(exist_ok=True)   # the build keeps its record there
     (site / ".casebook" / "state.json").write_text('{"secret": "CACHE-SECRET"}', encoding="utf-8")
     (site / "cases" / ".draft.md.swp").write_text("SWAP-SECRET", encoding="utf-8")
     index = root / "index"
