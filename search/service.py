@@ -335,7 +335,8 @@ class SiteFiles(StaticFiles):
     the site's 404 page like any other missing file (nginx denies the same paths)."""
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
-        if any(part.startswith(".") for part in path.replace("\\", "/").split("/")):
+        # "." is the site's root (Starlette's name for an empty path), not a dot segment.
+        if any(part.startswith(".") and part != "." for part in path.replace("\\", "/").split("/")):
             return "", None
         return super().lookup_path(path)
 
