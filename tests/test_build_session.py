@@ -110,6 +110,24 @@ def test_plain_pelican_builds_the_site_with_the_plugins(tmp_path, seed_content):
     assert "branches-in-communities" in "".join(p.name for p in (out / "categories").iterdir())
 
 
+@pytest.mark.slow
+def test_a_plain_pelican_run_waits_for_its_index(tmp_path, seed_content):
+    """`casebook build` waits for the index itself (after the .gz copies); a plain `pelican`
+    run has no caller to do it, so Pelican's `finalized` does: the index is there when it ends
+    (an index process left behind would abort with its parent, and leave no generation)."""
+    out, index = tmp_path / "out", tmp_path / "index"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "pelican", str(seed_content), "-s", str(ROOT / "pelicanconf.py"),
+                           "-o", str(out), "-e", f'CASEBOOK_INDEX_DIR="{index}"', "-q"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (index / "CURRENT").is_file()
+    from casebook.settings import load
+    from search.backend import open_backend
+
+    assert open_backend(load(), index).health()["cases"] == 4
+
+
 def test_no_draft_text_anywhere_in_a_public_output_folder(tmp_path, seed_content):
     """The output folder is served as it is: its caches (OUTPUT/.casebook) hold nothing a
     public build leaves out. (Pelican's reader cache, which keeps drafts, lives beside it.)"""

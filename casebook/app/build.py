@@ -68,13 +68,17 @@ def build_site(content: Path, output: Path, index: Path | None, *, preview: bool
                                      "bytecode_cache": _template_cache(cache / "jinja")}
     pelican = Pelican(settings)
     _quiet_pelican()
+    session.index_waited_by_caller = True
     try:
         session.start_index()
         pelican.run()
+        # .gz copies for nginx's gzip_static (casebook/app/compress.py), made while the index
+        # process finishes its update: the build's end is the later of the two, not their sum.
+        precompress(output)
+        session.wait_index()
     finally:
         session.end_indexing()   # a build that failed midway leaves no index process behind
     session.finish()
-    precompress(output)   # .gz copies for nginx's gzip_static (casebook/app/compress.py)
     return session
 
 

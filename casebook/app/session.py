@@ -97,6 +97,9 @@ class BuildSession:
     facets: dict[str, Any] = field(default_factory=dict, repr=False)  # the templates' `casebook`: banks, regions, programmes, years
     index_report: BuildReport | None = None
     index_job: IndexJob | None = field(default=None, repr=False)   # the index process of this build while it runs
+    # True: the caller waits for the index after Pelican ran (`build_site` compresses the
+    # output meanwhile); False: Pelican's `finalized` signal waits (a plain `pelican` run).
+    index_waited_by_caller: bool = False
     backend: str = ""                    # CASEBOOK_SEARCH_BACKEND ("module:Class"), "" for Whoosh
     _index_key: str = field(default="", repr=False)   # the digest of the documents submitted
     index_docs: dict[str, dict] = field(default_factory=dict, repr=False)  # source path -> its index document's record

@@ -280,7 +280,11 @@ def index_articles(generator: ArticlesGenerator) -> None:
 
 
 def wait_for_index(pelican: Pelican) -> None:
-    session_of(pelican.settings).wait_index()
+    """A plain `pelican` run ends with the index; `casebook build` waits for it itself, after
+    making the .gz copies (they overlap the index process's last seconds)."""
+    session = session_of(pelican.settings)
+    if not session.index_waited_by_caller:
+        session.wait_index()
 
 
 def register() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 from pelican import Pelican, signals
@@ -21,7 +22,11 @@ from pelican.writers import Writer
 
 from casebook.app.session import session_of
 from casebook.model import SLUG_RE
-from scraper.review import ReviewItem, queue, side_by_side
+
+if TYPE_CHECKING:
+    # scraper.review is imported only by a preview build: it brings the repost index
+    # (datasketch, numpy), half a second of imports a public build never uses.
+    from scraper.review import ReviewItem
 
 log = logging.getLogger(__name__)
 REVIEW_SAVE_AS = "review/index.html"
@@ -37,12 +42,16 @@ class ReviewGenerator(Generator):
         self.items: list[ReviewItem] = []
         if not self.settings.get("CASEBOOK_PREVIEW"):
             return
+        from scraper.review import queue
+
         folder = Path(self.settings["PATH"]) / (self.settings.get("ARTICLE_PATHS") or [""])[0]
         self.items = queue(folder, session_of(self.settings).data)
 
     def generate_output(self, writer: Writer) -> None:
         if not self.settings.get("CASEBOOK_PREVIEW"):
             return
+        from scraper.review import side_by_side
+
         drafts = {draft.slug: draft.url for draft in self.context.get("drafts", [])}
         rows = [self._row(item, drafts) for item in self.items]
         relative = self.settings.get("RELATIVE_URLS", False)
