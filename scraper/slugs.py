@@ -8,6 +8,7 @@ published page.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import rjieba
 
@@ -15,9 +16,17 @@ MAX_WORDS = 6
 MAX_CHARS = 60
 
 
+@cache
+def _segmenter() -> rjieba.Jieba:
+    """A segmenter of the slugs' own, with the stock dictionary only: the search analyser
+    teaches the process-wide one the domain's words, and a slug must not depend on whether
+    that happened earlier in the same process."""
+    return rjieba.Jieba()
+
+
 def make_slug(title: str | None, date: str | None) -> str:
     words: list[str] = []
-    for word in rjieba.cut(title or ""):
+    for word in _segmenter().cut(title or ""):
         if re.fullmatch(r"[\u4e00-\u9fff]+", word):
             from pypinyin import lazy_pinyin  # heavy to import; only ingest needs it
 

@@ -157,3 +157,15 @@ def test_numbered_sections_of_one_article_are_not_split(settings):
 
     cases = extract_input(str(SEEDS_RAW / "004_4aa6be127fddf60f.txt"), settings).cases
     assert len(cases) == 1
+
+
+def test_a_slug_does_not_depend_on_the_search_dictionary_being_loaded():
+    """The search analyser teaches the process-wide segmenter the domain's words; a slug made
+    after that (same process: a test worker, a long-running tool) must be the one made before."""
+    from scraper.slugs import make_slug
+    from search.analysis import ensure_dictionary
+
+    titles = ["中国建设银行山西省分行进社区新金融", "桂东农商银行当好金融网格员", "探索金融赋能社区治理“微网实格”"]
+    before = [make_slug(t, "2021-10-01") for t in titles]
+    ensure_dictionary()
+    assert [make_slug(t, "2021-10-01") for t in titles] == before
