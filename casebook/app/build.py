@@ -12,7 +12,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from casebook.app.compress import precompress
+from casebook.app.compress import BackgroundCompressor, precompress
 from casebook.app.session import CACHE_FOLDER, SESSION_KEY, BuildSession
 from casebook.data import load_data
 from casebook.errors import CasebookError
@@ -69,14 +69,17 @@ def build_site(content: Path, output: Path, index: Path | None, *, preview: bool
     pelican = Pelican(settings)
     _quiet_pelican()
     session.index_waited_by_caller = True
+    # .gz copies for nginx's gzip_static (casebook/app/compress.py): each page's while the
+    # next ones render, the rest at the end while the index process finishes its update.
+    session.compressor = BackgroundCompressor(output)
     try:
         session.start_index()
         pelican.run()
-        # .gz copies for nginx's gzip_static (casebook/app/compress.py), made while the index
-        # process finishes its update: the build's end is the later of the two, not their sum.
+        session.compressor.close()
         precompress(output)
         session.wait_index()
     finally:
+        session.compressor.close()
         session.end_indexing()   # a build that failed midway leaves no index process behind
     session.finish()
     return session

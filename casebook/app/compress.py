@@ -13,6 +13,11 @@
   nginx sends as Last-Modified for either variant.
 - Dot folders (`.casebook/` caches, temporary files) and symbolic links are not followed:
   only what the build wrote is compressed.
+- Beside the rendering: `BackgroundCompressor` makes the copy of each page as soon as Pelican
+  has written it, on a thread of its own (zlib lets go of the interpreter lock while it
+  deflates), so the build does not compress 1,500 pages after the last one is written.
+  `precompress` at the end is still the whole truth: it finds those copies up to date by
+  their stat alone and makes the rest (feeds, sitemap, datasets, static files).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from casebook.files import atomic_write_bytes
 
@@ -91,6 +97,42 @@ def _run(pending: list[tuple[str, os.stat_result, bool]]) -> Iterator[tuple[str,
         yield from pool.map(lambda job: _refresh(*job), pending)
 
 
+class BackgroundCompressor:
+    """The copies of the pages a build writes, made while it renders the next ones, on one
+    thread (the build's other core belongs to the index process). Whatever this misses or
+    gets wrong (a page rewritten meanwhile, a failure) the final `precompress` walk redoes:
+    a copy whose stat does not match its source is made again there."""
+
+    def __init__(self, output: Path) -> None:
+        self.root = os.path.join(os.path.abspath(output), "")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casebook-gzip")
+
+    def written(self, path: str) -> None:
+        """Pelican wrote `path` (an output file): its copy is made soon."""
+        path = os.path.abspath(path)
+        if (path.startswith(self.root) and os.path.splitext(path)[1] in COMPRESSED_SUFFIXES
+                and not any(part.startswith(".") for part in path[len(self.root):].split(os.sep))):
+            self._pool.submit(_refresh_written, path)
+
+    def close(self) -> None:
+        """Wait for the copies under way (idempotent)."""
+        self._pool.shutdown(wait=True)
+
+
+def _refresh_written(path: str) -> None:
+    try:
+        stat = os.stat(path, follow_symlinks=False)
+        if not S_ISREG(stat.st_mode):
+            return
+        copy = f"{path}.gz"
+        has_copy = os.path.lexists(copy)
+        if has_copy and _copy_matches(copy, stat):
+            return
+        _refresh(path, stat, has_copy)
+    except OSError:
+        return   # gone or unreadable now: the final walk decides
+
+
 def _remove_if_emptied(folder: str, root: str) -> None:
     """The build removed a page it no longer makes (cases/<slug>/index.html) and could not
     remove its folder while the copy was there: the folder goes with the copy, as do parents
@@ -144,10 +186,17 @@ def _matches_by_stat(copy: os.DirEntry, source: os.stat_result) -> bool:
     trailer's ISIZE): the copy was made from this very file. A torn or foreign copy fails
     the size check."""
     try:
-        stat = copy.stat(follow_symlinks=False)
-        if stat.st_mtime_ns != source.st_mtime_ns or stat.st_size < 18:   # 18: header and trailer
+        return _copy_matches(copy.path, source, copy.stat(follow_symlinks=False))
+    except OSError:
+        return False
+
+
+def _copy_matches(copy: str, source: os.stat_result, stat: os.stat_result | None = None) -> bool:
+    try:
+        stat = stat or os.stat(copy, follow_symlinks=False)
+        if not S_ISREG(stat.st_mode) or stat.st_mtime_ns != source.st_mtime_ns or stat.st_size < 18:   # 18: header and trailer
             return False
-        fd = os.open(copy.path, os.O_RDONLY)
+        fd = os.open(copy, os.O_RDONLY)
         try:
             trailer = os.pread(fd, 4, stat.st_size - 4)
         finally:

@@ -204,9 +204,10 @@ def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, l
             {slug for slug, digest in release.per_case.items() if known.get(slug) != digest} | \
             (known.keys() - release.per_case.keys())
         tables = _tables(cases, release, lookups, site, key, changed)
-        if changed is not None and not _same_shape(path, tables):   # written anew: every case's row
-            changed, tables = None, _tables(cases, release, lookups, site, key)
         update = _same_shape(path, tables)
+        if changed is not None and not update:   # written anew: every case's row
+            changed, tables = None, _tables(cases, release, lookups, site, key)
+            update = _same_shape(path, tables)
         try:
             outcome = _write(path, tables, changed, update)
         except sqlite3.DatabaseError:

@@ -28,6 +28,7 @@ from casebook.model import FIELD_ORDER, Case
 from casebook.settings import ROOT
 
 if TYPE_CHECKING:
+    from casebook.app.compress import BackgroundCompressor
     from plugins.casebook_render_cache import RenderRecord
     from search.schema import BuildReport
     from search.update import IndexJob
@@ -100,6 +101,8 @@ class BuildSession:
     # True: the caller waits for the index after Pelican ran (`build_site` compresses the
     # output meanwhile); False: Pelican's `finalized` signal waits (a plain `pelican` run).
     index_waited_by_caller: bool = False
+    # Makes the .gz copy of each page Pelican writes, beside the rendering (`build_site`).
+    compressor: BackgroundCompressor | None = field(default=None, repr=False)
     backend: str = ""                    # CASEBOOK_SEARCH_BACKEND ("module:Class"), "" for Whoosh
     _index_key: str = field(default="", repr=False)   # the digest of the documents submitted
     index_docs: dict[str, dict] = field(default_factory=dict, repr=False)  # source path -> its index document's record

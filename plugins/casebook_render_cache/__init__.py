@@ -56,7 +56,7 @@ from pelican.urlwrappers import URLWrapper
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
-from casebook.app.session import SESSION_KEY, session_of, sources_digest
+from casebook.app.session import SESSION_KEY, BuildSession, session_of, sources_digest
 from casebook.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -332,6 +332,15 @@ def save_record(pelican: Pelican) -> None:
     session_of(settings).render.save(remove_stale=bool(settings.get("CASEBOOK_REMOVE_STALE")))
 
 
+def compress_written(path: str, context: dict | None = None) -> None:
+    """A page was written (or found up to date): its .gz copy is made beside the rendering,
+    in a `casebook build` (a plain `pelican` run makes none)."""
+    session = (context or {}).get(SESSION_KEY)
+    if isinstance(session, BuildSession) and session.compressor is not None:
+        session.compressor.written(path)
+
+
 def register() -> None:
     signals.get_writer.connect(get_writer)
+    signals.content_written.connect(compress_written)
     signals.finalized.connect(save_record)

@@ -1,7 +1,8 @@
 """The case-library parts of the site that Pelican has no notion of.
 
 - browse pages for banks (grouped by bank type), regions (province, then city) and
-  programmes, each with counts and pagination (categories, tags and years are Pelican's);
+  programmes, each with counts and pagination; the category, tag and year pages with
+  Pelican's templates and page variables, written here (`take_taxonomy_pages`);
 - related cases (same bank, region or category) and previous/next on every case;
 - the datasets `data/cases.json` and `data/cases.csv`, with every front-matter field;
 - a map of the provinces as an SVG drawn at build time (no tiles, no CDN);
@@ -24,7 +25,7 @@ from typing import Any
 from markupsafe import Markup
 from pelican import signals
 from pelican.contents import Article, Content
-from pelican.generators import Generator
+from pelican.generators import ArticlesGenerator, Generator
 from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
 
@@ -202,6 +203,7 @@ class CasebookSiteGenerator(Generator):
             for city in province.children:
                 self._write_list(writer, city, f"{province.name} · {city.name}", "地区", parent=province)
         self._write_year_pages(writer)
+        self._write_taxonomy_pages(writer)
         self._write_datasets()
         self.research.finish(writer)
         self.session.database = self.research.database
@@ -224,6 +226,33 @@ class CasebookSiteGenerator(Generator):
                               articles=[a for a in articles if id(a) in members], dates=dates,
                               template_name="period_archives", blog=True, url=url_pattern.format(year=year),
                               all_articles=articles)
+
+    def _write_taxonomy_pages(self, writer) -> None:
+        """The tag and category pages and the category feeds, with exactly the calls Pelican's
+        ArticlesGenerator would make (see `take_taxonomy_pages`), each page's `dates` picked
+        by identity in one pass instead of a list scan per case."""
+        dates = self.context.get("dates") or []
+        relative = self.settings.get("RELATIVE_URLS", False)
+        for kind, pairs in (("tag", self.context.get("tags") or []), ("category", self.context.get("categories") or [])):
+            template = self.get_template(kind)
+            for value, articles in pairs:
+                self._write_taxonomy_feeds(writer, kind, value, articles)
+                if not value.slug:   # Pelican skips these too (its page would replace the list's index)
+                    continue
+                members = {id(a) for a in articles}
+                writer.write_file(value.save_as, template, self.context, relative_urls=relative, url=value.url,
+                                  articles=articles, dates=[a for a in dates if id(a) in members],
+                                  template_name=kind, blog=True, page_name=value.page_name,
+                                  all_articles=self.context["articles"], **{kind: value})
+
+    def _write_taxonomy_feeds(self, writer, kind: str, value, articles: list) -> None:
+        prefix = kind.upper()
+        for feed_type, name in (("atom", f"{prefix}_FEED_ATOM"), ("rss", f"{prefix}_FEED_RSS")):
+            pattern = self.settings.get(name)
+            if pattern:
+                writer.write_feed(articles, self.context, str(pattern).format(slug=value.slug),
+                                  self.settings.get(f"{name}_URL", str(pattern)).format(slug=value.slug),
+                                  feed_title=value.name, feed_type=feed_type)
 
     def _write_facet_pages(self, writer, kind: str, label: str, values: dict) -> None:
         writer.write_file(f"{kind}/index.html", self.get_template("facets"), self.context,
@@ -380,8 +409,19 @@ def get_generators(_pelican: object) -> type:
     return CasebookSiteGenerator
 
 
+def take_taxonomy_pages(generator: ArticlesGenerator) -> None:
+    """The tag and category pages (and their feeds) are written by CasebookSiteGenerator, not
+    by Pelican's ArticlesGenerator: its loops pick each page's cases by testing every case
+    for membership in that page's list, cases × list length (seconds at 10,000 cases). By
+    this signal the context already holds the tags and categories; the generator's own
+    copies are emptied so that its loops write nothing."""
+    generator.tags = defaultdict(list)
+    generator.categories = []
+
+
 def register() -> None:
     from plugins.casebook_site.guard import register_guards
 
     register_guards(signals)
     signals.get_generators.connect(get_generators)
+    signals.article_generator_finalized.connect(take_taxonomy_pages)
