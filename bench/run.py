@@ -192,12 +192,16 @@ DEFAULT_BUILD_ROUNDS = 2
 
 
 def bench_build(content: Path, work: Path) -> dict:
-    """Full builds (from nothing: no output, index or caches) alternating with plain Pelican
-    builds, so that both see the same moments of a machine whose speed drifts; then rebuilds
-    after editing one case. Each time is the best of its rounds (BUILD_ROUNDS)."""
+    """Full builds from nothing (no output, index or caches: the reader cache beside the
+    output folder goes too) alternating with plain Pelican builds (no cache either), so that
+    both see the same moments of a machine whose speed drifts; in the same rounds, a
+    re-render: output and index deleted, the case files' reader cache kept (what a build
+    after `rm -rf output` costs). Then rebuilds after editing one case, against the full
+    build. Each time is the best of its rounds (BUILD_ROUNDS)."""
     cases = sorted((content / "cases").glob("*.md"))
     rounds = BUILD_ROUNDS.get(len(cases), DEFAULT_BUILD_ROUNDS)
     out, index = work / "out", work / "index"
+    reads = out.parent / f".{out.name}.casebook-reads"   # casebook/app/build.py: beside the output
     command = [PY, "-m", "casebook.app.cli", "build", "--content", str(content), "--output", str(out),
                "--index", str(index), "--publish"]
     conf = work / "plainconf.py"
@@ -205,9 +209,9 @@ def bench_build(content: Path, work: Path) -> dict:
     plain_command = [PY, "-m", "pelican", str(content), "-s", str(conf), "-o", str(work / "plain"), "-q"]
     # A public build needs the site's address (publishconf.py); any will do for timing.
     env = {**os.environ, "CASEBOOK_SITEURL": os.environ.get("CASEBOOK_SITEURL") or "https://cases.example.org"}
-    fulls, plains, rss, tree, plain_rss = [], [], 0, 0.0, 0
+    fulls, plains, rerenders, rss, tree, plain_rss = [], [], [], 0, 0.0, 0
     for _ in range(rounds):
-        for path in (out, index, work / "plain"):   # the build's caches live in out/.casebook
+        for path in (out, index, reads, work / "plain"):
             shutil.rmtree(path, ignore_errors=True)
         seconds, own, whole, _ = run_measured(command, cwd=ROOT, env=env)
         fulls.append(seconds)
@@ -215,6 +219,9 @@ def bench_build(content: Path, work: Path) -> dict:
         seconds, own, _ = run_child(plain_command, cwd=work)
         plains.append(seconds)
         plain_rss = max(plain_rss, own)
+        for path in (out, index):
+            shutil.rmtree(path, ignore_errors=True)
+        rerenders.append(run_child(command, cwd=ROOT, env=env)[0])
     rebuilds = []
     import random
 
@@ -222,10 +229,12 @@ def bench_build(content: Path, work: Path) -> dict:
     for number, case in enumerate(edited):
         case.write_text(case.read_text(encoding="utf-8").replace("\n\n", f"\n\n修改{number}。", 1), encoding="utf-8")
         rebuilds.append(run_child(command, cwd=ROOT, env=env)[0])
-    full, plain, rebuild = min(fulls), min(plains), min(rebuilds)
+    full, plain, rerender, rebuild = min(fulls), min(plains), min(rerenders), min(rebuilds)
     return {"full_s": round(full, 2), "plain_pelican_s": round(plain, 2), "ratio_to_plain": round(full / plain, 2),
+            "rerender_s": round(rerender, 2), "rerender_ratio_to_plain": round(rerender / plain, 2),
             "rebuild_one_edit_s": round(rebuild, 2), "rebuild_ratio": round(rebuild / full, 2),
             "rounds": {"full_s": [round(x, 2) for x in fulls], "plain_pelican_s": [round(x, 2) for x in plains],
+                       "rerender_s": [round(x, 2) for x in rerenders],
                        "rebuild_one_edit_s": [round(x, 2) for x in rebuilds]},
             "peak_rss_mb": round(rss / 1024, 1), "peak_tree_mb": tree, "plain_peak_rss_mb": round(plain_rss / 1024, 1)}
 
@@ -430,6 +439,8 @@ def print_table(report: dict, sizes: list[int]) -> None:
         b, i, q, w = entry["build"], entry["index"], entry["query"], entry["query_plain_whoosh"]
         rows = [
             (f"[{size}] full build s vs plain pelican", b["full_s"], b["plain_pelican_s"], b["ratio_to_plain"]),
+            (f"[{size}] re-render (reads cached) s vs plain", b["rerender_s"], b["plain_pelican_s"],
+             b["rerender_ratio_to_plain"]),
             (f"[{size}] rebuild after one edit s vs full", b["rebuild_one_edit_s"], b["full_s"], b["rebuild_ratio"]),
             (f"[{size}] index cases/s vs whoosh+jieba", i["ours"]["cases_per_s"], i["jieba"]["cases_per_s"],
              i["speed_ratio"]),

@@ -11,6 +11,7 @@ here) or Meilisearch, and selects it with `CASEBOOK_SEARCH_BACKEND=module:Class`
 from __future__ import annotations
 
 import importlib
+import operator
 import os
 from collections.abc import Iterable, Sized
 from pathlib import Path
@@ -77,9 +78,12 @@ class WhooshBackend:
 
     def update(self, docs: Iterable[IndexDoc], *, full: bool = False, procs: int | None = None) -> BuildReport:
         """`procs`: analysing processes of a large fresh build; by default one below
-        ONE_WRITER_BELOW documents (when their number is known), else one per core."""
+        ONE_WRITER_BELOW documents (their number, or its hint when they are streamed), else
+        one per core."""
         if procs is None:
-            procs = 1 if isinstance(docs, Sized) and len(docs) < ONE_WRITER_BELOW else 0
+            # The count, or a streamed update's guess of it (PEP 424's length hint; 0: unknown).
+            expected = len(docs) if isinstance(docs, Sized) else operator.length_hint(docs, 0)
+            procs = 1 if 0 < expected < ONE_WRITER_BELOW else 0
         from search.indexer import build_index
 
         return build_index(docs, self.index_dir, full=full, procs=procs, data_dir=self._data_dir())

@@ -17,8 +17,14 @@ analysed while the rest is still being sent. The backend decides what an unchang
 costs (Whoosh compares content hashes with the serving generation's manifest first and
 does nothing when they agree).
 
+A build may also stream: `job.begin_stream(expected)`, then `job.send(record)` for each
+document as soon as it is made (the child analyses it while the build still reads the
+others), then `job.end_stream()` once the set is final, or `job.abort()` when it turned out
+otherwise (the serving generation stays; the build then submits the final set to a new job).
+
 Protocol on the child's stdin, JSON lines: {"count": N}, then N documents
-(`IndexDoc.to_record`), then {"end": N}. Stdin closing before the end line means the build
+(`IndexDoc.to_record`), then {"end": N}; or, streamed, {"count": null, "expected": K}
+(K: a size hint, `operator.length_hint` of the documents), the documents, then {"end": N}. Stdin closing before the end line means the build
 was aborted or died: the child cancels, and the serving generation stays. The child also
 watches its parent's pid: a build killed after sending everything leaves no index process
 behind. The answer is one JSON line on the child's stdout: {"ok": true, "report": {...}}
@@ -32,6 +38,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -68,6 +75,9 @@ class IndexJob:
         self._feed_error: BaseException | None = None
         self._submitted = False
         self._finished = False
+        self._queue: queue.SimpleQueue[bytes | None] | None = None   # a streamed job's lines to send
+        self._sent = 0
+        self._stream_ended = False
 
     @classmethod
     def start(cls, index_dir: Path, *, backend: str | None = None, full: bool = False,
@@ -111,6 +121,57 @@ class IndexJob:
         self._feeder = threading.Thread(target=self._feed, args=(stream,), name="index-feeder", daemon=True)
         self._feeder.start()
 
+    def begin_stream(self, expected: int) -> None:
+        """Send the documents one by one (`send`) before the whole set is known; `expected`
+        is how many there will probably be (a hint for the backend). Instead of `submit`."""
+        if self._submitted:
+            raise SearchError("IndexJob.begin_stream after the documents were sent", source=str(self.index_dir))
+        self._submitted = True
+        self._queue = queue.SimpleQueue()
+        self._queue.put(_line({"count": None, "expected": max(0, int(expected))}))
+        self._feeder = threading.Thread(target=self._feed_queue, args=(self._queue,), name="index-feeder",
+                                        daemon=True)
+        self._feeder.start()
+
+    def send(self, record: dict[str, Any]) -> None:
+        """One document of a streamed job (`IndexDoc.to_record()`), encoded here, written by
+        the feeding thread: the build never waits for the child to read."""
+        if self._queue is None or self._stream_ended:
+            raise SearchError("IndexJob.send outside a stream", source=str(self.index_dir),
+                              hint="call begin_stream first, and send nothing after end_stream")
+        self._queue.put(_line(record))
+        self._sent += 1
+
+    def end_stream(self) -> None:
+        """The documents sent are the whole set: the child commits and swaps them in."""
+        if self._queue is None or self._stream_ended:
+            raise SearchError("IndexJob.end_stream outside a stream", source=str(self.index_dir))
+        self._stream_ended = True
+        self._queue.put(_line({"end": self._sent}))
+        self._queue.put(None)
+
+    def _feed_queue(self, lines: queue.SimpleQueue[bytes | None]) -> None:
+        """Write the queued lines, all that wait at each turn in one write; None ends (or,
+        from `_close`, abandons) the stream."""
+        pipe = self.process.stdin
+        assert pipe is not None
+        _widen_pipe(pipe)
+        try:
+            while True:
+                batch = [lines.get()]
+                with contextlib.suppress(queue.Empty):
+                    while batch[-1] is not None:
+                        batch.append(lines.get_nowait())
+                pipe.write(b"".join(line for line in batch if line is not None))
+                pipe.flush()
+                if batch[-1] is None:
+                    pipe.close()
+                    return
+        except (OSError, ValueError) as exc:   # the child is gone (its reason comes from wait)
+            self._feed_error = exc
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()
+
     def _feed(self, stream: bytes) -> None:
         pipe = self.process.stdin
         assert pipe is not None
@@ -129,6 +190,10 @@ class IndexJob:
         if not self._submitted:
             self.abort()
             raise SearchError("IndexJob.wait before submit: no documents were sent", source=str(self.index_dir))
+        if self._queue is not None and not self._stream_ended:
+            self.abort()
+            raise SearchError("IndexJob.wait before end_stream: the set of documents was never closed",
+                              source=str(self.index_dir))
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             if self._feeder is not None:
@@ -200,6 +265,8 @@ class IndexJob:
 
     def _close(self) -> None:
         self._finished = True
+        if self._queue is not None:
+            self._queue.put(None)   # a feeding thread waiting for lines stops
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError, ValueError):
                 if stream is not None:
@@ -249,13 +316,41 @@ class DocStream:
             raise SearchError(f"the index process expected the end of {self.count} documents, got {str(end)[:80]}")
 
     def _next(self) -> dict[str, Any]:
-        line = self.source.readline()
-        if not line.endswith(b"\n"):
-            raise Aborted("the build stopped sending documents")
-        record = json.loads(line)
-        if not isinstance(record, dict):
-            raise SearchError("the index process received a line that is not a JSON object")
-        return record
+        return _next_record(self.source)
+
+
+class StreamedDocs:
+    """The documents of a streamed job as they arrive: their number is known only at the end
+    line; `operator.length_hint` gives the build's guess. Iterated once."""
+
+    def __init__(self, source: IO[bytes], expected: int) -> None:
+        self.source = source
+        self.expected = expected
+
+    def __length_hint__(self) -> int:
+        return self.expected
+
+    def __iter__(self) -> Iterator[IndexDoc]:
+        count = 0
+        while True:
+            record = _next_record(self.source)
+            if record.keys() == {"end"}:
+                if record["end"] != count:
+                    raise SearchError(f"the index process received {count} documents, the build sent {record['end']}")
+                return
+            count += 1
+            yield IndexDoc.from_record(record)
+
+
+def _next_record(source: IO[bytes]) -> dict[str, Any]:
+    """The next JSON line; stdin closing before the end line means the build is gone."""
+    line = source.readline()
+    if not line.endswith(b"\n"):
+        raise Aborted("the build stopped sending documents")
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise SearchError("the index process received a line that is not a JSON object")
+    return record
 
 
 def _on_term(_signum: int, _frame: FrameType | None) -> None:
@@ -297,8 +392,12 @@ def _run(args: argparse.Namespace) -> BuildReport | None:
     header = sys.stdin.buffer.readline()
     if not header.endswith(b"\n"):
         return None   # aborted before anything was sent
-    count = json.loads(header).get("count")
-    if not isinstance(count, int) or count < 0:
+    first = json.loads(header)
+    count = first.get("count") if isinstance(first, dict) else None
+    expected = first.get("expected") if isinstance(first, dict) else None
+    if count is None and isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
+        return backend.update(StreamedDocs(sys.stdin.buffer, expected), full=args.full)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise SearchError(f"the index process expected {{'count': N}} first, got {header[:80]!r}")
     return backend.update(DocStream(sys.stdin.buffer, count), full=args.full)
 

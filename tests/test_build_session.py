@@ -147,3 +147,35 @@ def test_no_draft_text_anywhere_in_a_public_output_folder(tmp_path, seed_content
             assert b"DRAFTMARK" not in path.read_bytes(), path
     assert any(b"DRAFTMARK" in p.read_bytes() for p in (tmp_path / ".out.casebook-reads").rglob("*")
                if p.is_file())   # the marker was read (the test can fail)
+
+
+def test_a_case_set_aside_after_it_was_streamed_is_not_indexed(tmp_path, seed_content):
+    """The index documents go to the index process as Pelican makes each case; when Pelican
+    then sets one aside (here a plugin, through a public signal), the streamed set is void:
+    that process is stopped and the final set indexed, so the index holds exactly the site's
+    cases."""
+    from pelican import signals
+
+    from casebook.app.build import build_site
+    from casebook.settings import load
+    from search.backend import open_backend
+    from search.query import SearchRequest
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    set_aside: list[str] = []
+
+    def set_one_aside(generator) -> None:
+        article = generator.articles.pop()
+        set_aside.append(article.slug)
+
+    signals.article_generator_pretaxonomy.connect(set_one_aside)
+    try:
+        result = build_site(content, tmp_path / "out", tmp_path / "index", preview=False)
+    finally:
+        signals.article_generator_pretaxonomy.disconnect(set_one_aside)
+    backend = open_backend(load(), tmp_path / "index")
+    served = {r["slug"] for r in backend.search(SearchRequest(q="", page_size=100)).results}
+    published = {p.parent.name for p in (tmp_path / "out" / "cases").glob("*/index.html")}
+    assert set_aside and set_aside[0] not in served
+    assert served == published and result.index_report.added == len(published) == 3   # 4 published, 1 set aside

@@ -4,6 +4,7 @@ real Whoosh index on disk, fed with documents made by `IndexDoc.from_case` from 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -125,6 +126,70 @@ def test_a_timeout_cancels_the_update(tmp_path):
     with pytest.raises(SearchError, match="not ready within"):
         job.wait(timeout=0.01)
     assert job.process.returncode is not None
+    assert current_generation(tmp_path / "index") is None
+
+
+def test_a_streamed_job_indexes_what_was_sent_and_only_once_it_is_ended(tmp_path):
+    index = tmp_path / "index"
+    docs = _docs()
+    job = IndexJob.start(index)
+    job.begin_stream(expected=len(docs) + 3)   # a hint: more files than documents is normal
+    for doc in docs:
+        job.send(doc.to_record())
+    time.sleep(0.5)
+    assert current_generation(index) is None, "nothing serves before the stream is ended"
+    job.end_stream()
+    report = job.wait(timeout=120)
+    assert (report.added, report.rebuilt) == (len(docs), True)
+    assert _search(index, "心家园") == {"2025-01-09-xin-jiayuan-zhandian-tupo-1000-jia"}
+    with pytest.raises(SearchError, match="outside a stream"):
+        job.send(docs[0].to_record())
+
+    # The same set streamed again: nothing to do, the generation stays.
+    job = IndexJob.start(index)
+    job.begin_stream(expected=len(docs))
+    for doc in docs:
+        job.send(doc.to_record())
+    job.end_stream()
+    same = job.wait(timeout=120)
+    assert (same.generation, same.unchanged) == (report.generation, len(docs))
+
+
+def test_a_stream_never_ended_is_refused_and_an_aborted_one_leaves_the_serving_index(tmp_path):
+    index = tmp_path / "index"
+    job = IndexJob.start(index)
+    job.submit(_docs())
+    serving = job.wait(timeout=120).generation
+
+    job = IndexJob.start(index, full=True)
+    job.begin_stream(expected=10)
+    job.send(_docs()[0].to_record())
+    with pytest.raises(SearchError, match="before end_stream"):
+        job.wait(timeout=30)
+    assert job.process.returncode is not None
+
+    job = IndexJob.start(index, full=True)
+    job.begin_stream(expected=10)
+    for doc in _docs()[:2]:
+        job.send(doc.to_record())
+    started = time.monotonic()
+    job.abort()
+    assert time.monotonic() - started < 5, "the feeding thread waiting for lines must not hold the abort"
+    assert current_generation(index).name == serving
+    assert not list(index.glob(".building-*"))
+    with pytest.raises(SearchError, match="after the documents were sent"):
+        job.begin_stream(expected=1)
+
+
+def test_the_child_checks_the_end_of_a_stream(tmp_path):
+    """A stream whose end line counts other documents than arrived is refused by the child."""
+    doc = _docs()[0]
+    lines = [{"count": None, "expected": 1}, doc.to_record(), {"end": 2}]
+    child = subprocess.run([sys.executable, "-m", "search.update", "--index", str(tmp_path / "index"),
+                            "--parent", str(os.getpid())], cwd=ROOT, capture_output=True, timeout=120,
+                           input="".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode())
+    answer = json.loads(child.stdout.decode().strip().splitlines()[-1])
+    assert answer["ok"] is False and "received 1 documents, the build sent 2" in answer["error"]
     assert current_generation(tmp_path / "index") is None
 
 

@@ -112,6 +112,10 @@ class BuildSession:
     _slugs: SlugMemo | None = field(default=None, repr=False)
     _shipped: dict | None = field(default=None, repr=False)
     _render: RenderRecord | None = field(default=None, repr=False)
+    # A streaming index process: (source path, content hash) of each document sent so far.
+    _streamed: list[tuple[str, str]] | None = field(default=None, repr=False)
+    _doc_entries: dict[str, list] = field(default_factory=dict, repr=False)   # this build's, by key
+    _kept_docs: dict | None = field(default=None, repr=False)   # the last build's (index-docs.json)
 
     @classmethod
     def of_pelican_settings(cls, settings: dict) -> BuildSession:
@@ -195,37 +199,72 @@ class BuildSession:
         if self.index is None or self.index_job is not None:
             return
         record = self._index_record()
-        if record is None or record.get("files") != self._files_stamp():
+        files = self._content_files()
+        if record is None or record.get("files") != _digest(*files):
             self._start_job()
+            # The documents go as Pelican makes each case (`stream_to_index`): the index
+            # process analyses them while the rest are still being read.
+            assert self.index_job is not None
+            self.index_job.begin_stream(expected=sum(name.split(":")[0].endswith((".md", ".markdown"))
+                                                     for name in files))
+            self._streamed = []
+
+    def stream_to_index(self, content: Any) -> None:
+        """Pelican made a content object (`content_object_init`): a published case's index
+        document goes to the streaming index process at once. Whether the stream was the
+        final set is decided once the articles are final (`submit_index`)."""
+        if self._streamed is None or self.index_job is None:
+            return
+        case = content.metadata.get("casebook_case")
+        if case is None or getattr(content, "status", "") != "published" or content.source_path is None:
+            return
+        entry = self._index_entry(case, content.source_path, "/" + content.url)
+        self._streamed.append((content.source_path, entry[0]))
+        self.index_job.send(entry[1])
+
+    def _index_entry(self, case: Case, source_path: str, url: str) -> list:
+        """[content hash, record] of one case's index document: made by `IndexDoc.from_case`,
+        or reused from this output's last build (index-docs.json) or from earlier in this one."""
+        from search.schema import IndexDoc
+
+        path = source_path.removeprefix(str(self.content).rstrip("/") + "/")
+        key = _digest(path, url, json.dumps([getattr(case, name) for name in FIELD_ORDER] + [case.body],
+                                            ensure_ascii=False, default=str))
+        entry = self._doc_entries.get(key) or self._known_docs().get(key)
+        if entry is None:
+            doc = IndexDoc.from_case(case, path=path, url=url)
+            entry = [doc.content_hash(), doc.to_record()]
+        self._doc_entries[key] = entry
+        return entry
+
+    def _known_docs(self) -> dict:
+        """The index documents this output's last build made, by key (index-docs.json)."""
+        if self._kept_docs is None:
+            kept = read_cache(self.cache / INDEX_DOCS if self.cache else None, sources_digest_of(INDEX_DOC_SOURCES))
+            self._kept_docs = kept if isinstance(kept, dict) else {}
+        return self._kept_docs
 
     def index_documents(self, articles: list) -> list[tuple[str, dict]]:
         """The published cases as index documents, made by `IndexDoc.from_case` from the cases
         the reader parsed: (content hash, record) of each. A case unchanged since this
         output's last build reuses its document (index-docs.json in the cache folder), so
         a rebuild does not make 10,000 documents again for one edit."""
-        from search.schema import IndexDoc
+        return [(entry[0], entry[1]) for _, entry in self._final_entries(articles)]
 
-        version = sources_digest_of(INDEX_DOC_SOURCES)
-        cache = self.cache / INDEX_DOCS if self.cache else None
-        kept = read_cache(cache, version)
-        known: dict = kept if isinstance(kept, dict) else {}
-        root, entries, fresh = str(self.content).rstrip("/") + "/", [], {}
+    def _final_entries(self, articles: list) -> list[tuple[str, list]]:
+        """(source path, [content hash, record]) of each published case, in Pelican's order."""
+        entries = []
         for article in articles:
             case = self.cases.get(article.source_path)
             if case is None:
                 continue
-            path, url = article.source_path.removeprefix(root), "/" + article.url
-            key = _digest(path, url, json.dumps([getattr(case, name) for name in FIELD_ORDER] + [case.body],
-                                                ensure_ascii=False, default=str))
-            entry = known.get(key)
-            if entry is None:
-                doc = IndexDoc.from_case(case, path=path, url=url)
-                entry = [doc.content_hash(), doc.to_record()]
-            fresh[key] = entry
-            entries.append((entry[0], entry[1]))
+            entry = self._index_entry(case, article.source_path, "/" + article.url)
+            entries.append((article.source_path, entry))
             self.index_docs[article.source_path] = entry[1]
-        if fresh.keys() != known.keys():
-            write_cache(cache, version, fresh)
+        if self.cache is not None and self._doc_entries.keys() != self._known_docs().keys():
+            # What this build made, for the next one (a case streamed and then set aside by
+            # Pelican is kept too: harmless, and gone after the following build).
+            write_cache(self.cache / INDEX_DOCS, sources_digest_of(INDEX_DOC_SOURCES), self._doc_entries)
         return entries
 
     def documents_of(self, articles: list) -> dict[str, dict]:
@@ -236,17 +275,28 @@ class BuildSession:
         return self.index_docs
 
     def submit_index(self, articles: list) -> None:
-        """Once Pelican's articles are final: the index is to hold exactly these. When neither
-        they nor the index changed since this output's last build, no process starts."""
+        """Once Pelican's articles are final: the index is to hold exactly these. A streaming
+        index process is told the stream was the set (or, when it was not, replaced); when
+        neither the documents nor the index changed since this output's last build, no
+        process starts."""
         from search.schema import BuildReport, IndexDoc
 
         if self.index is None:
             return
-        entries = self.index_documents(articles)
+        final = self._final_entries(articles)
+        entries = [(entry[0], entry[1]) for _, entry in final]
         self._index_key = _digest(self.backend, self.data_digest(), *(hash_ for hash_, _ in entries))
+        if self._streamed is not None and self.index_job is not None:
+            streamed, self._streamed = self._streamed, None
+            if sorted(streamed) == sorted((path, entry[0]) for path, entry in final):
+                self.index_job.end_stream()
+                return
+            # Pelican set a case aside after making it (or made one twice): the streamed set
+            # is not the index's. That process stops (the serving generation stays) and the
+            # final set goes to a new one.
+            self.index_job.abort()
+            self.index_job = None
         record = self._index_record()
-        # (A process started early gets the documents even when they did not change: the
-        # backend then finds nothing to do.)
         if self.index_job is None and record is not None and record["key"] == self._index_key:
             self.index_report = BuildReport(generation=record["generation"], added=0, updated=0, removed=0,
                                             unchanged=len(entries), rebuilt=False,
@@ -282,6 +332,10 @@ class BuildSession:
 
     def _files_stamp(self) -> str:
         """A digest of every content file's name, size and time: cheap (no file is read)."""
+        return _digest(*self._content_files())
+
+    def _content_files(self) -> list[str]:
+        """Every content file as "path:size:time", sorted."""
         parts = []
         for folder, _dirs, names in os.walk(self.content):
             for name in names:
@@ -290,7 +344,7 @@ class BuildSession:
                 except OSError:
                     continue
                 parts.append(f"{folder}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
-        return _digest(*sorted(parts))
+        return sorted(parts)
 
     def _start_job(self) -> None:
         from search.update import IndexJob

@@ -279,6 +279,14 @@ def index_articles(generator: ArticlesGenerator) -> None:
     session_of(generator.settings).submit_index(list(generator.articles))
 
 
+def stream_to_index(content: object) -> None:
+    """Pelican made a content object: a published case's index document is sent at once
+    when the index process streams (see BuildSession.stream_to_index)."""
+    session = getattr(content, "settings", {}).get(SESSION_KEY)
+    if isinstance(session, BuildSession):
+        session.stream_to_index(content)
+
+
 def wait_for_index(pelican: Pelican) -> None:
     """A plain `pelican` run ends with the index; `casebook build` waits for it itself, after
     making the .gz copies (they overlap the index process's last seconds)."""
@@ -290,6 +298,7 @@ def wait_for_index(pelican: Pelican) -> None:
 def register() -> None:
     signals.initialized.connect(open_session)
     signals.readers_init.connect(add_reader)
+    signals.content_object_init.connect(stream_to_index)
     signals.article_generator_finalized.connect(index_articles)
     signals.page_generator_finalized.connect(record_cases)
     signals.finalized.connect(wait_for_index)
