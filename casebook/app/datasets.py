@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 DATA_FILE = "datasets.yaml"          # in the data folder (scraper/data): texts, licence, Datasette tables
+SHAPES = "cases-db-schema.json"      # the expected schema of cases.db, kept in the build's cache folder
 SCHEMA = 1                           # raise when the tables change: cases.db is then rebuilt
 DATABASE = "cases"                   # cases.db: Datasette names the database after the file
 LINKED = ("banks", "programs", "tags")   # list fields of a case that become lookup + link tables
@@ -204,10 +205,11 @@ def write_database(path: Path, cases: Sequence[DatasetCase], release: Release, l
             {slug for slug, digest in release.per_case.items() if known.get(slug) != digest} | \
             (known.keys() - release.per_case.keys())
         tables = _tables(cases, release, lookups, site, key, changed)
-        update = _same_shape(path, tables)
+        shapes = memo.with_name(SHAPES) if memo is not None else None
+        update = _same_shape(path, tables, shapes)
         if changed is not None and not update:   # written anew: every case's row
             changed, tables = None, _tables(cases, release, lookups, site, key)
-            update = _same_shape(path, tables)
+            update = _same_shape(path, tables, shapes)
         try:
             outcome = _write(path, tables, changed, update)
         except sqlite3.DatabaseError:
@@ -267,7 +269,7 @@ def _columns(connection: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in connection.execute(f"pragma table_info([{table}])")]
 
 
-def _same_shape(path: Path, tables: dict[str, Table]) -> bool:
+def _same_shape(path: Path, tables: dict[str, Table], shapes: Path | None = None) -> bool:
     """True when the previous cases.db has exactly the schema a new one would have (every
     table, column, index and the full-text table's settings, as SQLite records them) and
     this SCHEMA: then it is updated, not written again."""
@@ -282,23 +284,38 @@ def _same_shape(path: Path, tables: dict[str, Table]) -> bool:
             connection.close()
     except sqlite3.Error:
         return False
-    return found == (str(SCHEMA),) and shape == _expected_schema(tables)
+    return found == (str(SCHEMA),) and shape == _expected_schema(tables, shapes)
 
 
 def _schema_of(connection: sqlite3.Connection) -> list[tuple]:
     return sorted(connection.execute("select type, name, tbl_name, sql from sqlite_master"), key=repr)
 
 
-def _expected_schema(tables: dict[str, Table]) -> list[tuple]:
-    """The schema of a new cases.db with these tables' columns: made in memory (milliseconds)."""
+def _expected_schema(tables: dict[str, Table], shapes: Path | None = None) -> list[tuple]:
+    """The schema of a new cases.db with these tables' columns: made in memory, or read from
+    `shapes` (the build's cache) where it was kept under the same key — the columns, this
+    module's code and the SQLite and sqlite-utils versions — so that a rebuild after an edit
+    does not load sqlite-utils (and numpy with it) only to compare schemas."""
+    from importlib.metadata import version
+
+    key = hashlib.blake2b(json.dumps([str(SCHEMA), sqlite3.sqlite_version, version("sqlite-utils"),
+                                      hashlib.blake2b(Path(__file__).read_bytes()).hexdigest(),
+                                      {name: table.columns for name, table in sorted(tables.items())}]).encode(),
+                          digest_size=16).hexdigest()
+    kept = _read_memo(shapes, key)
+    if kept is not None and isinstance(kept.get("schema"), list):
+        return [tuple(row) for row in kept["schema"]]
     import sqlite_utils
 
     connection = sqlite3.connect(":memory:")
     try:
         _create_schema(sqlite_utils.Database(connection), tables)
-        return _schema_of(connection)
+        schema = _schema_of(connection)
     finally:
         connection.close()
+    if shapes is not None:
+        atomic_write(shapes, json.dumps({"key": key, "value": {"schema": schema}}))
+    return schema
 
 
 def _create_schema(db: Database, tables: dict[str, Table]) -> None:

@@ -116,6 +116,7 @@ class BuildSession:
     _streamed: list[tuple[str, str]] | None = field(default=None, repr=False)
     _doc_entries: dict[str, list] = field(default_factory=dict, repr=False)   # this build's, by key
     _kept_docs: dict | None = field(default=None, repr=False)   # the last build's (index-docs.json)
+    _entry_of: dict[str, tuple[Case, str, list]] = field(default_factory=dict, repr=False)   # by source path
 
     @classmethod
     def of_pelican_settings(cls, settings: dict) -> BuildSession:
@@ -227,6 +228,9 @@ class BuildSession:
         or reused from this output's last build (index-docs.json) or from earlier in this one."""
         from search.schema import IndexDoc
 
+        made = self._entry_of.get(source_path)
+        if made is not None and made[0] is case and made[1] == url:   # streamed earlier in this build
+            return made[2]
         path = source_path.removeprefix(str(self.content).rstrip("/") + "/")
         key = _digest(path, url, json.dumps([getattr(case, name) for name in FIELD_ORDER] + [case.body],
                                             ensure_ascii=False, default=str))
@@ -235,6 +239,7 @@ class BuildSession:
             doc = IndexDoc.from_case(case, path=path, url=url)
             entry = [doc.content_hash(), doc.to_record()]
         self._doc_entries[key] = entry
+        self._entry_of[source_path] = (case, url, entry)
         return entry
 
     def _known_docs(self) -> dict:
