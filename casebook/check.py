@@ -91,7 +91,7 @@ def field_rules(directory: Path) -> FieldRules:
 
 
 def rules_of(data: Data) -> FieldRules:
-    return field_rules(Path(data.directory))
+    return field_rules(data.directory)
 
 
 def _nearest(value: str, choices: list[str]) -> str:

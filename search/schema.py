@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -89,8 +89,11 @@ class IndexDoc:
                    summary=_text(case.summary), text=markdown_text(case.body))
 
     def to_record(self) -> dict[str, Any]:
-        """The document as JSON-ready data (what the index stores, and what IndexJob sends)."""
-        return asdict(self)
+        """The document as JSON-ready data (what the index stores, and what IndexJob sends):
+        `dataclasses.asdict` without its deep copy of each value (the fields are strings and
+        lists of strings; the lists are copied)."""
+        return {name: list(value) if isinstance(value := getattr(self, name), list) else value
+                for name in _FIELD_ORDER}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> IndexDoc:
@@ -114,7 +117,7 @@ class IndexDoc:
             return dt.datetime(1970, 1, 1)
 
     def content_hash(self) -> str:
-        payload = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        payload = json.dumps(self.to_record(), ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(f"{SCHEMA_VERSION}:{payload}".encode()).hexdigest()
 
     def fields(self) -> dict:
@@ -123,11 +126,12 @@ class IndexDoc:
             "date": self.datetime(), "year": self.year, "category": self.category,
             "province": self.province, "city": self.city, "district": self.district, "source": self.source,
             "banks": ",".join(self.banks), "tags": ",".join(self.tags), "programs": ",".join(self.programs),
-            "record": asdict(self),
+            "record": self.to_record(),
         }
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(IndexDoc))
+_FIELD_ORDER = tuple(f.name for f in fields(IndexDoc))
+_FIELD_NAMES = frozenset(_FIELD_ORDER)
 
 
 def _text(value: object) -> str:
