@@ -142,3 +142,57 @@ def test_many_copies_made_in_parallel_are_each_exact(tmp_path):
     assert report.written == len(pages) and report.bytes_in == sum(map(len, pages.values()))
     for path, data in pages.items():
         assert path.with_name("index.html.gz").read_bytes() == gzip_bytes(data)
+
+
+def test_copies_made_beside_the_rendering_are_kept_by_the_final_walk(tmp_path):
+    """The build's BackgroundCompressor makes each page's copy as Pelican writes it; the final
+    `precompress` finds those current by their stat alone and makes only the others."""
+    from casebook.app.compress import BackgroundCompressor
+
+    site = _site(tmp_path / "site")
+    pages = ["index.html", "cases/a/index.html"]
+    compressor = BackgroundCompressor(site)
+    for name in pages:
+        compressor.written(str(site / name))
+    compressor.close()
+    assert _copies(site) == {f"{name}.gz" for name in pages}
+    for name in pages:
+        copy = site / f"{name}.gz"
+        assert gzip.decompress(copy.read_bytes()) == (site / name).read_bytes()
+        assert copy.stat().st_mtime_ns == (site / name).stat().st_mtime_ns
+        assert copy.read_bytes() == gzip_bytes((site / name).read_bytes())
+    report = precompress(site)
+    assert report.kept == len(pages) and report.written == 5
+
+
+def test_a_page_written_again_after_its_copy_gets_a_new_one(tmp_path):
+    from casebook.app.compress import BackgroundCompressor
+
+    site = _site(tmp_path / "site")
+    page = site / "cases" / "a" / "index.html"
+    compressor = BackgroundCompressor(site)
+    compressor.written(str(page))
+    compressor.close()
+    page.write_bytes(PAGE + "改过的页面".encode())
+    os.utime(page, ns=(page.stat().st_atime_ns, page.stat().st_mtime_ns + 1_000_000))
+    precompress(site)
+    assert gzip.decompress((site / "cases/a/index.html.gz").read_bytes()) == page.read_bytes()
+
+
+def test_the_background_compressor_ignores_what_the_build_did_not_write_there(tmp_path):
+    """Outside the output folder, in its dot folders, not a text format, a symbolic link, a
+    file gone by the time its turn comes: no copy, no error."""
+    from casebook.app.compress import BackgroundCompressor
+
+    site = _site(tmp_path / "site")
+    outside = tmp_path / "outside.html"
+    outside.write_bytes(PAGE)
+    (site / ".casebook").mkdir()
+    (site / ".casebook" / "cache.json").write_bytes(PAGE)
+    (site / "link.html").symlink_to(outside)
+    compressor = BackgroundCompressor(site)
+    for path in (outside, site / ".casebook" / "cache.json", site / "images" / "photo.png", site / "link.html",
+                 site / "gone.html", site / ".." / "outside.html"):
+        compressor.written(str(path))
+    compressor.close()
+    assert _copies(site) == set() and not (tmp_path / "outside.html.gz").exists()

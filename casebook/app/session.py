@@ -206,7 +206,7 @@ class BuildSession:
             # The documents go as Pelican makes each case (`stream_to_index`): the index
             # process analyses them while the rest are still being read.
             assert self.index_job is not None
-            self.index_job.begin_stream(expected=sum(name.split(":")[0].endswith((".md", ".markdown"))
+            self.index_job.begin_stream(expected=sum(name.rsplit(":", 2)[0].endswith((".md", ".markdown"))
                                                      for name in files))
             self._streamed = []
 
