@@ -169,8 +169,14 @@ class BuildSession:
         if self._render is None:
             from plugins.casebook_render_cache import RenderRecord
 
-            self._render = RenderRecord(self.output, self.cache)
+            self._render = RenderRecord(self.output, self.cache, written=self.written)
         return self._render
+
+    def written(self, path: str) -> None:
+        """The build wrote an output file: its .gz copy is made beside the rendering (a plain
+        `pelican` run, which has no compressor, makes none)."""
+        if self.compressor is not None:
+            self.compressor.written(path)
 
     @property
     def pages_rendered(self) -> int:

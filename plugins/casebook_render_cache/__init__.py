@@ -176,8 +176,9 @@ class RenderRecord:
     """Which output file shows what: the fingerprints of the previous build (read, then
     removed, when the build starts) and of this one (written when it finishes)."""
 
-    def __init__(self, output: Path, cache: Path | None) -> None:
+    def __init__(self, output: Path, cache: Path | None, written: Callable[[str], None] | None = None) -> None:
         self.output = output
+        self.written = written or (lambda _path: None)   # told of each file written here
         self.path = cache / RECORD if cache else None
         self.previous: dict[str, str] = {}
         if self.path and self.path.exists():
@@ -212,7 +213,9 @@ class RenderRecord:
         """A file derived from the site's metadata and settings alone (no case body shows in
         it): produced and written (atomically) only when those changed since the last build."""
         if not self.unchanged(name, _digest(self.know_site(context, settings), "derived", name)):
-            atomic_write(Path(sanitised_join(str(self.output), name)), produce())
+            path = Path(sanitised_join(str(self.output), name))
+            atomic_write(path, produce())
+            self.written(str(path))
 
     def page_fingerprint(self, template_name: str, localcontext: dict, page_keys: set[str]) -> str:
         paginated_lists = {key[:-5] for key in page_keys if key.endswith("_page") and key in localcontext}
@@ -316,8 +319,11 @@ class RenderCacheWriter(Writer):
                                   *(record.fingerprints.of(item, body=True) for item in items))
             if record.unchanged(path, fingerprint):
                 return None
-        return super().write_feed(elements, context, path=path, url=url, feed_type=feed_type,
+        feed = super().write_feed(elements, context, path=path, url=url, feed_type=feed_type,
                                   override_output=override_output, feed_title=feed_title)
+        if path:
+            session_of(self.settings).written(sanitised_join(self.output_path, path))
+        return feed
 
 
 def get_writer(_pelican: object) -> type:
@@ -336,8 +342,8 @@ def compress_written(path: str, context: dict | None = None) -> None:
     """A page was written (or found up to date): its .gz copy is made beside the rendering,
     in a `casebook build` (a plain `pelican` run makes none)."""
     session = (context or {}).get(SESSION_KEY)
-    if isinstance(session, BuildSession) and session.compressor is not None:
-        session.compressor.written(path)
+    if isinstance(session, BuildSession):
+        session.written(path)
 
 
 def register() -> None:
