@@ -5,7 +5,10 @@ number of processes can serve one index folder.
 
 - Every search, export and health call runs in a worker thread, never on the event loop: a
   slow query cannot stall other requests or static files, and the engine's one deadline per
-  request bounds it. Searches take turns in one lane while they are quick and open a second
+  request bounds it. Only what does no search is answered on the event loop, sparing the
+  hand-over to a thread and back: a parameter refused with a 400, a response-cache hit, and
+  the health of an open index (each looked up without reading a file or waiting for a lock).
+  Nothing is predicted from the query's text. Searches take turns in one lane while they are quick and open a second
   only when the one running has taken longer than LANE_BUDGET_S (`SearchLanes`): a slow
   query cannot hold the others up, and quick ones do not time-slice each other.
 - Parameters are parsed strictly (whole numbers in ASCII digits, known names only, single
@@ -35,7 +38,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -56,7 +59,8 @@ from casebook.settings import ROOT, Settings
 from search import openapi
 from search.backend import SearchBackend, open_backend
 from search.fields import BY_PARAM, client_table
-from search.query import SearchRequest
+from search.query import SearchRequest, SearchResponse
+from search.request import request_dates, validate_export, validate_request
 
 log = logging.getLogger("casebook.service")
 T = TypeVar("T")
@@ -86,6 +90,10 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+# A search answer's headers besides its length, encoded once (in Starlette's order for
+# Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})).
+SEARCH_HEADERS = ((b"cache-control", b"no-store"),)
+JSON_TYPE = ((b"content-type", b"application/json"),)
 
 
 def _integer(params: Mapping[str, str], name: str, default: int) -> int:
@@ -122,6 +130,30 @@ def public_message(exc: CasebookError) -> str:
     source) the error names for the operator's log."""
     text = exc.message + (f" ({exc.hint})" if exc.hint else "")
     return re.sub(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*", "…", text)
+
+
+def check_request(request: SearchRequest, settings: Settings) -> None:
+    """What every backend refuses (search.request: limits, then the dates), refused on the
+    event loop: a 400 needs no search thread. The backend checks again, in the same order."""
+    validate_request(request, max_query_chars=settings.max_query_chars, max_page=settings.max_page,
+                     max_page_size=settings.max_page_size)
+    request_dates(request)
+
+
+class PreparedResponse(Response):
+    """A body with headers encoded once for all requests: only its length is new."""
+
+    def __init__(self, body: bytes, head: tuple[tuple[bytes, bytes], ...], tail: tuple[tuple[bytes, bytes], ...],
+                 status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [*head, (b"content-length", str(len(body)).encode()), *tail]
+
+
+def search_response(body: bytes) -> Response:
+    """A search answer, as `Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})`."""
+    return PreparedResponse(body, SEARCH_HEADERS, JSON_TYPE)
 
 
 def json_body(content: object) -> bytes:
@@ -232,12 +264,41 @@ class Service:
     async def off_loop(self, work: Callable[[], T]) -> T:
         """Blocking work in a search thread, not on the event loop, once `SearchLanes` lets
         it start. A thread cannot be stopped, so its lane is given back when its work has
-        finished, also when the request was cancelled meanwhile (the shield keeps that
-        cancellation from marking the work done early)."""
+        finished, also when the request was cancelled meanwhile (cancelling `answer` does
+        not mark the work done). One call back to the loop per search: the lane's release
+        and the answer together (run_in_executor and a shield took several loop turns)."""
         token = await self._lanes.acquire()
-        running = asyncio.get_running_loop().run_in_executor(self._search_threads, work)
-        running.add_done_callback(lambda _done: self._lanes.release(token))
-        return await asyncio.shield(running)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+
+        def finish(done: Future[T]) -> None:     # on the event loop
+            self._lanes.release(token)
+            if answer.cancelled():
+                return
+            error = done.exception()
+            if error is None:
+                answer.set_result(done.result())
+            else:
+                answer.set_exception(error)
+
+        def hand_back(done: Future[T]) -> None:  # in the search thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(finish, done)
+
+        try:
+            running = self._search_threads.submit(work)
+        except BaseException:
+            self._lanes.release(token)
+            raise
+        running.add_done_callback(hand_back)
+        return await answer
+
+    def cached_body(self, search_request: SearchRequest) -> bytes | None:
+        """The answer from the backend's response cache, made on the event loop (no search,
+        no file read, no lock waited for), or None: then a search thread answers."""
+        lookup: Callable[[SearchRequest], SearchResponse | None] | None = getattr(self._backend, "cached", None)
+        response = None if lookup is None else lookup(search_request)
+        return None if response is None else json_body(response.to_json())
 
     async def off_loop_health(self, work: Callable[[], T]) -> T:
         """The health check in a pool of its own: queued behind a burst of costly queries in
@@ -248,18 +309,23 @@ class Service:
     async def api_search(self, request: Request) -> Response:
         try:
             search_request = parse_request(request)
-            body = await self.off_loop(lambda: json_body(self.engine.search(search_request).to_json()))
+            check_request(search_request, self.settings)
+            body = self.cached_body(search_request)
+            if body is None:
+                body = await self.off_loop(lambda: json_body(self.engine.search(search_request).to_json()))
         except QueryError as exc:
             return JSONResponse({"error": public_message(exc)}, status_code=400)
         except SearchError as exc:
             log.warning("search unavailable: %s", exc)
             return JSONResponse({"error": public_message(exc)}, status_code=503)
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+        return search_response(body)
 
     async def api_export(self, request: Request) -> Response:
         fmt = request.query_params.get("format", "csv")
         try:
             search_request = parse_request(request)
+            validate_export(fmt)
+            check_request(search_request, self.settings)
             body, media_type = await self.off_loop(lambda: self.engine.export(search_request, fmt))
         except QueryError as exc:
             return JSONResponse({"error": public_message(exc)}, status_code=400)
@@ -270,6 +336,10 @@ class Service:
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     async def health(self, _request: Request) -> Response:
+        now: Callable[[], dict | None] | None = getattr(self._backend, "health_now", None)
+        answer = None if now is None else now()
+        if answer is not None:      # the open index, checked moments ago: nothing to wait for
+            return JSONResponse(answer)
         try:
             return JSONResponse(await self.off_loop_health(lambda: self.engine.health()))
         except SearchError as exc:
@@ -292,6 +362,7 @@ class Service:
         if request.query_params.get("q") is not None or any(p in request.query_params for p in FILTER_PARAMS):
             try:
                 search_request = parse_request(request)
+                check_request(search_request, self.settings)
                 result = await self.off_loop(lambda: self.engine.search(search_request))
             except QueryError as exc:
                 context["error"] = public_message(exc)
