@@ -96,7 +96,7 @@ class WhooshBackend:
 
     # --- answers that never block (optional: the service calls them on its event loop) -----
 
-    def cached(self, request: SearchRequest) -> SearchResponse | None:
+    def cached(self, request: SearchRequest) -> tuple[SearchResponse, float] | None:
         """The response cache's answer to a validated request, or None: no search, no file
         read, no lock waited for (`SearchEngine.cached`); None too while the engine is not open."""
         engine = self._engine

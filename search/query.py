@@ -147,11 +147,13 @@ class SearchEngine:
                 self._cache.popitem(last=False)
         return response
 
-    def cached(self, request: SearchRequest) -> SearchResponse | None:
-        """The cached answer to a valid request, found without searching, reading a file or
-        waiting for a lock; None when that cannot be told so cheaply (a miss, the cache off,
-        the generation due for its check, the lock held), and then `search` answers. The
-        service's event loop answers cache hits with it. The caller validates first."""
+    def cached(self, request: SearchRequest) -> tuple[SearchResponse, float] | None:
+        """The cached answer to a valid request and the milliseconds it took to find, found
+        without searching, reading a file or waiting for a lock; None when that cannot be
+        told so cheaply (a miss, the cache off, the generation due for its check, the lock
+        held), and then `search` answers. The response is the cache's own (`search` gives a
+        copy with that took_ms): never change it. The service's event loop answers cache
+        hits with it. The caller validates first."""
         if not self.cache_size:
             return None
         started = time.perf_counter()
@@ -165,7 +167,7 @@ class SearchEngine:
             self._lock.release()
         if cached is None:
             return None
-        return dataclasses.replace(cached, took_ms=(time.perf_counter() - started) * 1000)
+        return cached, (time.perf_counter() - started) * 1000
 
     def _cache_get(self, key: tuple[object, ...]) -> SearchResponse | None:
         """A cached response, marked most recently used. The caller holds the lock."""

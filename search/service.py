@@ -36,7 +36,7 @@ import re
 import socket
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -107,19 +107,28 @@ def _integer(params: Mapping[str, str], name: str, default: int) -> int:
 
 
 def parse_request(request: Request) -> SearchRequest:
-    params = request.query_params
-    unknown = sorted(set(params.keys()) - KNOWN_PARAMS)
+    """The request's parameters in one pass over them. Refused, in this order: an unknown
+    name (the first in sorted order), a single value given more than once (in
+    SINGLE_PARAMS order), then a page or limit that is not a whole number."""
+    singles: dict[str, list[str]] = {}
+    given: dict[str, list[str]] = {}   # filter parameter -> its non-empty values, in URL order
+    unknown: list[str] = []
+    for name, value in request.query_params.multi_items():
+        if name in FILTER_PARAMS:
+            if value:
+                given.setdefault(name, []).append(value)
+        elif name in KNOWN_PARAMS:
+            singles.setdefault(name, []).append(value)
+        else:
+            unknown.append(name)
     if unknown:
-        raise QueryError(f"unknown parameter {unknown[0][:40]!r}; use q, limit, page, sort, date, from, to or a "
+        raise QueryError(f"unknown parameter {min(unknown)[:40]!r}; use q, limit, page, sort, date, from, to or a "
                          f"filter ({', '.join(FILTER_PARAMS)})")
     for name in SINGLE_PARAMS:
-        if len(params.getlist(name)) > 1:
-            raise QueryError(f"{name} is given {len(params.getlist(name))} times; give it once")
-    filters: dict[str, list[str]] = {}
-    for param, field in FILTER_PARAMS.items():
-        values = [v for v in params.getlist(param) if v]
-        if values:
-            filters[field] = values
+        if len(singles.get(name, ())) > 1:
+            raise QueryError(f"{name} is given {len(singles[name])} times; give it once")
+    params = {name: values[0] for name, values in singles.items()}
+    filters = {field: given[param] for param, field in FILTER_PARAMS.items() if param in given}
     return SearchRequest(q=params.get("q", ""), filters=filters, sort=params.get("sort") or "relevance",
                          page=_integer(params, "page", 1), page_size=_integer(params, "limit", 10),
                          date=params.get("date", ""), date_from=params.get("from", ""), date_to=params.get("to", ""))
@@ -160,6 +169,39 @@ def json_body(content: object) -> bytes:
     """JSON as Starlette's JSONResponse writes it, made where it is called: in the search
     thread, so that the event loop only sends the bytes."""
     return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+class EncodedAnswers:
+    """The JSON of recently served cached responses, kept in two pieces around `took_ms`
+    (the one field a cache hit changes), so a repeated hit on the event loop is joined, not
+    encoded again: `json_body(response.to_json())` byte for byte. Keyed by the identity of
+    the engine's cached response; an entry holds that response, so its id is not reused
+    while the entry lives."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._parts: OrderedDict[int, tuple[SearchResponse, bytes, bytes]] = OrderedDict()
+
+    def body(self, cached: SearchResponse, took_ms: float) -> bytes:
+        entry = self._parts.get(id(cached))
+        if entry is None or entry[0] is not cached:
+            entry = (cached, *_split_at_took(cached.to_json()))
+            self._parts[id(cached)] = entry
+            while len(self._parts) > self.size:
+                self._parts.popitem(last=False)
+        else:
+            self._parts.move_to_end(id(cached))
+        return entry[1] + json_body(round(took_ms, 2)) + entry[2]
+
+
+def _split_at_took(content: dict) -> tuple[bytes, bytes]:
+    """`json_body(content)` as the bytes before the value of "took_ms" and those after it."""
+    names = list(content)
+    at = names.index("took_ms")
+    head = json_body({name: content[name] for name in names[:at + 1]})
+    tail = json_body({name: content[name] for name in names[at + 1:]})
+    took = json_body(content["took_ms"])
+    return head[:-1 - len(took)], (b"," + tail[1:]) if len(tail) > 2 else b"}"
 
 
 class SearchLanes:
@@ -239,6 +281,7 @@ class Service:
         # Plain executors: their hand-over to a thread costs the event loop less than anyio's.
         self._search_threads = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
         self._health_threads = ThreadPoolExecutor(HEALTH_THREADS, thread_name_prefix="health")
+        self._encoded = EncodedAnswers()
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "theme" / "templates")),
                                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.site_context = _site_context()
@@ -296,9 +339,10 @@ class Service:
     def cached_body(self, search_request: SearchRequest) -> bytes | None:
         """The answer from the backend's response cache, made on the event loop (no search,
         no file read, no lock waited for), or None: then a search thread answers."""
-        lookup: Callable[[SearchRequest], SearchResponse | None] | None = getattr(self._backend, "cached", None)
-        response = None if lookup is None else lookup(search_request)
-        return None if response is None else json_body(response.to_json())
+        lookup: Callable[[SearchRequest], tuple[SearchResponse, float] | None] | None = getattr(
+            self._backend, "cached", None)
+        hit = None if lookup is None else lookup(search_request)
+        return None if hit is None else self._encoded.body(*hit)
 
     async def off_loop_health(self, work: Callable[[], T]) -> T:
         """The health check in a pool of its own: queued behind a burst of costly queries in
