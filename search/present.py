@@ -71,11 +71,9 @@ def facets(snap: Snapshot, evaluator: Evaluator, root: object | None, matched: f
         mask = masks.get(id(base))
         if mask is None:
             mask = masks[id(base)] = snap.mask(base)
-        counts = snap.facet_tables[name].count(mask)
-        if name == "year":
-            ordered = sorted(counts.items(), reverse=True)
-        else:
-            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_VALUES]
+        # Years newest first, all of them; other facets the most frequent first.
+        year = name == "year"
+        ordered = snap.facet_tables[name].ranked(mask, by_value=year, limit=None if year else FACET_VALUES)
         out[name] = [{"value": v, "count": c} for v, c in ordered]
     return out
 

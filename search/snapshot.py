@@ -206,8 +206,15 @@ class FacetTable:
             ids.extend([number] * len(postings[value]))
         return cls(values, _frozen(np.asarray(docs, dtype=np.int64)), _frozen(np.asarray(ids, dtype=np.int64)))
 
-    def count(self, mask: np.ndarray) -> dict[str, int]:
+    def ranked(self, mask: np.ndarray, *, by_value: bool, limit: int | None) -> list[tuple[str, int]]:
+        """The values held by the documents in `mask`, with their counts: by value, last
+        first (`by_value`), or most frequent first and then by value; at most `limit`.
+        `values` are sorted, so a stable sort of the counts keeps ties in value order: the
+        order of sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), done in numpy."""
         if not len(self.pair_doc):
-            return {}
+            return []
         counts = np.bincount(self.pair_value[mask[self.pair_doc]], minlength=len(self.values))
-        return {self.values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+        present = np.flatnonzero(counts)
+        order = present[::-1] if by_value else present[np.argsort(-counts[present], kind="stable")]
+        chosen = order[:limit].tolist()
+        return list(zip([self.values[i] for i in chosen], counts[chosen].tolist(), strict=True))
