@@ -28,6 +28,7 @@ number of processes can serve one index folder.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import json
 import logging
@@ -336,12 +337,17 @@ class Service:
         running.add_done_callback(hand_back)
         return await answer
 
-    def cached_body(self, search_request: SearchRequest) -> bytes | None:
-        """The answer from the backend's response cache, made on the event loop (no search,
-        no file read, no lock waited for), or None: then a search thread answers."""
+    def cache_hit(self, search_request: SearchRequest) -> tuple[SearchResponse, float] | None:
+        """The backend's cached response (never to be changed) and its took_ms, looked up
+        on the event loop (no search, no file read, no lock waited for), or None: then a
+        search thread answers. Only for a request `check_request` passed."""
         lookup: Callable[[SearchRequest], tuple[SearchResponse, float] | None] | None = getattr(
             self._backend, "cached", None)
-        hit = None if lookup is None else lookup(search_request)
+        return None if lookup is None else lookup(search_request)
+
+    def cached_body(self, search_request: SearchRequest) -> bytes | None:
+        """The JSON answer from the response cache, made on the event loop, or None."""
+        hit = self.cache_hit(search_request)
         return None if hit is None else self._encoded.body(*hit)
 
     async def off_loop_health(self, work: Callable[[], T]) -> T:
@@ -407,7 +413,9 @@ class Service:
             try:
                 search_request = parse_request(request)
                 check_request(search_request, self.settings)
-                result = await self.off_loop(lambda: self.engine.search(search_request))
+                hit = self.cache_hit(search_request)
+                result = (dataclasses.replace(hit[0], took_ms=hit[1]) if hit is not None
+                          else await self.off_loop(lambda: self.engine.search(search_request)))
             except QueryError as exc:
                 context["error"] = public_message(exc)
                 status = 400

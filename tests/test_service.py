@@ -655,3 +655,20 @@ def test_encoded_answers_join_the_same_bytes_as_json_body():
                 expected = json_body(response.to_json() | {"took_ms": round(took, 2)})
                 assert answers.body(response, took) == expected
     assert len(answers._parts) == 2
+
+
+def test_the_search_page_renders_a_cache_hit_without_a_search_thread(built_site, monkeypatch):
+    import asyncio
+
+    service, threads, _ = _in_process(built_site, monkeypatch, query_cache=64)
+    params = {"q": "银行", "limit": "3"}
+
+    async def main() -> tuple:
+        first = await _get(service.app(), "/search/", params)
+        again = await _get(service.app(), "/search/", params)
+        return first, again
+
+    first, again = asyncio.run(main())
+    assert threads.submitted == 1 and first.status_code == again.status_code == 200
+    took = re.compile(r"[0-9]+(\.[0-9]+)? ?(ms|毫秒)")
+    assert took.sub("", again.text) == took.sub("", first.text) and "<mark>" in first.text
