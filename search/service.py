@@ -316,14 +316,18 @@ class Service:
         answer: asyncio.Future[T] = loop.create_future()
 
         def finish(done: Future[T]) -> None:     # on the event loop
-            self._lanes.release(token)
-            if answer.cancelled():
-                return
-            error = done.exception()
-            if error is None:
-                answer.set_result(done.result())
-            else:
-                answer.set_exception(error)
+            # The answer first, then the lane: the request answered resumes before the one
+            # admitted, so its response is written before the next search starts in a
+            # thread and competes with it for the GIL.
+            try:
+                if not answer.cancelled():
+                    error = done.exception()
+                    if error is None:
+                        answer.set_result(done.result())
+                    else:
+                        answer.set_exception(error)
+            finally:
+                self._lanes.release(token)
 
         def hand_back(done: Future[T]) -> None:  # in the search thread
             if not loop.is_closed():
