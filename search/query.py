@@ -51,7 +51,7 @@ from search.request import (
     validate_export,
     validate_request,
 )
-from search.snapshot import Snapshot
+from search.snapshot import Snapshot, doc_array
 
 GENERATION_CHECK_S = 0.5   # how often a searcher looks whether a build swapped in a new generation
 # The request records and their checks live in search/request.py (backend-neutral); they are
@@ -184,14 +184,16 @@ class SearchEngine:
         evaluator = Evaluator(snap, deadline)
         matched = evaluator.evaluate(plan.root)
         leaves = plan.leaves
-        ordered, scores = rank(snap, matched, leaves, request.sort, request.page * request.page_size, deadline)
+        # The matches as an array once, for the ranking and the facet counts alike.
+        docs = doc_array(matched) if request.facets else None
+        ordered, scores = rank(snap, matched, leaves, request.sort, request.page * request.page_size, deadline, docs)
         start = (request.page - 1) * request.page_size
         patterns = leaf_patterns(leaves)
         results = []
         for docnum in ordered[start:start + request.page_size]:
             deadline.check()
             results.append(result_row(snap, docnum, patterns, scores.get(docnum, 0.0)))
-        counts = facets(snap, evaluator, plan.root, matched) if request.facets else {}
+        counts = facets(snap, evaluator, plan.root, matched, docs) if request.facets else {}
         hints = suggestions(snap, leaves, deadline) if not matched and leaves else []
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(request.q.strip(), len(matched), request.page, request.page_size, request.sort,

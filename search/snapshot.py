@@ -159,14 +159,20 @@ class Snapshot:
                 total = clause.copy() if total is None else total + clause
         return total
 
-    def mask(self, docs: frozenset[int]) -> np.ndarray:
+    def mask(self, docs: frozenset[int], array: np.ndarray | None = None) -> np.ndarray:
+        """`docs` as a boolean array by docnum; `array`, when given, is `doc_array(docs)`."""
         out = np.zeros(max(self.size, 1), dtype=bool)
         if docs:
-            out[np.fromiter(docs, dtype=np.int64, count=len(docs))] = True
+            out[doc_array(docs) if array is None else array] = True
         return out
 
     def close(self) -> None:
         self.searcher.close()
+
+
+def doc_array(docs: frozenset[int]) -> np.ndarray:
+    """The docnums of a set as an array (in the set's order)."""
+    return np.fromiter(docs, dtype=np.int64, count=len(docs))
 
 
 def _postings(records: dict[int, dict]) -> Mapping[str, Mapping[str, frozenset[int]]]:
