@@ -8,9 +8,10 @@ number of processes can serve one index folder.
   request bounds it. Only what does no search is answered on the event loop, sparing the
   hand-over to a thread and back: a parameter refused with a 400, a response-cache hit, and
   the health of an open index (each looked up without reading a file or waiting for a lock).
-  Nothing is predicted from the query's text. Searches take turns in one lane while they are quick and open a second
-  only when the one running has taken longer than LANE_BUDGET_S (`SearchLanes`): a slow
-  query cannot hold the others up, and quick ones do not time-slice each other.
+  Nothing is predicted from the query's text. Searches take turns in one lane while they
+  are quick and open a second only when the one running has taken longer than
+  LANE_BUDGET_S (`SearchLanes`): a slow query cannot hold the others up, and quick ones do
+  not time-slice each other.
 - Parameters are parsed strictly (whole numbers in ASCII digits, known names only, single
   values given once): a bad one is a 400 with a message, never a 500.
 - No filesystem path or traceback in any response; every response (static files, errors,
@@ -320,7 +321,9 @@ class Service:
             # admitted, so its response is written before the next search starts in a
             # thread and competes with it for the GIL.
             try:
-                if not answer.cancelled():
+                if done.cancelled():        # the pool shut down before the work began
+                    answer.cancel()
+                elif not answer.cancelled():
                     error = done.exception()
                     if error is None:
                         answer.set_result(done.result())
