@@ -24,6 +24,7 @@ from search.schema import BuildReport, IndexDoc
 
 if TYPE_CHECKING:
     from search.query import SearchEngine
+    from search.snapshot import Snapshot
 
 # Below this many cases an update analyses in one process: beside a build, the build's own
 # process keeps one core busy, and Whoosh's extra analysing processes would cost more CPU
@@ -95,9 +96,25 @@ class WhooshBackend:
         return self.engine.export(request, fmt)
 
     def health(self) -> dict[str, Any]:
-        snapshot = self.engine.snapshot()
-        return {"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name,
-                "worker": os.getpid()}
+        return _health(self.engine.snapshot())
+
+    # --- answers that never block (optional: the service calls them on its event loop) -----
+
+    def cached(self, request: SearchRequest) -> tuple[SearchResponse, float] | None:
+        """The response cache's answer to a validated request, or None: no search, no file
+        read, no lock waited for (`SearchEngine.cached`); None too while the engine is not open."""
+        engine = self._engine
+        return None if engine is None else engine.cached(request)
+
+    def health_now(self) -> dict[str, Any] | None:
+        """`health()` when the open generation was checked moments ago, else None."""
+        engine = self._engine
+        snapshot = None if engine is None else engine.current()
+        return None if snapshot is None else _health(snapshot)
+
+
+def _health(snapshot: Snapshot) -> dict[str, Any]:
+    return {"status": "ok", "cases": len(snapshot.records), "index": snapshot.generation.name, "worker": os.getpid()}
 
 
 def open_backend(settings: Settings, index_dir: Path | None = None, spec: str | None = None) -> SearchBackend:

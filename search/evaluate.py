@@ -96,11 +96,16 @@ class Evaluator:
         # has no bigram `a_`).
         needed = dict.fromkeys(p[i:i + 2] for p in parts for i in range(len(p) - 1))
         grams = sorted(needed, key=lambda g: len(snap.gram_docs(g)))
-        candidates = snap.all   # one character: scan the text in memory
-        for gram in grams:
+        # The rarest bigram's (live) documents, narrowed by the others; with no bigram (one
+        # character) every case, its text scanned in memory. Not `all & ...`: that
+        # intersection copies thousands of entries for every common word.
+        candidates = snap.gram_docs(grams[0]) if grams else snap.all
+        for gram in grams[1:]:
             candidates = candidates & snap.gram_docs(gram)
             if not candidates:
                 return frozenset()
+        if not candidates:
+            return frozenset()
         needle = plain_needle(leaf)
         texts = snap.texts
         if needle is not None and len(needle) == 2 and grams == [needle]:

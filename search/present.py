@@ -52,15 +52,17 @@ def result_row(snap: Snapshot, docnum: int, patterns: list[re.Pattern[str]], sco
     }
 
 
-def facets(snap: Snapshot, evaluator: Evaluator, root: object | None, matched: frozenset[int]) -> dict[
-        str, list[dict]]:
+def facets(snap: Snapshot, evaluator: Evaluator, root: object | None, matched: frozenset[int],
+           docs: np.ndarray | None = None) -> dict[str, list[dict]]:
     """Counts per value of each facet. A facet's counts ignore the top-level clauses that
     filter on that same facet (an API filter, or `bank:x` ANDed with the rest of the query),
     so a reader sees how many cases each other value would give; clauses nested under OR or
-    NOT are part of the query and always count."""
+    NOT are part of the query and always count. `docs`, when given, is `doc_array(matched)`."""
     clauses = conjuncts(root)
     out: dict[str, list[dict]] = {}
     masks: dict[int, np.ndarray] = {}   # by id: the bases are alive (memoized) throughout
+    if docs is not None:
+        masks[id(matched)] = snap.mask(matched, docs)
     for name in FACET_FIELDS:
         evaluator.deadline.check()
         kept = tuple(c for c in clauses if facet_field(c) != name)
@@ -71,11 +73,9 @@ def facets(snap: Snapshot, evaluator: Evaluator, root: object | None, matched: f
         mask = masks.get(id(base))
         if mask is None:
             mask = masks[id(base)] = snap.mask(base)
-        counts = snap.facet_tables[name].count(mask)
-        if name == "year":
-            ordered = sorted(counts.items(), reverse=True)
-        else:
-            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_VALUES]
+        # Years newest first, all of them; other facets the most frequent first.
+        year = name == "year"
+        ordered = snap.facet_tables[name].ranked(mask, by_value=year, limit=None if year else FACET_VALUES)
         out[name] = [{"value": v, "count": c} for v, c in ordered]
     return out
 

@@ -51,8 +51,9 @@ from search.request import (
     validate_export,
     validate_request,
 )
-from search.snapshot import Snapshot
+from search.snapshot import Snapshot, doc_array
 
+GENERATION_CHECK_S = 0.5   # how often a searcher looks whether a build swapped in a new generation
 # The request records and their checks live in search/request.py (backend-neutral); they are
 # re-exported here, where the CLI, the service and the tests have always taken them.
 __all__ = ["EXPORT_COLUMNS", "FACET_FIELDS", "FACET_VALUES", "FILTER_FIELDS", "MAX_FILTER_CHARS",
@@ -100,7 +101,7 @@ class SearchEngine:
     def snapshot(self) -> Snapshot:
         """The current generation, reopened when a build has swapped in a new one."""
         now = time.monotonic()
-        if now - self._checked > 0.5:
+        if now - self._checked > GENERATION_CHECK_S:
             with self._lock:
                 self._checked = now
                 generation = current_generation(self.index_dir)
@@ -108,6 +109,15 @@ class SearchEngine:
                     self._open()
         assert self._snapshot is not None
         return self._snapshot
+
+    def current(self) -> Snapshot | None:
+        """What `snapshot()` would return, without reading a file or waiting for the lock:
+        the snapshot in use while its generation was checked within GENERATION_CHECK_S,
+        else None (then `snapshot()` must look). For callers that must never block."""
+        snap = self._snapshot
+        if snap is None or time.monotonic() - self._checked > GENERATION_CHECK_S:
+            return None
+        return snap
 
     # --- validation and planning -------------------------------------------------------
 
@@ -127,9 +137,7 @@ class SearchEngine:
         started = time.perf_counter()
         key = (self.snapshot().generation.name, *request.key())
         with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
+            cached = self._cache_get(key)
         if cached is not None:
             return dataclasses.replace(cached, took_ms=(time.perf_counter() - started) * 1000)
         response = self._search(request)
@@ -139,6 +147,35 @@ class SearchEngine:
                 self._cache.popitem(last=False)
         return response
 
+    def cached(self, request: SearchRequest) -> tuple[SearchResponse, float] | None:
+        """The cached answer to a valid request and the milliseconds it took to find, found
+        without searching, reading a file or waiting for a lock; None when that cannot be
+        told so cheaply (a miss, the cache off, the generation due for its check, the lock
+        held), and then `search` answers. The response is the cache's own (`search` gives a
+        copy with that took_ms): never change it. The service's event loop answers cache
+        hits with it. The caller validates first."""
+        if not self.cache_size:
+            return None
+        started = time.perf_counter()
+        snap = self.current()
+        if snap is None or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            # The check once more under the lock: a swap replaces the snapshot and the cache together.
+            cached = self._cache_get((snap.generation.name, *request.key())) if snap is self._snapshot else None
+        finally:
+            self._lock.release()
+        if cached is None:
+            return None
+        return cached, (time.perf_counter() - started) * 1000
+
+    def _cache_get(self, key: tuple[object, ...]) -> SearchResponse | None:
+        """A cached response, marked most recently used. The caller holds the lock."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+        return cached
+
     def _search(self, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
         deadline = Deadline(self.time_limit)
@@ -147,14 +184,16 @@ class SearchEngine:
         evaluator = Evaluator(snap, deadline)
         matched = evaluator.evaluate(plan.root)
         leaves = plan.leaves
-        ordered, scores = rank(snap, matched, leaves, request.sort, request.page * request.page_size, deadline)
+        # The matches as an array once, for the ranking and the facet counts alike.
+        docs = doc_array(matched) if request.facets else None
+        ordered, scores = rank(snap, matched, leaves, request.sort, request.page * request.page_size, deadline, docs)
         start = (request.page - 1) * request.page_size
         patterns = leaf_patterns(leaves)
         results = []
         for docnum in ordered[start:start + request.page_size]:
             deadline.check()
             results.append(result_row(snap, docnum, patterns, scores.get(docnum, 0.0)))
-        counts = facets(snap, evaluator, plan.root, matched) if request.facets else {}
+        counts = facets(snap, evaluator, plan.root, matched, docs) if request.facets else {}
         hints = suggestions(snap, leaves, deadline) if not matched and leaves else []
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(request.q.strip(), len(matched), request.page, request.page_size, request.sort,

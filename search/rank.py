@@ -15,22 +15,23 @@ import numpy as np
 from search.matching import Deadline, leaf_patterns
 from search.querylang import Text
 from search.request import SORTS
-from search.snapshot import Snapshot
+from search.snapshot import Snapshot, doc_array
 
 __all__ = ["SORTS", "rank"]
 FRAGMENT_COUNTING_LIMIT = 2000   # above this many fragment-only matches, order them by date
 
 
 def rank(snap: Snapshot, matched: frozenset[int], leaves: list[Text], sort: str, need: int | None,
-         deadline: Deadline) -> tuple[list[int], dict[int, float]]:
-    """The first `need` matched documents in order (all when None), with relevance scores."""
+         deadline: Deadline, docs: np.ndarray | None = None) -> tuple[list[int], dict[int, float]]:
+    """The first `need` matched documents in order (all when None), with relevance scores.
+    `docs`, when given, is `doc_array(matched)` (made once for the ranking and the facets)."""
     need = len(matched) if need is None else min(need, len(matched))
     newest_first = snap.date_rank.__getitem__
     if sort == "date" or (sort == "relevance" and not leaves):
         return heapq.nlargest(need, matched, key=newest_first), {}
     if sort == "date_asc":
         return heapq.nsmallest(need, matched, key=newest_first), {}
-    ordered, scores = _by_words(snap, matched, leaves, need)
+    ordered, scores = _by_words(snap, matched, leaves, need, docs)
     deadline.check()
     if len(ordered) < need:
         rest = matched.difference(ordered)
@@ -44,14 +45,15 @@ def rank(snap: Snapshot, matched: frozenset[int], leaves: list[Text], sort: str,
     return ordered[:need], scores
 
 
-def _by_words(snap: Snapshot, matched: frozenset[int], leaves: list[Text], need: int) -> tuple[
-        list[int], dict[int, float]]:
+def _by_words(snap: Snapshot, matched: frozenset[int], leaves: list[Text], need: int,
+              docs: np.ndarray | None = None) -> tuple[list[int], dict[int, float]]:
     """The matched documents with a whole-word score, best first (at most `need`, ties at
     the cut included before the final cut)."""
     total = snap.word_scores(leaves) if matched and need else None
     if total is None:
         return [], {}
-    docs = np.fromiter(matched, dtype=np.int64, count=len(matched))
+    if docs is None:
+        docs = doc_array(matched)
     values = total[docs]
     scored = values > 0
     docs, values = docs[scored], values[scored]

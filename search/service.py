@@ -5,9 +5,13 @@ number of processes can serve one index folder.
 
 - Every search, export and health call runs in a worker thread, never on the event loop: a
   slow query cannot stall other requests or static files, and the engine's one deadline per
-  request bounds it. Searches take turns in one lane while they are quick and open a second
-  only when the one running has taken longer than LANE_BUDGET_S (`SearchLanes`): a slow
-  query cannot hold the others up, and quick ones do not time-slice each other.
+  request bounds it. Only what does no search is answered on the event loop, sparing the
+  hand-over to a thread and back: a parameter refused with a 400, a response-cache hit, and
+  the health of an open index (each looked up without reading a file or waiting for a lock).
+  Nothing is predicted from the query's text. Searches take turns in one lane while they
+  are quick and open a second only when the one running has taken longer than
+  LANE_BUDGET_S (`SearchLanes`): a slow query cannot hold the others up, and quick ones do
+  not time-slice each other.
 - Parameters are parsed strictly (whole numbers in ASCII digits, known names only, single
   values given once): a bad one is a 400 with a message, never a 500.
 - No filesystem path or traceback in any response; every response (static files, errors,
@@ -25,6 +29,7 @@ number of processes can serve one index folder.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import json
 import logging
@@ -33,9 +38,9 @@ import re
 import socket
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -56,7 +61,8 @@ from casebook.settings import ROOT, Settings
 from search import openapi
 from search.backend import SearchBackend, open_backend
 from search.fields import BY_PARAM, client_table
-from search.query import SearchRequest
+from search.query import SearchRequest, SearchResponse
+from search.request import request_dates, validate_export, validate_request
 
 log = logging.getLogger("casebook.service")
 T = TypeVar("T")
@@ -86,6 +92,10 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+# A search answer's headers besides its length, encoded once (in Starlette's order for
+# Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})).
+SEARCH_HEADERS = ((b"cache-control", b"no-store"),)
+JSON_TYPE = ((b"content-type", b"application/json"),)
 
 
 def _integer(params: Mapping[str, str], name: str, default: int) -> int:
@@ -99,19 +109,28 @@ def _integer(params: Mapping[str, str], name: str, default: int) -> int:
 
 
 def parse_request(request: Request) -> SearchRequest:
-    params = request.query_params
-    unknown = sorted(set(params.keys()) - KNOWN_PARAMS)
+    """The request's parameters in one pass over them. Refused, in this order: an unknown
+    name (the first in sorted order), a single value given more than once (in
+    SINGLE_PARAMS order), then a page or limit that is not a whole number."""
+    singles: dict[str, list[str]] = {}
+    given: dict[str, list[str]] = {}   # filter parameter -> its non-empty values, in URL order
+    unknown: list[str] = []
+    for name, value in request.query_params.multi_items():
+        if name in FILTER_PARAMS:
+            if value:
+                given.setdefault(name, []).append(value)
+        elif name in KNOWN_PARAMS:
+            singles.setdefault(name, []).append(value)
+        else:
+            unknown.append(name)
     if unknown:
-        raise QueryError(f"unknown parameter {unknown[0][:40]!r}; use q, limit, page, sort, date, from, to or a "
+        raise QueryError(f"unknown parameter {min(unknown)[:40]!r}; use q, limit, page, sort, date, from, to or a "
                          f"filter ({', '.join(FILTER_PARAMS)})")
     for name in SINGLE_PARAMS:
-        if len(params.getlist(name)) > 1:
-            raise QueryError(f"{name} is given {len(params.getlist(name))} times; give it once")
-    filters: dict[str, list[str]] = {}
-    for param, field in FILTER_PARAMS.items():
-        values = [v for v in params.getlist(param) if v]
-        if values:
-            filters[field] = values
+        if len(singles.get(name, ())) > 1:
+            raise QueryError(f"{name} is given {len(singles[name])} times; give it once")
+    params = {name: values[0] for name, values in singles.items()}
+    filters = {field: given[param] for param, field in FILTER_PARAMS.items() if param in given}
     return SearchRequest(q=params.get("q", ""), filters=filters, sort=params.get("sort") or "relevance",
                          page=_integer(params, "page", 1), page_size=_integer(params, "limit", 10),
                          date=params.get("date", ""), date_from=params.get("from", ""), date_to=params.get("to", ""))
@@ -124,10 +143,67 @@ def public_message(exc: CasebookError) -> str:
     return re.sub(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*", "…", text)
 
 
+def check_request(request: SearchRequest, settings: Settings) -> None:
+    """What every backend refuses (search.request: limits, then the dates), refused on the
+    event loop: a 400 needs no search thread. The backend checks again, in the same order."""
+    validate_request(request, max_query_chars=settings.max_query_chars, max_page=settings.max_page,
+                     max_page_size=settings.max_page_size)
+    request_dates(request)
+
+
+class PreparedResponse(Response):
+    """A body with headers encoded once for all requests: only its length is new."""
+
+    def __init__(self, body: bytes, head: tuple[tuple[bytes, bytes], ...], tail: tuple[tuple[bytes, bytes], ...],
+                 status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [*head, (b"content-length", str(len(body)).encode()), *tail]
+
+
+def search_response(body: bytes) -> Response:
+    """A search answer, as `Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})`."""
+    return PreparedResponse(body, SEARCH_HEADERS, JSON_TYPE)
+
+
 def json_body(content: object) -> bytes:
     """JSON as Starlette's JSONResponse writes it, made where it is called: in the search
     thread, so that the event loop only sends the bytes."""
     return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+class EncodedAnswers:
+    """The JSON of recently served cached responses, kept in two pieces around `took_ms`
+    (the one field a cache hit changes), so a repeated hit on the event loop is joined, not
+    encoded again: `json_body(response.to_json())` byte for byte. Keyed by the identity of
+    the engine's cached response; an entry holds that response, so its id is not reused
+    while the entry lives."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._parts: OrderedDict[int, tuple[SearchResponse, bytes, bytes]] = OrderedDict()
+
+    def body(self, cached: SearchResponse, took_ms: float) -> bytes:
+        entry = self._parts.get(id(cached))
+        if entry is None or entry[0] is not cached:
+            entry = (cached, *_split_at_took(cached.to_json()))
+            self._parts[id(cached)] = entry
+            while len(self._parts) > self.size:
+                self._parts.popitem(last=False)
+        else:
+            self._parts.move_to_end(id(cached))
+        return entry[1] + json_body(round(took_ms, 2)) + entry[2]
+
+
+def _split_at_took(content: dict) -> tuple[bytes, bytes]:
+    """`json_body(content)` as the bytes before the value of "took_ms" and those after it."""
+    names = list(content)
+    at = names.index("took_ms")
+    head = json_body({name: content[name] for name in names[:at + 1]})
+    tail = json_body({name: content[name] for name in names[at + 1:]})
+    took = json_body(content["took_ms"])
+    return head[:-1 - len(took)], (b"," + tail[1:]) if len(tail) > 2 else b"}"
 
 
 class SearchLanes:
@@ -207,6 +283,7 @@ class Service:
         # Plain executors: their hand-over to a thread costs the event loop less than anyio's.
         self._search_threads = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
         self._health_threads = ThreadPoolExecutor(HEALTH_THREADS, thread_name_prefix="health")
+        self._encoded = EncodedAnswers()
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "theme" / "templates")),
                                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.site_context = _site_context()
@@ -232,12 +309,53 @@ class Service:
     async def off_loop(self, work: Callable[[], T]) -> T:
         """Blocking work in a search thread, not on the event loop, once `SearchLanes` lets
         it start. A thread cannot be stopped, so its lane is given back when its work has
-        finished, also when the request was cancelled meanwhile (the shield keeps that
-        cancellation from marking the work done early)."""
+        finished, also when the request was cancelled meanwhile (cancelling `answer` does
+        not mark the work done). One call back to the loop per search: the lane's release
+        and the answer together (run_in_executor and a shield took several loop turns)."""
         token = await self._lanes.acquire()
-        running = asyncio.get_running_loop().run_in_executor(self._search_threads, work)
-        running.add_done_callback(lambda _done: self._lanes.release(token))
-        return await asyncio.shield(running)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+
+        def finish(done: Future[T]) -> None:     # on the event loop
+            # The answer first, then the lane: the request answered resumes before the one
+            # admitted, so its response is written before the next search starts in a
+            # thread and competes with it for the GIL.
+            try:
+                if done.cancelled():        # the pool shut down before the work began
+                    answer.cancel()
+                elif not answer.cancelled():
+                    error = done.exception()
+                    if error is None:
+                        answer.set_result(done.result())
+                    else:
+                        answer.set_exception(error)
+            finally:
+                self._lanes.release(token)
+
+        def hand_back(done: Future[T]) -> None:  # in the search thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(finish, done)
+
+        try:
+            running = self._search_threads.submit(work)
+        except BaseException:
+            self._lanes.release(token)
+            raise
+        running.add_done_callback(hand_back)
+        return await answer
+
+    def cache_hit(self, search_request: SearchRequest) -> tuple[SearchResponse, float] | None:
+        """The backend's cached response (never to be changed) and its took_ms, looked up
+        on the event loop (no search, no file read, no lock waited for), or None: then a
+        search thread answers. Only for a request `check_request` passed."""
+        lookup: Callable[[SearchRequest], tuple[SearchResponse, float] | None] | None = getattr(
+            self._backend, "cached", None)
+        return None if lookup is None else lookup(search_request)
+
+    def cached_body(self, search_request: SearchRequest) -> bytes | None:
+        """The JSON answer from the response cache, made on the event loop, or None."""
+        hit = self.cache_hit(search_request)
+        return None if hit is None else self._encoded.body(*hit)
 
     async def off_loop_health(self, work: Callable[[], T]) -> T:
         """The health check in a pool of its own: queued behind a burst of costly queries in
@@ -248,18 +366,23 @@ class Service:
     async def api_search(self, request: Request) -> Response:
         try:
             search_request = parse_request(request)
-            body = await self.off_loop(lambda: json_body(self.engine.search(search_request).to_json()))
+            check_request(search_request, self.settings)
+            body = self.cached_body(search_request)
+            if body is None:
+                body = await self.off_loop(lambda: json_body(self.engine.search(search_request).to_json()))
         except QueryError as exc:
             return JSONResponse({"error": public_message(exc)}, status_code=400)
         except SearchError as exc:
             log.warning("search unavailable: %s", exc)
             return JSONResponse({"error": public_message(exc)}, status_code=503)
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+        return search_response(body)
 
     async def api_export(self, request: Request) -> Response:
         fmt = request.query_params.get("format", "csv")
         try:
             search_request = parse_request(request)
+            validate_export(fmt)
+            check_request(search_request, self.settings)
             body, media_type = await self.off_loop(lambda: self.engine.export(search_request, fmt))
         except QueryError as exc:
             return JSONResponse({"error": public_message(exc)}, status_code=400)
@@ -270,6 +393,10 @@ class Service:
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     async def health(self, _request: Request) -> Response:
+        now: Callable[[], dict | None] | None = getattr(self._backend, "health_now", None)
+        answer = None if now is None else now()
+        if answer is not None:      # the open index, checked moments ago: nothing to wait for
+            return JSONResponse(answer)
         try:
             return JSONResponse(await self.off_loop_health(lambda: self.engine.health()))
         except SearchError as exc:
@@ -292,7 +419,10 @@ class Service:
         if request.query_params.get("q") is not None or any(p in request.query_params for p in FILTER_PARAMS):
             try:
                 search_request = parse_request(request)
-                result = await self.off_loop(lambda: self.engine.search(search_request))
+                check_request(search_request, self.settings)
+                hit = self.cache_hit(search_request)
+                result = (dataclasses.replace(hit[0], took_ms=hit[1]) if hit is not None
+                          else await self.off_loop(lambda: self.engine.search(search_request)))
             except QueryError as exc:
                 context["error"] = public_message(exc)
                 status = 400

@@ -159,14 +159,20 @@ class Snapshot:
                 total = clause.copy() if total is None else total + clause
         return total
 
-    def mask(self, docs: frozenset[int]) -> np.ndarray:
+    def mask(self, docs: frozenset[int], array: np.ndarray | None = None) -> np.ndarray:
+        """`docs` as a boolean array by docnum; `array`, when given, is `doc_array(docs)`."""
         out = np.zeros(max(self.size, 1), dtype=bool)
         if docs:
-            out[np.fromiter(docs, dtype=np.int64, count=len(docs))] = True
+            out[doc_array(docs) if array is None else array] = True
         return out
 
     def close(self) -> None:
         self.searcher.close()
+
+
+def doc_array(docs: frozenset[int]) -> np.ndarray:
+    """The docnums of a set as an array (in the set's order)."""
+    return np.fromiter(docs, dtype=np.int64, count=len(docs))
 
 
 def _postings(records: dict[int, dict]) -> Mapping[str, Mapping[str, frozenset[int]]]:
@@ -206,8 +212,15 @@ class FacetTable:
             ids.extend([number] * len(postings[value]))
         return cls(values, _frozen(np.asarray(docs, dtype=np.int64)), _frozen(np.asarray(ids, dtype=np.int64)))
 
-    def count(self, mask: np.ndarray) -> dict[str, int]:
+    def ranked(self, mask: np.ndarray, *, by_value: bool, limit: int | None) -> list[tuple[str, int]]:
+        """The values held by the documents in `mask`, with their counts: by value, last
+        first (`by_value`), or most frequent first and then by value; at most `limit`.
+        `values` are sorted, so a stable sort of the counts keeps ties in value order: the
+        order of sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), done in numpy."""
         if not len(self.pair_doc):
-            return {}
+            return []
         counts = np.bincount(self.pair_value[mask[self.pair_doc]], minlength=len(self.values))
-        return {self.values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+        present = np.flatnonzero(counts)
+        order = present[::-1] if by_value else present[np.argsort(-counts[present], kind="stable")]
+        chosen = order[:limit].tolist()
+        return list(zip([self.values[i] for i in chosen], counts[chosen].tolist(), strict=True))

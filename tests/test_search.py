@@ -236,3 +236,31 @@ def test_a_failed_streamed_build_leaves_nothing_behind(tmp_path):
     assert not list((tmp_path / "index").glob(".building-*"))
     assert not [p for p in __import__("multiprocessing").active_children() if p.is_alive()]
 
+
+
+def test_facet_ranking_in_numpy_orders_as_the_sorted_counts():
+    """FacetTable.ranked: most frequent first, ties in value order (as sorted() by
+    (-count, value)), at most `limit`; years by value, last first; values no document holds
+    in the mask are left out."""
+    import random
+
+    import numpy as np
+
+    from search.snapshot import FacetTable
+
+    rng = random.Random(7)
+    values = tuple(sorted({rng.choice("甲乙丙丁戊己庚辛") + str(rng.randrange(30)) for _ in range(60)}))
+    pairs = [(doc, rng.randrange(len(values))) for doc in range(400) for _ in range(rng.randrange(3))]
+    table = FacetTable(values, np.array([d for d, _ in pairs], dtype=np.int64), np.array([v for _, v in pairs], dtype=np.int64))
+    for trial in range(50):
+        mask = np.array([rng.random() < trial / 50 for _ in range(400)])
+        counts: dict[str, int] = {}
+        for doc, value in pairs:
+            if mask[doc]:
+                counts[values[value]] = counts.get(values[value], 0) + 1
+        expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        assert table.ranked(mask, by_value=False, limit=None) == expected
+        assert table.ranked(mask, by_value=False, limit=7) == expected[:7]
+        assert table.ranked(mask, by_value=True, limit=None) == sorted(counts.items(), reverse=True)
+    empty = FacetTable((), np.array([], dtype=np.int64), np.array([], dtype=np.int64))
+    assert empty.ranked(np.zeros(3, dtype=bool), by_value=False, limit=5) == []

@@ -487,3 +487,188 @@ def test_pathological_queries_finish_well_inside_the_deadline(built_site):
         hurried.search(SearchRequest(q="银行 社区"))
     with pytest.raises(QueryTimeout):
         hurried.export(SearchRequest(q="银行"), "csv")
+
+
+# --- answers on the event loop: what does no search skips the hand-over to a thread ----------
+
+class _CountingThreads:
+    """A search (or health) pool that counts what is handed to it."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(2)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return self.pool.submit(fn, *args, **kwargs)
+
+
+def _in_process(built_site, monkeypatch, **overrides):
+    """A Service over the shared index, its pools counting; no generation check falls due
+    during the test (a due check sends a cache hit to a thread, as it must)."""
+    import search.query
+    from casebook.settings import load
+    from search.service import Service
+
+    monkeypatch.setattr(search.query, "GENERATION_CHECK_S", 3600.0)
+    service = Service(load(**overrides), output_dir=built_site["output"], index_dir=built_site["index"])
+    service.warm_up()
+    threads, health_threads = _CountingThreads(), _CountingThreads()
+    service._search_threads, service._health_threads = threads, health_threads  # type: ignore[assignment]
+    return service, threads, health_threads
+
+
+async def _get(app, path: str, params) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        return await client.get(path, params=params)
+
+
+def _comparable(reply: httpx.Response) -> tuple:
+    """The bytes and headers of a reply, but for took_ms and the length it changes."""
+    assert int(reply.headers["content-length"]) == len(reply.content)
+    body = re.sub(rb'"took_ms":[0-9.e+-]+', b'"took_ms":0', reply.content)
+    return reply.status_code, body, [(k, v) for k, v in reply.headers.raw if k.lower() != b"content-length"]
+
+
+def test_a_cache_hit_is_answered_on_the_event_loop_with_the_same_bytes_and_headers(built_site, monkeypatch):
+    import asyncio
+
+    service, threads, _ = _in_process(built_site, monkeypatch, query_cache=64)
+    uncached, _, _ = _in_process(built_site, monkeypatch, query_cache=0)
+    params = [("q", "银行"), ("limit", "5"), ("sort", "date"), ("date", "2000..")]
+
+    async def main() -> tuple:
+        first = await _get(service.app(), "/api/search", params)    # a miss: searched in a thread, then cached
+        assert threads.submitted == 1
+        again = await _get(service.app(), "/api/search", params)
+        assert threads.submitted == 1, "the cache hit went to a search thread"
+        return first, again, await _get(uncached.app(), "/api/search", params)
+
+    first, again, computed = asyncio.run(main())
+    assert first.status_code == 200 and first.json()["total"] > 0
+    assert _comparable(again) == _comparable(first) == _comparable(computed)
+
+
+def test_engine_cached_never_searches_reads_a_file_or_waits(built_site):
+    from search.query import GENERATION_CHECK_S, SearchEngine, SearchRequest
+
+    request = SearchRequest(q="银行", page_size=3)
+    assert SearchEngine(built_site["index"], cache_size=0).cached(request) is None    # the cache off
+    engine = SearchEngine(built_site["index"], cache_size=8)
+    assert engine.cached(request) is None        # a miss
+    answer = engine.search(request)
+    hit = engine.cached(request)
+    assert hit is not None and hit[0].to_json() | {"took_ms": 0} == answer.to_json() | {"took_ms": 0}
+    with engine._lock:                           # held (a swap loading a generation): no waiting
+        assert engine.cached(request) is None
+    engine._checked -= GENERATION_CHECK_S + 1    # the generation is due for its check: `search` looks
+    assert engine.cached(request) is None
+    assert engine.search(request).to_json() | {"took_ms": 0} == answer.to_json() | {"took_ms": 0}
+    assert engine.cached(request) is not None    # checked again just now
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/api/search", {"q": "银行", "limit": "101"}), ("/api/search", {"q": "银行", "page": "51"}),
+    ("/api/search", {"q": "银" * 201}), ("/api/search", {"q": "银行", "sort": "score"}),
+    ("/api/search", {"q": "银行", "date": "2021-13"}), ("/api/search", {"q": "银行", "from": "2022", "to": "2021"}),
+    ("/api/search", {"q": "银行", "bank": "行" * 101}), ("/api/export", {"q": "银行", "format": "xml"}),
+    ("/api/export", {"q": "银行", "limit": "101"}), ("/api/export", {"q": "银行", "date": "2021-2-30"}),
+])
+def test_a_refused_request_gets_the_engines_400_without_a_search_thread(built_site, monkeypatch, path, params):
+    """The service's checks on the event loop are the engine's own, in its order: the same
+    400 body as when the engine refused the request in a search thread."""
+    import asyncio
+    from urllib.parse import urlencode
+
+    from starlette.requests import Request
+
+    from casebook.errors import QueryError
+    from search.service import parse_request, public_message
+
+    service, threads, _ = _in_process(built_site, monkeypatch)
+    reply = asyncio.run(_get(service.app(), path, params))
+    assert reply.status_code == 400 and threads.submitted == 0, (reply.status_code, reply.text)
+    request = parse_request(Request({"type": "http", "query_string": urlencode(params).encode(), "headers": []}))
+    with pytest.raises(QueryError) as refused:
+        if path == "/api/export":
+            service.engine.export(request, params.get("format", "csv"))
+        else:
+            service.engine.search(request)
+    assert reply.json() == {"error": public_message(refused.value)}
+    assert reply.headers["content-type"] == "application/json"
+
+
+def test_health_of_an_open_index_is_answered_on_the_event_loop(built_site, monkeypatch):
+    import asyncio
+
+    service, threads, health_threads = _in_process(built_site, monkeypatch)
+    reply = asyncio.run(_get(service.app(), "/api/health", {}))
+    assert reply.status_code == 200 and threads.submitted == health_threads.submitted == 0
+    assert reply.json() == service.engine.health()
+
+
+def test_off_loop_keeps_the_lane_until_the_work_ends_even_when_its_client_left(built_site, monkeypatch):
+    import asyncio
+    import threading
+
+    service, _, _ = _in_process(built_site, monkeypatch)
+    lanes = service._lanes
+
+    async def until_free() -> None:
+        for _ in range(200):
+            if not lanes.running:
+                return
+            await asyncio.sleep(0.01)
+
+    async def main() -> None:
+        go = threading.Event()
+        waiting = asyncio.ensure_future(service.off_loop(lambda: go.wait(10)))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        await asyncio.sleep(0.05)
+        assert waiting.cancelled() and len(lanes.running) == 1, "a lane was given back while its thread still ran"
+        go.set()
+        await until_free()
+        assert not lanes.running
+        with pytest.raises(ZeroDivisionError):
+            await service.off_loop(lambda: 1 / 0)
+        assert await service.off_loop(lambda: 42) == 42
+        await until_free()
+        assert not lanes.running and not lanes._waiting
+
+    asyncio.run(main())
+
+
+def test_encoded_answers_join_the_same_bytes_as_json_body():
+    from search.query import SearchResponse
+    from search.service import EncodedAnswers, json_body
+
+    answers = EncodedAnswers(size=2)
+    responses = [SearchResponse("银行 \"x\"", 3, 1, 10, "date", [{"title": "<b>网</b>\u2028", "score": 1.5}],
+                                {"year": [{"value": "2021", "count": 3}]}, 0.0, "注意", ["银"]),
+                 SearchResponse("", 0, 2, 5, "relevance", [], {}, 0.0)]
+    for _ in range(2):
+        for response in responses:
+            for took in (0.0, 0.004, 1.005, 12.3456, 1234.5):
+                expected = json_body(response.to_json() | {"took_ms": round(took, 2)})
+                assert answers.body(response, took) == expected
+    assert len(answers._parts) == 2
+
+
+def test_the_search_page_renders_a_cache_hit_without_a_search_thread(built_site, monkeypatch):
+    import asyncio
+
+    service, threads, _ = _in_process(built_site, monkeypatch, query_cache=64)
+    params = {"q": "银行", "limit": "3"}
+
+    async def main() -> tuple:
+        first = await _get(service.app(), "/search/", params)
+        again = await _get(service.app(), "/search/", params)
+        return first, again
+
+    first, again = asyncio.run(main())
+    assert threads.submitted == 1 and first.status_code == again.status_code == 200
+    took = re.compile(r"[0-9]+(\.[0-9]+)? ?(ms|毫秒)")
+    assert took.sub("", again.text) == took.sub("", first.text) and "<mark>" in first.text
