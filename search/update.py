@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 from casebook.errors import CasebookError, SearchError
 from search.schema import BuildReport, IndexDoc
@@ -61,6 +61,7 @@ PARENT_POLL_S = 0.2      # how often the child checks that the build is still th
 ABORT_GRACE_S = 10.0     # after SIGTERM, time to cancel cleanly before SIGKILL
 STDERR_TAIL_CHARS = 2000
 EXIT_ABORTED = 3
+MAX_EXPECTED = 10**9    # documents announced in the first line: far above any site, within a length hint's range
 PIPE_BYTES = 1 << 20   # Linux's default ceiling for an unprivileged process (/proc/sys/fs/pipe-max-size)
 
 
@@ -353,6 +354,10 @@ def _next_record(source: IO[bytes]) -> dict[str, Any]:
     return record
 
 
+def _whole(value: object, most: int) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most
+
+
 def _on_term(_signum: int, _frame: FrameType | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)   # one cancellation, not one per signal
     raise Aborted("the update was aborted")
@@ -395,10 +400,11 @@ def _run(args: argparse.Namespace) -> BuildReport | None:
     first = json.loads(header)
     count = first.get("count") if isinstance(first, dict) else None
     expected = first.get("expected") if isinstance(first, dict) else None
-    if count is None and isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
+    if count is None and _whole(expected, MAX_EXPECTED):
         return backend.update(StreamedDocs(sys.stdin.buffer, expected), full=args.full)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise SearchError(f"the index process expected {{'count': N}} first, got {header[:80]!r}")
+    if not _whole(count, MAX_EXPECTED):
+        raise SearchError(f"the index process expected {{'count': N}} or {{'count': null, 'expected': N}} "
+                          f"(N from 0 to {MAX_EXPECTED:,}) first, got {header[:80]!r}")
     return backend.update(DocStream(sys.stdin.buffer, count), full=args.full)
 
 

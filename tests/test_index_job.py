@@ -233,3 +233,15 @@ def test_the_child_of_a_killed_build_exits_on_its_own(tmp_path, submit):
     assert not list(index.glob(".building-*"))
     serving = current_generation(index)
     assert serving is None or (serving / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("first", ['{"count": null, "expected": -5}', '{"count": null, "expected": true}',
+                                   '{"count": null, "expected": 99999999999999999999}', '{"count": null}',
+                                   '{"count": 1e400}', "null"])
+def test_the_child_refuses_a_first_line_it_cannot_use_with_its_reason(tmp_path, first):
+    child = subprocess.run([sys.executable, "-m", "search.update", "--index", str(tmp_path / "index"),
+                            "--parent", str(os.getpid())], cwd=ROOT, capture_output=True, timeout=120,
+                           input=(first + "\n").encode())
+    answer = json.loads(child.stdout.decode().strip().splitlines()[-1])
+    assert answer["ok"] is False and "first, got" in answer["error"]
+    assert current_generation(tmp_path / "index") is None
