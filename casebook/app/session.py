@@ -117,6 +117,9 @@ class BuildSession:
     _doc_entries: dict[str, list] = field(default_factory=dict, repr=False)   # this build's, by key
     _kept_docs: dict | None = field(default=None, repr=False)   # the last build's (index-docs.json)
     _entry_of: dict[str, tuple[Case, str, list]] = field(default_factory=dict, repr=False)   # by source path
+    # The content files as the build found them when it started (the index record keeps this
+    # stamp: a file changed while the build ran makes the next build look again).
+    _files_read: str = field(default="", repr=False)
 
     @classmethod
     def of_pelican_settings(cls, settings: dict) -> BuildSession:
@@ -207,7 +210,8 @@ class BuildSession:
             return
         record = self._index_record()
         files = self._content_files()
-        if record is None or record.get("files") != _digest(*files):
+        self._files_read = _digest(*files)
+        if record is None or record.get("files") != self._files_read:
             self._start_job()
             # The documents go as Pelican makes each case (`stream_to_index`): the index
             # process analyses them while the rest are still being read.
@@ -333,7 +337,7 @@ class BuildSession:
         if self.cache is not None and self.index is not None:
             write_cache(self.cache / INDEX_RECORD, str(self.index),
                         {"key": self._index_key, "generation": self.index_report.generation,
-                         "stamp": _folder_stamp(self.index), "files": self._files_stamp()})
+                         "stamp": _folder_stamp(self.index), "files": self._files_read or self._files_stamp()})
 
     def end_indexing(self) -> None:
         """End an index process that a failed build left running; the serving index stays."""
