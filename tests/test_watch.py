@@ -68,7 +68,10 @@ def test_reload_rebuilds_an_edited_case_in_a_child_build(tmp_path, built_site):
             return any(r["slug"] == slug for r in reply["results"])
 
         assert _wait_for(found, 60)
-        assert "rebuilt after a change: built" in (tmp_path / "serve.log").read_text()
+        # The line comes when the build's process has ended, which may be a moment after its
+        # index and pages serve (the index process can finish first: it is fed as cases are read).
+        assert _wait_for(lambda: "rebuilt after a change: built" in (tmp_path / "serve.log").read_text(), 60), \
+            (tmp_path / "serve.log").read_text()
         # The build ran in a child that is gone: the server has no process of its own left over.
         import psutil
 
