@@ -109,30 +109,34 @@ class IndexJob:
 
     def submit(self, docs: list[IndexDoc]) -> None:
         """Hand over every document the index must hold, exactly once. Returns at once: the
-        documents are encoded here, in one piece, and a thread writes the bytes to the child
-        (which reads at its own pace). The thread holds no lock while it writes, so the
-        build's rendering never waits for it (a thread encoding document by document would
-        take the interpreter lock back each time the pipe drains)."""
+        documents are encoded here and the feeding thread writes them to the child (which
+        reads at its own pace)."""
         if self._submitted:
             raise SearchError("IndexJob.submit was called twice", source=str(self.index_dir),
                               hint="collect every document, then submit them once")
-        self._submitted = True
-        stream = b"".join([_line({"count": len(docs)}), *(_line(doc.to_record()) for doc in docs),
-                           _line({"end": len(docs)})])
-        self._feeder = threading.Thread(target=self._feed, args=(stream,), name="index-feeder", daemon=True)
-        self._feeder.start()
+        lines = self._open_feed(_line({"count": len(docs)}))
+        for doc in docs:
+            lines.put(_line(doc.to_record()))
+        lines.put(_line({"end": len(docs)}))
+        lines.put(None)
+        self._stream_ended = True
 
     def begin_stream(self, expected: int) -> None:
         """Send the documents one by one (`send`) before the whole set is known; `expected`
         is how many there will probably be (a hint for the backend). Instead of `submit`."""
         if self._submitted:
             raise SearchError("IndexJob.begin_stream after the documents were sent", source=str(self.index_dir))
+        self._open_feed(_line({"count": None, "expected": max(0, int(expected))}))
+
+    def _open_feed(self, first: bytes) -> queue.SimpleQueue[bytes | None]:
+        """The queue of lines to send, beginning with `first`, and the thread that sends them."""
         self._submitted = True
         self._queue = queue.SimpleQueue()
-        self._queue.put(_line({"count": None, "expected": max(0, int(expected))}))
+        self._queue.put(first)
         self._feeder = threading.Thread(target=self._feed_queue, args=(self._queue,), name="index-feeder",
                                         daemon=True)
         self._feeder.start()
+        return self._queue
 
     def send(self, record: dict[str, Any]) -> None:
         """One document of a streamed job (`IndexDoc.to_record()`), encoded here, written by
@@ -168,18 +172,6 @@ class IndexJob:
                 if batch[-1] is None:
                     pipe.close()
                     return
-        except (OSError, ValueError) as exc:   # the child is gone (its reason comes from wait)
-            self._feed_error = exc
-            with contextlib.suppress(OSError, ValueError):
-                pipe.close()
-
-    def _feed(self, stream: bytes) -> None:
-        pipe = self.process.stdin
-        assert pipe is not None
-        _widen_pipe(pipe)
-        try:
-            pipe.write(stream)
-            pipe.close()
         except (OSError, ValueError) as exc:   # the child is gone (its reason comes from wait)
             self._feed_error = exc
             with contextlib.suppress(OSError, ValueError):

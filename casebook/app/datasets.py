@@ -22,13 +22,14 @@ hands it the build session's cases and their index text.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,14 +172,21 @@ def stored_key(path: Path) -> str | None:
     if not path.is_file():
         return None
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
+        with _read_only(path) as connection:
             found = connection.execute("select value from _meta where key = 'build_key'").fetchone()
-        finally:
-            connection.close()
     except sqlite3.Error:
         return None
     return found[0] if found else None
+
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection that cannot change the file, closed on leaving."""
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 def database_is_current(path: Path, key: str) -> bool:
@@ -276,12 +284,9 @@ def _same_shape(path: Path, tables: dict[str, Table], shapes: Path | None = None
     if not path.is_file():
         return False
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
+        with _read_only(path) as connection:
             found = connection.execute("select value from _meta where key = 'schema'").fetchone()
             shape = _schema_of(connection)
-        finally:
-            connection.close()
     except sqlite3.Error:
         return False
     return found == (str(SCHEMA),) and shape == _expected_schema(tables, shapes)
