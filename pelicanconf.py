@@ -122,7 +122,7 @@ SITEMAP = {
 }
 
 # Escape every value a template prints; article bodies and the build-time map are marked safe.
-JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "autoescape": True}
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "autoescape": True, "auto_reload": False}
 
 
 def _url_or_empty(url: object) -> str:

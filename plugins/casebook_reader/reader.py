@@ -37,6 +37,9 @@ from scraper.sanitize import sanitize
 log = logging.getLogger(__name__)
 
 
+SET_BELOW = frozenset({"date", "authors", "author"})   # fields `_read` sets itself
+
+
 class CaseReader(YAMLMetadataReader):
     enabled = True
     file_extensions: ClassVar[list[str]] = ["md", "markdown"]
@@ -77,7 +80,10 @@ class CaseReader(YAMLMetadataReader):
         # never reaches it, whatever `check` said.
         meta = site_metadata(meta, data)
         with render_budget(rules_of(data).render_seconds, source_path):
-            metadata = self._parse_yaml_metadata(dict(meta), source_path)
+            # The date and the reporters are set below from the checked values: Pelican's
+            # parse of the date (dateutil, the costliest field) and its Author objects would be
+            # thrown away.
+            metadata = self._parse_yaml_metadata({k: v for k, v in meta.items() if k not in SET_BELOW}, source_path)
             # Pelican formats these fields (the summary) with Markdown itself: they get the
             # body's sanitizer, or a link or <script> in a summary would be live in the feeds.
             for name in self.settings.get("FORMATTED_FIELDS", []):

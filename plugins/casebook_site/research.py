@@ -5,8 +5,9 @@ cite it.
 
 A case's text in cases.db is its index document's text (`IndexDoc.from_case`, which the
 build session makes once per case and keeps between builds), so the database and the search
-index hold one text and no page is parsed back. cases.db is written at the end of the site
-generator's output, in the build's own process: a one-case edit updates a copy of the
+index hold one text and no page is parsed back. cases.db is written on a thread of the build's
+own process while the pages render (from the end of the site generator's context to the
+end of its output): a one-case edit updates a copy of the
 previous file (milliseconds), and a full write is a small part of a full build (README,
 Datasets). The version changes with any case, so only the dataset page names it: a case
 page's citation links there, or every edit would render every case page again.
@@ -14,6 +15,7 @@ page's citation links there, or every edit would render every case page again.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +54,24 @@ class ResearchDatasets:
         self.found = lookups(context, session.data)
         self.release = release_of(self.cases, self.found)
         self.database = ""     # what write_database did: kept, updated or written
+        # cases.db is written on a thread of its own while the pages render: its rows are
+        # final now, and SQLite lets go of the GIL while it inserts and builds the full-text
+        # index, so most of that work runs beside the rendering. `finish` waits for it.
+        cache = session.cache
+        self._writing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casebook-cases-db")
+        self._database = self._writing.submit(write_database, self.folder / f"{DATABASE}.db", self.cases,
+                                              self.release, self.found, self.site,
+                                              memo=cache / DATABASE_MEMO if cache else None)
+        self._writing.shutdown(wait=False)   # the one job runs on; the thread ends with it
 
     def finish(self, writer: Any) -> dict[str, Any]:
-        """cases.db (kept, updated or written), the descriptions and the dataset page; the
-        manifest."""
-        cache = self.generator.session.cache
-        self.database = write_database(self.folder / f"{DATABASE}.db", self.cases, self.release, self.found,
-                                       self.site, memo=cache / DATABASE_MEMO if cache else None)
+        """The descriptions and the dataset page, then cases.db once its thread is done
+        (kept, updated or written; its error, if any, is raised here); the manifest."""
         described = write_descriptions(self.folder, self.texts, self.release, self.site)
         settings = self.generator.settings
         writer.write_file("data/index.html", self.generator.get_template("dataset"), self.generator.context,
                           relative_urls=settings.get("RELATIVE_URLS", False), url="data/", dataset=described)
+        self.database = self._database.result()
         return described
 
 
