@@ -299,6 +299,29 @@ def test_a_failed_database_write_leaves_the_previous_file_whole(tmp_path):
         assert db.execute("select count(*) from cases_fts where cases_fts match '\"第二个\"'").fetchone() == (1,)
 
 
+def test_a_database_that_cannot_be_written_fails_the_build_with_its_path(tmp_path, seed_content):
+    """cases.db is written on a thread while the pages render; when it cannot be written (here
+    a folder of that name is in the way) the build fails with a Casebook error naming the
+    file and what to do, not a traceback from the thread, and leaves no temporary file."""
+    from casebook.app.build import build_site
+    from casebook.errors import CasebookError
+
+    content = tmp_path / "content"
+    shutil.copytree(seed_content, content)
+    out = tmp_path / "out"
+    build_site(content, out, None, preview=False)
+    database = out / "data" / "cases.db"
+    database.unlink()
+    (database / "kept").mkdir(parents=True)
+    case = next((content / "cases").glob("2025-01-09-*.md"))
+    case.write_text(case.read_text(encoding="utf-8").replace("心家园", "心家苑", 1), encoding="utf-8")
+    with pytest.raises(CasebookError) as caught:
+        build_site(content, out, None, preview=False)
+    assert str(caught.value).startswith(f"{database}: cannot write the researchers' database")
+    assert "remove what is in the way" in str(caught.value)
+    assert (database / "kept").is_dir() and not list(database.parent.glob(".cases.db.*"))
+
+
 def test_a_fact_from_the_data_files_changes_version_and_database(tmp_path):
     """A bank's type comes from banks.yaml, not from the case: editing it must still give a
     new version and a new cases.db, or an incremental build would keep the old one."""

@@ -15,6 +15,7 @@ page's citation links there, or every edit would render every case page again.
 
 from __future__ import annotations
 
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from casebook.app.datasets import (
     write_descriptions,
 )
 from casebook.data import Data
+from casebook.errors import CasebookError
 
 DATABASE_MEMO = "cases-db.json"   # in the build's cache folder: each case's digest in the last cases.db
 
@@ -57,9 +59,12 @@ class ResearchDatasets:
         # cases.db is written on a thread of its own while the pages render: its rows are
         # final now, and SQLite lets go of the GIL while it inserts and builds the full-text
         # index, so most of that work runs beside the rendering. `finish` waits for it.
+        # (Pelican empties the output folder before any generator makes its context, so
+        # nothing removes the file under the thread.)
         cache = session.cache
         self._writing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casebook-cases-db")
-        self._database = self._writing.submit(write_database, self.folder / f"{DATABASE}.db", self.cases,
+        self._database_path = self.folder / f"{DATABASE}.db"
+        self._database = self._writing.submit(write_database, self._database_path, self.cases,
                                               self.release, self.found, self.site,
                                               memo=cache / DATABASE_MEMO if cache else None)
         self._writing.shutdown(wait=False)   # the one job runs on; the thread ends with it
@@ -71,7 +76,13 @@ class ResearchDatasets:
         settings = self.generator.settings
         writer.write_file("data/index.html", self.generator.get_template("dataset"), self.generator.context,
                           relative_urls=settings.get("RELATIVE_URLS", False), url="data/", dataset=described)
-        self.database = self._database.result()
+        try:
+            self.database = self._database.result()
+        except (OSError, sqlite3.Error) as exc:
+            raise CasebookError(f"cannot write the researchers' database: {exc}", source=str(self._database_path),
+                                hint="the previous file, if any, is left as it was; remove what is in the way "
+                                     "(a folder or a read-only file of that name) or free the disk, and build "
+                                     "again") from exc
         return described
 
 
