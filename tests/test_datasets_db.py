@@ -340,9 +340,9 @@ def test_a_fact_from_the_data_files_changes_version_and_database(tmp_path):
 
 
 def test_a_build_that_empties_the_output_folder_still_writes_the_datasets(tmp_path, seed_content):
-    """A build without a record of the last one empties the output folder after the cases are
-    read: cases.db is written at the end of the output phase, so one that was current before
-    the emptying is written again."""
+    """A build without a record of the last one has Pelican empty the output folder before
+    the generators run: cases.db, written on its thread from the end of the site generator's
+    context, is written again though it was current before the emptying."""
     from casebook.app.build import build_site
 
     content = tmp_path / "content"
